@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from atmr.accounts.selectors import company_get
+from atmr.accounts.serializers import (
+    CompanyOutputSerializer,
+    LoginInputSerializer,
+    LoginOutputSerializer,
+    RefreshInputSerializer,
+    login,
+)
+from atmr.accounts.throttles import LoginEmailThrottle, LoginIpThrottle
+from atmr.api import CompanyApiView
+from atmr.permissions import EVERYONE
+
+
+class LoginApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginIpThrottle, LoginEmailThrottle]
+
+    @extend_schema(request=LoginInputSerializer, responses=LoginOutputSerializer)
+    def post(self, request: Request) -> Response:
+        data = LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = login(request=request, **data.validated_data)
+        return Response(LoginOutputSerializer(result).data)
+
+
+class RefreshApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshInputSerializer, responses=TokenRefreshSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = TokenRefreshSerializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        return Response(serializer.validated_data)
+
+
+class LogoutApi(APIView):
+    """Blacklists the refresh token: it can no longer be refreshed (401)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshInputSerializer, responses={205: None})
+    def post(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            RefreshToken(data.validated_data["refresh"]).blacklist()
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        return Response(status=205)
+
+
+class CompanyMeApi(CompanyApiView):
+    serializer_class = CompanyOutputSerializer
+    read_roles = EVERYONE
+
+    def get(self, request: Request) -> Response:
+        return self.respond(company_get(company_id=self.company_id))

@@ -1,0 +1,41 @@
+"""Every write to companies and users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from atmr.accounts.models import Company, User
+from atmr.exceptions import DomainError
+
+
+@transaction.atomic
+def company_create(*, name: str, admin_email: str, admin_password: str, **fields: Any) -> Company:
+    """A new tenant with its first company admin (who may log into the back-office)."""
+    name = name.strip()
+    email = admin_email.strip().lower()
+    if not name:
+        raise DomainError("The company needs a name.", field="name")
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise DomainError(f"{email!r} is not an e-mail address.", field="admin_email") from exc
+    if Company.objects.filter(name__iexact=name).exists():
+        raise DomainError(f"A company named {name!r} exists already.", field="name")
+    if User.objects.filter(email=email).exists():
+        raise DomainError(f"A user {email} exists already.", field="admin_email")
+    try:
+        validate_password(admin_password)
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages), field="password") from exc
+    company = Company(name=name, **fields)
+    company.full_clean()
+    company.save()
+    User.objects.create_user(
+        email, admin_password, company=company, role=User.Role.ADMIN, is_staff=True
+    )
+    return company

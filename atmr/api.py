@@ -1,0 +1,64 @@
+"""Base classes for the thin API views: role check, company scoping, one response shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from rest_framework import generics, mixins
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from atmr.permissions import OFFICE, CompanyRolePermission
+
+NO_DRIVER = "00000000-0000-0000-0000-000000000000"
+
+
+class CompanyApiView(generics.GenericAPIView):
+    """A view over one company's data; `read_roles` / `write_roles` say who may call it."""
+
+    permission_classes = [CompanyRolePermission]
+    read_roles: tuple[str, ...] = OFFICE
+    write_roles: tuple[str, ...] = OFFICE
+
+    @property
+    def company_id(self) -> str:
+        return self.request.user.company_id
+
+    @property
+    def driver_id(self) -> str | None:
+        """The requesting driver's id, or None for office staff (who see every driver's work)."""
+        user = self.request.user
+        if user.role != "driver":
+            return None
+        # A driver log-in without a driver record sees nothing rather than everything.
+        return user.driver_id or NO_DRIVER
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "company_id": self.company_id}
+
+    def validated(self, serializer_class: type[BaseSerializer], **kwargs: Any) -> dict[str, Any]:
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def get_scoped_object(self, queryset: QuerySet[Any], pk: Any) -> Model:
+        """Another company's object is a 404, exactly like a missing one."""
+        try:
+            return queryset.get(pk=pk)
+        except (queryset.model.DoesNotExist, ValueError):
+            raise Http404 from None
+
+    def respond(self, instance: Any, status: int = 200) -> Response:
+        return Response(self.get_serializer(instance).data, status=status)
+
+
+class CompanyListApiView(mixins.ListModelMixin, CompanyApiView):
+    """A paginated, filterable list; GET lists."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.list(request, *args, **kwargs)

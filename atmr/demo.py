@@ -1,0 +1,201 @@
+"""The demo company "Demo Transports": fixed log-ins, realistic people, places and trips.
+
+Idempotent: running it again adds only what is missing (a day with fewer bookings than asked
+gets topped up) and resets the demo passwords. Deterministic for a given date.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from atmr.accounts.models import Company, User
+from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
+from bookings.models import Booking, Client, Mobility
+from bookings.selectors import day_bounds
+from drivers.models import Driver, Vehicle
+
+DEMO_COMPANY = "Demo Transports"
+DEMO_DOMAIN = "demo.atmr.test"
+ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
+DISPATCHER_EMAIL = f"dispatcher@{DEMO_DOMAIN}"
+SHIFTS = [(time(6, 30), time(15, 0)), (time(8, 0), time(17, 0)), (time(10, 0), time(19, 0))]
+
+Progress = Callable[[Iterable], Iterable]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    company: Company
+    drivers: int
+    clients: int
+    bookings_created: int
+    days: list[date]
+
+
+def driver_email(n: int) -> str:
+    return f"driver{n}@{DEMO_DOMAIN}"
+
+
+def _jitter(rng: random.Random, lat: float, lon: float, km: float) -> tuple[float, float]:
+    dlat = rng.uniform(-km, km) / 111.0
+    dlon = rng.uniform(-km, km) / (111.0 * math.cos(math.radians(lat)))
+    return round(lat + dlat, 6), round(lon + dlon, 6)
+
+
+def _user(email: str, role: str, company: Company, password_hash: str, **names: str) -> User:
+    user, _ = User.objects.update_or_create(
+        email=email,
+        defaults={"company": company, "role": role, "password": password_hash, **names},
+    )
+    return user
+
+
+def _staff(company: Company, password_hash: str) -> None:
+    _user(ADMIN_EMAIL, User.Role.ADMIN, company, password_hash, first_name="Ada", last_name="Admin")
+    User.objects.filter(email=ADMIN_EMAIL).update(is_staff=True)
+    _user(DISPATCHER_EMAIL, User.Role.DISPATCHER, company, password_hash, first_name="Dora")
+    User.objects.filter(email=DISPATCHER_EMAIL).update(is_staff=True)
+
+
+def _fleet(company: Company, count: int, password_hash: str, rng: random.Random) -> int:
+    for n in range(1, count + 1):
+        wheelchair = n % 3 == 0
+        vehicle, _ = Vehicle.objects.get_or_create(
+            company=company,
+            plate=f"VD {10000 + n}",
+            defaults={
+                "label": "Wheelchair van" if wheelchair else "Minibus",
+                "seats": 3 if wheelchair else 6,
+                "wheelchair_places": 2 if wheelchair else 0,
+                "stretcher": n % 10 == 0,
+            },
+        )
+        first, last = FIRST_NAMES[n % len(FIRST_NAMES)], LAST_NAMES[(n * 7) % len(LAST_NAMES)]
+        user = _user(
+            driver_email(n),
+            User.Role.DRIVER,
+            company,
+            password_hash,
+            first_name=first,
+            last_name=last,
+        )
+        town = TOWNS[n % len(TOWNS)]
+        home = _jitter(rng, town[1], town[2], 2.0)
+        start, end = SHIFTS[n % len(SHIFTS)]
+        Driver.objects.get_or_create(
+            user=user,
+            defaults={
+                "company": company,
+                "default_vehicle": vehicle,
+                "phone": f"+41 79 {100 + n:03d} 00 00",
+                "status": Driver.Status.AVAILABLE,
+                "shift_start": start,
+                "shift_end": end,
+                "home_lat": home[0],
+                "home_lon": home[1],
+            },
+        )
+    return count
+
+
+def _clients(company: Company, count: int, rng: random.Random) -> list[Client]:
+    existing = {c.phone: c for c in Client.objects.filter(company=company)}
+    new = []
+    for n in range(count):
+        phone = f"+41 21 {n // 10000:02d}{n % 10000:04d}"
+        if phone in existing:
+            continue
+        town = TOWNS[n % len(TOWNS)]
+        lat, lon = _jitter(rng, town[1], town[2], 2.5)
+        roll = rng.random()
+        mobility = (
+            Mobility.WHEELCHAIR
+            if roll < 0.25
+            else Mobility.STRETCHER
+            if roll < 0.28
+            else Mobility.WALKS
+        )
+        new.append(
+            Client(
+                company=company,
+                first_name=rng.choice(FIRST_NAMES),
+                last_name=rng.choice(LAST_NAMES),
+                phone=phone,
+                address=f"{rng.choice(STREETS)} {rng.randint(1, 120)}, {town[0]}",
+                lat=lat,
+                lon=lon,
+                mobility=mobility,
+            )
+        )
+    Client.objects.bulk_create(new, batch_size=1000)
+    return list(Client.objects.filter(company=company).order_by("phone"))
+
+
+def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Booking:
+    dest = rng.choice(DESTINATIONS)
+    hour = rng.choice([7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16])
+    local = datetime.combine(day, time(hour, rng.choice([0, 15, 30, 45])), tzinfo=company.tz)
+    booking = Booking(
+        company=company,
+        client=client,
+        pickup_address=client.address,
+        pickup_lat=client.lat,
+        pickup_lon=client.lon,
+        dropoff_address=dest[0],
+        dropoff_lat=dest[1],
+        dropoff_lon=dest[2],
+        scheduled_at=local,
+        pickup_earliest=local - timedelta(minutes=company.window_before_minutes),
+        pickup_latest=local + timedelta(minutes=company.window_after_minutes),
+        passengers=2 if rng.random() < 0.1 else 1,
+        mobility=client.mobility,
+        price=round(rng.uniform(35, 180), 2),
+    )
+    if rng.random() < 0.5:
+        booking.appointment_at = local + timedelta(minutes=rng.choice([45, 60, 75, 90]))
+    return booking
+
+
+def _bookings_for_day(
+    company: Company, clients: list[Client], day: date, wanted: int
+) -> list[Booking]:
+    start, end = day_bounds(day, company.tz)
+    have = Booking.objects.filter(
+        company=company, scheduled_at__gte=start, scheduled_at__lt=end
+    ).count()
+    rng = random.Random(day.toordinal() * 7919 + have)
+    return [_trip(company, rng.choice(clients), day, rng) for _ in range(max(0, wanted - have))]
+
+
+@transaction.atomic
+def seed_demo(
+    *, password: str, days: int, bookings_per_day: int, start: date, progress: Progress
+) -> DemoSummary:
+    rng = random.Random(20261124)
+    company, _ = Company.objects.get_or_create(
+        name=DEMO_COMPANY,
+        defaults={
+            "address": "Avenue de la Gare 10, 1003 Lausanne",
+            "lat": 46.5167,
+            "lon": 6.6291,
+            "phone": "+41 21 000 00 00",
+        },
+    )
+    password_hash = make_password(password)  # once: hashing is deliberately slow
+    _staff(company, password_hash)
+    drivers = _fleet(company, max(30, math.ceil(bookings_per_day / 7)), password_hash, rng)
+    clients = _clients(company, max(300, bookings_per_day * 2), rng)
+    day_list = [start + timedelta(days=i) for i in range(days)]
+    created = 0
+    for day in progress(day_list):
+        batch = _bookings_for_day(company, clients, day, bookings_per_day)
+        Booking.objects.bulk_create(batch, batch_size=2000)
+        created += len(batch)
+    return DemoSummary(company, drivers, len(clients), created, day_list)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from atmr.accounts import api as accounts_api
+from bookings import api as bookings_api
+from drivers import api as drivers_api
+
+api = [
+    path("auth/login", accounts_api.LoginApi.as_view(), name="auth-login"),
+    path("auth/refresh", accounts_api.RefreshApi.as_view(), name="auth-refresh"),
+    path("auth/logout", accounts_api.LogoutApi.as_view(), name="auth-logout"),
+    path("companies/me", accounts_api.CompanyMeApi.as_view(), name="company-me"),
+    path("bookings", bookings_api.BookingListCreateApi.as_view(), name="booking-list"),
+    path(
+        "bookings/<uuid:booking_id>", bookings_api.BookingDetailApi.as_view(), name="booking-detail"
+    ),
+    path(
+        "bookings/<uuid:booking_id>/cancel",
+        bookings_api.BookingCancelApi.as_view(),
+        name="booking-cancel",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/assign",
+        bookings_api.BookingAssignApi.as_view(),
+        name="booking-assign",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/unassign",
+        bookings_api.BookingUnassignApi.as_view(),
+        name="booking-unassign",
+    ),
+    path("clients", bookings_api.ClientListCreateApi.as_view(), name="client-list"),
+    path("clients/<uuid:client_id>", bookings_api.ClientDetailApi.as_view(), name="client-detail"),
+    path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),
+    path("drivers/<uuid:driver_id>", drivers_api.DriverDetailApi.as_view(), name="driver-detail"),
+    path("vehicles", drivers_api.VehicleListCreateApi.as_view(), name="vehicle-list"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]
+
+if settings.DEBUG_TOOLBAR:
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    urlpatterns += debug_toolbar_urls()

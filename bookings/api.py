@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atmr.accounts.selectors import company_get
+from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.permissions import EVERYONE
+from bookings import selectors, services
+from bookings.filters import BookingFilter
+from bookings.models import Booking, Client
+from bookings.serializers import (
+    BookingAssignInputSerializer,
+    BookingCancelInputSerializer,
+    BookingCreateInputSerializer,
+    BookingOutputSerializer,
+    BookingUpdateInputSerializer,
+    ClientInputSerializer,
+    ClientOutputSerializer,
+)
+
+
+class _BookingApi(CompanyApiView):
+    queryset = Booking.objects.none()
+    serializer_class = BookingOutputSerializer
+    read_roles = EVERYONE
+
+    def get_queryset(self):
+        return selectors.booking_list(company_id=self.company_id, driver_id=self.driver_id)
+
+    def get_booking(self, booking_id: UUID) -> Booking:
+        return self.get_scoped_object(self.get_queryset(), booking_id)
+
+
+class BookingListCreateApi(CompanyListApiView, _BookingApi):
+    """A day's bookings (drivers: their own), and new bookings (office staff)."""
+
+    filterset_class = BookingFilter
+
+    @extend_schema(request=BookingCreateInputSerializer, responses={201: BookingOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.validated(BookingCreateInputSerializer)
+        company = company_get(company_id=self.company_id)
+        booking = services.booking_create(company=company, **data)
+        return self.respond(self.get_booking(booking.id), status=201)
+
+
+class BookingDetailApi(_BookingApi):
+    def get(self, request: Request, booking_id: UUID) -> Response:
+        return self.respond(self.get_booking(booking_id))
+
+    @extend_schema(request=BookingUpdateInputSerializer, responses=BookingOutputSerializer)
+    def patch(self, request: Request, booking_id: UUID) -> Response:
+        booking = self.get_booking(booking_id)
+        changes = self.validated(BookingUpdateInputSerializer)
+        services.booking_update(booking=booking, changes=changes)
+        return self.respond(self.get_booking(booking_id))
+
+
+class BookingCancelApi(_BookingApi):
+    @extend_schema(request=BookingCancelInputSerializer, responses=BookingOutputSerializer)
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        booking = self.get_booking(booking_id)
+        data = self.validated(BookingCancelInputSerializer)
+        return self.respond(services.booking_cancel(booking=booking, **data))
+
+
+class BookingAssignApi(_BookingApi):
+    @extend_schema(request=BookingAssignInputSerializer, responses=BookingOutputSerializer)
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        booking = self.get_booking(booking_id)
+        data = self.validated(BookingAssignInputSerializer)
+        services.booking_assign(booking=booking, driver=data["driver"])
+        return self.respond(self.get_booking(booking_id))
+
+
+class BookingUnassignApi(_BookingApi):
+    @extend_schema(request=None, responses=BookingOutputSerializer)
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        services.booking_unassign(booking=self.get_booking(booking_id))
+        return self.respond(self.get_booking(booking_id))
+
+
+class ClientListCreateApi(CompanyListApiView):
+    """Clients, searchable by words of the name or phone (`?search=`)."""
+
+    queryset = Client.objects.none()
+    serializer_class = ClientOutputSerializer
+    filter_backends = [SearchFilter]
+    search_fields = ["first_name", "last_name", "phone"]
+
+    def get_queryset(self):
+        return selectors.client_list(company_id=self.company_id)
+
+    @extend_schema(request=ClientInputSerializer, responses={201: ClientOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.validated(ClientInputSerializer)
+        company = company_get(company_id=self.company_id)
+        return self.respond(services.client_create(company=company, **data), status=201)
+
+
+class ClientDetailApi(CompanyApiView):
+    queryset = Client.objects.none()
+    serializer_class = ClientOutputSerializer
+
+    def get_queryset(self):
+        return selectors.client_list(company_id=self.company_id)
+
+    def get(self, request: Request, client_id: UUID) -> Response:
+        return self.respond(self.get_scoped_object(self.get_queryset(), client_id))
+
+    @extend_schema(request=ClientInputSerializer, responses=ClientOutputSerializer)
+    def patch(self, request: Request, client_id: UUID) -> Response:
+        client = self.get_scoped_object(self.get_queryset(), client_id)
+        changes = self.validated(ClientInputSerializer, partial=True)
+        return self.respond(services.client_update(client=client, **changes))

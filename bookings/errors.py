@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from atmr.exceptions import Conflict, DomainError, InvalidTransition
+
+
+class BookingNotEditable(InvalidTransition):
+    code = "booking_not_editable"
+
+
+class BookingInvalidTransition(InvalidTransition):
+    code = "invalid_transition"
+
+
+class VehicleUnsuitable(DomainError):
+    code = "vehicle_unsuitable"
+
+
+class BookingConflict(Conflict):
+    code = "booking_conflict"

@@ -1,0 +1,142 @@
+"""Clients (patients) and their bookings (one trip: a pick-up and a drop-off)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+
+from atmr.accounts.models import Company
+from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
+from drivers.models import Driver, Vehicle
+
+
+class Mobility(models.TextChoices):
+    WALKS = "walks", "Walks"
+    WHEELCHAIR = "wheelchair", "Wheelchair"
+    STRETCHER = "stretcher", "Stretcher"
+
+
+def _coordinate_checks(model: str, prefix: str, *, nullable: bool) -> list[models.CheckConstraint]:
+    lat, lon = f"{prefix}lat", f"{prefix}lon"
+    lat_ok = Q(**{f"{lat}__gte": -90, f"{lat}__lte": 90})
+    lon_ok = Q(**{f"{lon}__gte": -180, f"{lon}__lte": 180})
+    if nullable:
+        lat_ok |= Q(**{f"{lat}__isnull": True})
+        lon_ok |= Q(**{f"{lon}__isnull": True})
+    return [
+        models.CheckConstraint(condition=lat_ok, name=f"{model}_{prefix}lat_range"),
+        models.CheckConstraint(condition=lon_ok, name=f"{model}_{prefix}lon_range"),
+    ]
+
+
+class Client(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="clients")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    lat = models.FloatField(null=True, blank=True, validators=LATITUDE_VALIDATORS)
+    lon = models.FloatField(null=True, blank=True, validators=LONGITUDE_VALIDATORS)
+    mobility = models.CharField(max_length=20, choices=Mobility.choices, default=Mobility.WALKS)
+    notes = models.TextField(blank=True, help_text="For the office only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = _coordinate_checks("client", "", nullable=True)
+        indexes = [
+            # The client picker searches by name within one company.
+            models.Index(fields=["company", "last_name", "first_name"], name="client_company_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.last_name} {self.first_name}"
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ASSIGNED = "assigned", "Assigned"
+        EN_ROUTE = "en_route", "En route"
+        ON_BOARD = "on_board", "On board"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="bookings")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="bookings")
+    driver = models.ForeignKey(
+        Driver, on_delete=models.SET_NULL, null=True, blank=True, related_name="bookings"
+    )
+    vehicle = models.ForeignKey(
+        Vehicle, on_delete=models.SET_NULL, null=True, blank=True, related_name="bookings"
+    )
+    pickup_address = models.CharField(max_length=300)
+    pickup_lat = models.FloatField(validators=LATITUDE_VALIDATORS)
+    pickup_lon = models.FloatField(validators=LONGITUDE_VALIDATORS)
+    dropoff_address = models.CharField(max_length=300)
+    dropoff_lat = models.FloatField(validators=LATITUDE_VALIDATORS)
+    dropoff_lon = models.FloatField(validators=LONGITUDE_VALIDATORS)
+    scheduled_at = models.DateTimeField(help_text="Planned pick-up time.")
+    pickup_earliest = models.DateTimeField()
+    pickup_latest = models.DateTimeField()
+    appointment_at = models.DateTimeField(
+        null=True, blank=True, help_text="Appointment at the destination: latest drop-off."
+    )
+    passengers = models.PositiveSmallIntegerField(default=1)
+    mobility = models.CharField(max_length=20, choices=Mobility.choices, default=Mobility.WALKS)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    return_of = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="return_trip",
+        help_text="The outbound booking this one brings the client back from.",
+    )
+    price = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    notes = models.TextField(blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_at"]
+        constraints = [
+            *_coordinate_checks("booking", "pickup_", nullable=False),
+            *_coordinate_checks("booking", "dropoff_", nullable=False),
+            models.CheckConstraint(
+                condition=Q(pickup_earliest__lte=F("scheduled_at"))
+                & Q(scheduled_at__lte=F("pickup_latest")),
+                name="booking_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(appointment_at__isnull=True)
+                | Q(appointment_at__gt=F("pickup_earliest")),
+                name="booking_appointment_after_pickup",
+            ),
+            models.CheckConstraint(
+                condition=Q(passengers__gte=1) & Q(passengers__lte=8),
+                name="booking_passengers_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="assigned") | Q(driver__isnull=False),
+                name="booking_assigned_has_driver",
+            ),
+        ]
+        indexes = [
+            # GET /api/bookings?date=: a company's day, in time order.
+            models.Index(fields=["company", "scheduled_at"], name="booking_company_time"),
+            # A driver's day (driver app, manual-assign conflict check).
+            models.Index(fields=["driver", "scheduled_at"], name="booking_driver_time"),
+            # Status filters and the dispatcher's "pending" board.
+            models.Index(fields=["company", "status", "scheduled_at"], name="booking_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.scheduled_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,39 @@
+"""Reads of clients and bookings, always scoped to one company."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+
+from bookings.models import Booking, Client
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """A local calendar day as an aware [start, end) interval (23 or 25 hours on DST days)."""
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def booking_list(*, company_id: object, driver_id: object | None = None) -> QuerySet[Booking]:
+    """A company's bookings with everything the list shows joined in (one query for rows).
+
+    With `driver_id`, only that driver's bookings: a driver sees its own work only.
+    """
+    qs = Booking.objects.filter(company_id=company_id).select_related(
+        "client", "driver__user", "vehicle", "return_trip"
+    )
+    if driver_id is not None:
+        qs = qs.filter(driver_id=driver_id)
+    return qs
+
+
+def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[Booking]:
+    start, end = day_bounds(day, tz)
+    return qs.filter(scheduled_at__gte=start, scheduled_at__lt=end)
+
+
+def client_list(*, company_id: object) -> QuerySet[Client]:
+    return Client.objects.filter(company_id=company_id)

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from atmr.fields import CompanyObjectField
+from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
+from bookings.models import Booking, Client, Mobility
+from bookings.services import Place
+from drivers.models import Driver
+
+
+# --- output ---------------------------------------------------------------------------------
+class ClientSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone = serializers.CharField()
+    mobility = serializers.CharField()
+
+
+class DriverSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+    phone = serializers.CharField()
+
+
+class VehicleRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    plate = serializers.CharField()
+
+
+class PlaceSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=300)
+    lat = serializers.FloatField(validators=LATITUDE_VALIDATORS)
+    lon = serializers.FloatField(validators=LONGITUDE_VALIDATORS)
+
+    def to_internal_value(self, data: Any) -> Place:
+        return Place(**super().to_internal_value(data))
+
+
+class PlaceOutputSerializer(serializers.Serializer):
+    address = serializers.CharField()
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+
+
+class BookingOutputSerializer(serializers.ModelSerializer):
+    client = ClientSummarySerializer()
+    driver = DriverSummarySerializer(allow_null=True)
+    vehicle = VehicleRefSerializer(allow_null=True)
+    pickup = serializers.SerializerMethodField()
+    dropoff = serializers.SerializerMethodField()
+    return_trip = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "status",
+            "client",
+            "driver",
+            "vehicle",
+            "pickup",
+            "dropoff",
+            "scheduled_at",
+            "pickup_earliest",
+            "pickup_latest",
+            "appointment_at",
+            "passengers",
+            "mobility",
+            "return_of",
+            "return_trip",
+            "price",
+            "notes",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+    def _place(self, booking: Booking, prefix: str) -> dict[str, Any]:
+        return {
+            "address": getattr(booking, f"{prefix}_address"),
+            "lat": getattr(booking, f"{prefix}_lat"),
+            "lon": getattr(booking, f"{prefix}_lon"),
+        }
+
+    @extend_schema_field(PlaceOutputSerializer)
+    def get_pickup(self, booking: Booking) -> dict[str, Any]:
+        return self._place(booking, "pickup")
+
+    @extend_schema_field(PlaceOutputSerializer)
+    def get_dropoff(self, booking: Booking) -> dict[str, Any]:
+        return self._place(booking, "dropoff")
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_return_trip(self, booking: Booking) -> str | None:
+        trip = getattr(booking, "return_trip", None)
+        return str(trip.id) if trip else None
+
+
+class ClientOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Client
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "phone",
+            "address",
+            "lat",
+            "lon",
+            "mobility",
+            "notes",
+            "created_at",
+        ]
+
+
+# --- input ----------------------------------------------------------------------------------
+class ClientInputSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    lat = serializers.FloatField(required=False, allow_null=True, validators=LATITUDE_VALIDATORS)
+    lon = serializers.FloatField(required=False, allow_null=True, validators=LONGITUDE_VALIDATORS)
+    mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("lat" in attrs) != ("lon" in attrs):
+            raise serializers.ValidationError({"lon": "Give lat and lon together."})
+        return attrs
+
+
+def _check_times(attrs: dict[str, Any]) -> None:
+    scheduled = attrs.get("scheduled_at")
+    earliest, latest = attrs.get("pickup_earliest"), attrs.get("pickup_latest")
+    if scheduled and earliest and earliest > scheduled:
+        raise serializers.ValidationError(
+            {"pickup_earliest": "Must be at or before the scheduled time."}
+        )
+    if scheduled and latest and latest < scheduled:
+        raise serializers.ValidationError(
+            {"pickup_latest": "Must be at or after the scheduled time."}
+        )
+    appointment = attrs.get("appointment_at")
+    if appointment and scheduled and appointment <= (earliest or scheduled):
+        raise serializers.ValidationError({"appointment_at": "Must be after the pick-up time."})
+
+
+class TripTimesSerializer(serializers.Serializer):
+    scheduled_at = serializers.DateTimeField()
+    pickup_earliest = serializers.DateTimeField(required=False)
+    pickup_latest = serializers.DateTimeField(required=False)
+    appointment_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _check_times(attrs)
+        return attrs
+
+
+class BookingCreateInputSerializer(TripTimesSerializer):
+    client = CompanyObjectField(Client)
+    pickup = PlaceSerializer()
+    dropoff = PlaceSerializer()
+    passengers = serializers.IntegerField(min_value=1, max_value=8, default=1)
+    mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
+    price = serializers.DecimalField(
+        max_digits=9, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    return_trip = TripTimesSerializer(required=False, help_text="Creates the trip back too.")
+
+
+class BookingUpdateInputSerializer(serializers.Serializer):
+    pickup = PlaceSerializer(required=False)
+    dropoff = PlaceSerializer(required=False)
+    scheduled_at = serializers.DateTimeField(required=False)
+    pickup_earliest = serializers.DateTimeField(required=False)
+    pickup_latest = serializers.DateTimeField(required=False)
+    appointment_at = serializers.DateTimeField(required=False, allow_null=True)
+    passengers = serializers.IntegerField(min_value=1, max_value=8, required=False)
+    mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
+    price = serializers.DecimalField(
+        max_digits=9, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": "Nothing to change."})
+        _check_times(attrs)
+        return attrs
+
+
+class BookingCancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class BookingAssignInputSerializer(serializers.Serializer):
+    driver = CompanyObjectField(Driver)

@@ -1,0 +1,289 @@
+"""Every write to clients and bookings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from atmr.accounts.models import Company
+from atmr.exceptions import DomainError, NotFound
+from bookings.errors import (
+    BookingConflict,
+    BookingInvalidTransition,
+    BookingNotEditable,
+    VehicleUnsuitable,
+)
+from bookings.models import Booking, Client, Mobility
+from bookings.transitions import DRIVER_SETTABLE, EDITABLE, can_transition
+from drivers.models import Driver, Vehicle
+from realtime.events import build_assignment, build_booking_updated
+from realtime.groups import group_for_company_dispatch, group_for_driver
+from realtime.publish import publish_on_commit
+
+
+@dataclass(frozen=True)
+class Place:
+    address: str
+    lat: float
+    lon: float
+
+
+# --- clients --------------------------------------------------------------------------------
+def client_create(*, company: Company, **fields: Any) -> Client:
+    client = Client(company=company, **fields)
+    client.full_clean()
+    client.save()
+    return client
+
+
+def client_update(*, client: Client, **changes: Any) -> Client:
+    for name, value in changes.items():
+        setattr(client, name, value)
+    client.full_clean()
+    client.save(update_fields=[*changes, "updated_at"])
+    return client
+
+
+# --- bookings -------------------------------------------------------------------------------
+def default_window(company: Company, scheduled_at: datetime) -> tuple[datetime, datetime]:
+    return (
+        scheduled_at - timedelta(minutes=company.window_before_minutes),
+        scheduled_at + timedelta(minutes=company.window_after_minutes),
+    )
+
+
+def _check_window(booking: Booking) -> None:
+    errors = {}
+    if not booking.pickup_earliest <= booking.scheduled_at <= booking.pickup_latest:
+        errors["pickup_earliest"] = "The pick-up window must contain the scheduled time."
+    if booking.appointment_at and booking.appointment_at <= booking.pickup_earliest:
+        errors["appointment_at"] = "The appointment must be after the earliest pick-up."
+    if errors:
+        field, detail = next(iter(errors.items()))
+        raise DomainError(detail, field=field)
+
+
+def vehicle_suits(vehicle: Vehicle | None, *, mobility: str, passengers: int) -> str | None:
+    """Why `vehicle` cannot carry this trip, or None when it can."""
+    if vehicle is None:
+        return "The driver has no vehicle."
+    if mobility == Mobility.WHEELCHAIR and vehicle.wheelchair_places < 1:
+        return f"Vehicle {vehicle.plate} has no wheelchair place."
+    if mobility == Mobility.STRETCHER and not vehicle.stretcher:
+        return f"Vehicle {vehicle.plate} carries no stretcher."
+    seated = passengers - (1 if mobility != Mobility.WALKS else 0)
+    if seated > vehicle.seats:
+        return f"Vehicle {vehicle.plate} has {vehicle.seats} seats for {seated} passengers."
+    return None
+
+
+def _booking_from(
+    *,
+    company: Company,
+    client: Client,
+    pickup: Place,
+    dropoff: Place,
+    scheduled_at: datetime,
+    pickup_earliest: datetime | None = None,
+    pickup_latest: datetime | None = None,
+    appointment_at: datetime | None = None,
+    passengers: int = 1,
+    mobility: str | None = None,
+    price: Decimal | None = None,
+    notes: str = "",
+) -> Booking:
+    earliest, latest = default_window(company, scheduled_at)
+    booking = Booking(
+        company=company,
+        client=client,
+        pickup_address=pickup.address,
+        pickup_lat=pickup.lat,
+        pickup_lon=pickup.lon,
+        dropoff_address=dropoff.address,
+        dropoff_lat=dropoff.lat,
+        dropoff_lon=dropoff.lon,
+        scheduled_at=scheduled_at,
+        pickup_earliest=pickup_earliest or min(earliest, scheduled_at),
+        pickup_latest=pickup_latest or max(latest, scheduled_at),
+        appointment_at=appointment_at,
+        passengers=passengers,
+        mobility=mobility or client.mobility,
+        price=price,
+        notes=notes,
+    )
+    _check_window(booking)
+    return booking
+
+
+@transaction.atomic
+def booking_create(
+    *, company: Company, client: Client, return_trip: dict[str, Any] | None = None, **fields: Any
+) -> Booking:
+    """Create a booking, and its return trip (addresses swapped) in the same transaction."""
+    if client.company_id != company.id:
+        raise DomainError("Unknown client.", field="client")
+    booking = _booking_from(company=company, client=client, **fields)
+    booking.save()
+    if return_trip is not None:
+        back = _booking_from(
+            company=company,
+            client=client,
+            pickup=fields["dropoff"],
+            dropoff=fields["pickup"],
+            passengers=booking.passengers,
+            mobility=booking.mobility,
+            **return_trip,
+        )
+        if back.scheduled_at <= booking.scheduled_at:
+            raise DomainError(
+                "The return trip must be scheduled after the outbound trip.",
+                field="return_trip.scheduled_at",
+            )
+        back.return_of = booking
+        back.save()
+    publish_on_commit(group_for_company_dispatch(company.id), build_booking_updated(booking))
+    return booking
+
+
+_PLACE_FIELDS = {
+    "pickup": ("pickup_address", "pickup_lat", "pickup_lon"),
+    "dropoff": ("dropoff_address", "dropoff_lat", "dropoff_lon"),
+}
+
+
+@transaction.atomic
+def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
+    """Edit a booking whose plan can still change (pending or assigned)."""
+    booking = Booking.objects.select_for_update().select_related("vehicle").get(pk=booking.pk)
+    if booking.status not in EDITABLE:
+        raise BookingNotEditable(f"A {booking.get_status_display().lower()} booking is final.")
+    updated: list[str] = []
+    for name, value in changes.items():
+        if name in _PLACE_FIELDS:
+            for field, part in zip(_PLACE_FIELDS[name], ("address", "lat", "lon"), strict=True):
+                setattr(booking, field, getattr(value, part))
+                updated.append(field)
+        else:
+            setattr(booking, name, value)
+            updated.append(name)
+    _check_window(booking)
+    if booking.driver_id:
+        reason = vehicle_suits(
+            booking.vehicle, mobility=booking.mobility, passengers=booking.passengers
+        )
+        if reason:
+            raise VehicleUnsuitable(reason, field="mobility")
+    booking.save(update_fields=[*updated, "updated_at"])
+    _publish_change(booking, "changed")
+    return booking
+
+
+def _publish_change(booking: Booking, action: str) -> None:
+    publish_on_commit(
+        group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
+    )
+    if booking.driver_id:
+        publish_on_commit(group_for_driver(booking.driver_id), build_assignment(booking, action))
+
+
+def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
+    """Move `booking` to `target` unless someone moved it meanwhile (conditional update)."""
+    if not can_transition(booking.status, target):
+        raise BookingInvalidTransition(
+            f"A booking cannot go from {booking.status} to {target}.", field="status"
+        )
+    now = timezone.now()
+    updated = Booking.objects.filter(pk=booking.pk, status=booking.status).update(
+        status=target, updated_at=now, **values
+    )
+    if updated == 0:
+        raise BookingConflict("The booking was changed by someone else; reload it.")
+    booking.status, booking.updated_at = target, now
+    for name, value in values.items():
+        setattr(booking, name, value)
+    return booking
+
+
+@transaction.atomic
+def booking_cancel(*, booking: Booking, reason: str = "") -> Booking:
+    driver_id = booking.driver_id
+    _set_status(booking, Booking.Status.CANCELLED, cancel_reason=reason[:300])
+    publish_on_commit(
+        group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
+    )
+    if driver_id:
+        publish_on_commit(group_for_driver(driver_id), build_assignment(booking, "withdrawn"))
+    return booking
+
+
+@transaction.atomic
+def booking_set_status(*, booking: Booking, status: str, driver: Driver | None = None) -> Booking:
+    """Progress a trip (en route, on board, completed, no-show).
+
+    With `driver`, the change comes from that driver's phone: only its own bookings, and only
+    the statuses a driver may set.
+    """
+    if driver is not None:
+        if booking.driver_id != driver.id:
+            raise NotFound("Unknown booking.", field="booking_id")
+        if status not in DRIVER_SETTABLE:
+            raise BookingInvalidTransition(f"A driver cannot set {status}.", field="status")
+    _set_status(booking, status)
+    publish_on_commit(
+        group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_assign(*, booking: Booking, driver: Driver) -> Booking:
+    """Give a pending or assigned booking to `driver` and the driver's default vehicle."""
+    if driver.company_id != booking.company_id or not driver.active:
+        raise NotFound("Unknown driver.", field="driver")
+    if booking.status not in EDITABLE:
+        raise BookingNotEditable(f"A {booking.status} booking cannot be reassigned.")
+    vehicle = driver.default_vehicle
+    reason = vehicle_suits(vehicle, mobility=booking.mobility, passengers=booking.passengers)
+    if reason:
+        raise VehicleUnsuitable(reason, field="driver")
+    previous = booking.driver_id
+    values = {"driver_id": driver.id, "vehicle_id": vehicle.id if vehicle else None}
+    if booking.status == Booking.Status.ASSIGNED:
+        _update_if_unchanged(booking, **values)
+    else:
+        _set_status(booking, Booking.Status.ASSIGNED, **values)
+    if previous and previous != driver.id:
+        publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
+    _publish_change(booking, "assigned")
+    return booking
+
+
+@transaction.atomic
+def booking_unassign(*, booking: Booking) -> Booking:
+    previous = booking.driver_id
+    if booking.status != Booking.Status.ASSIGNED:
+        raise BookingNotEditable(f"A {booking.status} booking has no assignment to withdraw.")
+    _set_status(booking, Booking.Status.PENDING, driver_id=None, vehicle_id=None)
+    publish_on_commit(
+        group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
+    )
+    if previous:
+        publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
+    return booking
+
+
+def _update_if_unchanged(booking: Booking, **values: Any) -> None:
+    now = timezone.now()
+    updated = Booking.objects.filter(
+        pk=booking.pk, status=booking.status, driver_id=booking.driver_id
+    ).update(updated_at=now, **values)
+    if updated == 0:
+        raise BookingConflict("The booking was changed by someone else; reload it.")
+    booking.updated_at = now
+    for name, value in values.items():
+        setattr(booking, name, value)

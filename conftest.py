@@ -1,0 +1,70 @@
+"""Shared fixtures: two companies, users of every role, and API clients logged in as them."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from atmr.accounts.tokens import refresh_token_for
+from tests.factories import CompanyFactory, DriverFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # Throttle counters and cached companies must not leak from one test into the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def company(db):
+    return CompanyFactory(name="Alpha Transports")
+
+
+@pytest.fixture
+def other_company(db):
+    return CompanyFactory(name="Beta Ambulances")
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh_token_for(user).access_token}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def dispatcher(company):
+    return UserFactory(company=company, role="dispatcher")
+
+
+@pytest.fixture
+def dispatcher_client(dispatcher):
+    return _client_for(dispatcher)
+
+
+@pytest.fixture
+def admin_client_api(company):
+    return _client_for(UserFactory(company=company, role="admin"))
+
+
+@pytest.fixture
+def driver(company):
+    return DriverFactory(company=company)
+
+
+@pytest.fixture
+def driver_client(driver):
+    return _client_for(driver.user)
+
+
+@pytest.fixture
+def other_dispatcher_client(other_company):
+    return _client_for(UserFactory(company=other_company, role="dispatcher"))
+
+
+@pytest.fixture
+def client_for():
+    return _client_for

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atmr.accounts.selectors import company_get
+from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.permissions import EVERYONE
+from drivers import selectors, services
+from drivers.models import Driver, Vehicle
+from drivers.serializers import (
+    DriverCreateInputSerializer,
+    DriverOutputSerializer,
+    DriverUpdateInputSerializer,
+    VehicleInputSerializer,
+    VehicleOutputSerializer,
+)
+
+
+class DriverListCreateApi(CompanyListApiView):
+    """Office staff list and add drivers; a driver sees only itself."""
+
+    queryset = Driver.objects.none()
+    serializer_class = DriverOutputSerializer
+    read_roles = EVERYONE
+
+    def get_queryset(self):
+        return selectors.driver_list(company_id=self.company_id, driver_id=self.driver_id)
+
+    @extend_schema(request=DriverCreateInputSerializer, responses={201: DriverOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.validated(DriverCreateInputSerializer)
+        company = company_get(company_id=self.company_id)
+        driver = services.driver_create(company=company, **data)
+        return self.respond(driver, status=201)
+
+
+class DriverDetailApi(CompanyApiView):
+    queryset = Driver.objects.none()
+    serializer_class = DriverOutputSerializer
+    read_roles = EVERYONE
+
+    def get_queryset(self):
+        return selectors.driver_list(company_id=self.company_id, driver_id=self.driver_id)
+
+    def get(self, request: Request, driver_id: UUID) -> Response:
+        return self.respond(self.get_scoped_object(self.get_queryset(), driver_id))
+
+    @extend_schema(request=DriverUpdateInputSerializer, responses=DriverOutputSerializer)
+    def patch(self, request: Request, driver_id: UUID) -> Response:
+        driver = self.get_scoped_object(self.get_queryset(), driver_id)
+        changes = self.validated(DriverUpdateInputSerializer, partial=True)
+        return self.respond(services.driver_update(driver=driver, changes=changes))
+
+
+class VehicleListCreateApi(CompanyListApiView):
+    queryset = Vehicle.objects.none()
+    serializer_class = VehicleOutputSerializer
+
+    def get_queryset(self):
+        return selectors.vehicle_list(company_id=self.company_id)
+
+    @extend_schema(request=VehicleInputSerializer, responses={201: VehicleOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.validated(VehicleInputSerializer)
+        company = company_get(company_id=self.company_id)
+        return self.respond(services.vehicle_create(company=company, **data), status=201)

@@ -1,0 +1,71 @@
+"""Every write to drivers and vehicles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from atmr.accounts.models import Company, User
+from atmr.exceptions import DomainError, NotFound
+from drivers.models import Driver, Vehicle
+
+
+def _check_vehicle(company: Company, vehicle: Vehicle | None) -> None:
+    if vehicle is not None and vehicle.company_id != company.id:
+        raise NotFound("Unknown vehicle.", field="default_vehicle")
+
+
+@transaction.atomic
+def vehicle_create(*, company: Company, **fields: Any) -> Vehicle:
+    vehicle = Vehicle(company=company, **fields)
+    vehicle.full_clean()
+    vehicle.save()
+    return vehicle
+
+
+@transaction.atomic
+def driver_create(
+    *,
+    company: Company,
+    email: str,
+    first_name: str,
+    last_name: str,
+    password: str | None = None,
+    **fields: Any,
+) -> Driver:
+    """Create the driver's log-in (role driver) and its driver record together."""
+    _check_vehicle(company, fields.get("default_vehicle"))
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise DomainError("A user with this e-mail exists already.", field="email")
+    user = User.objects.create_user(
+        email,
+        password,
+        first_name=first_name,
+        last_name=last_name,
+        company=company,
+        role=User.Role.DRIVER,
+    )
+    driver = Driver(company=company, user=user, **fields)
+    driver.full_clean()
+    try:
+        driver.save()
+    except IntegrityError as exc:
+        raise DomainError("The driver could not be saved.", detail_db=str(exc)) from exc
+    return driver
+
+
+@transaction.atomic
+def driver_update(*, driver: Driver, changes: dict[str, Any]) -> Driver:
+    _check_vehicle(driver.company, changes.get("default_vehicle"))
+    user_fields = {k: changes.pop(k) for k in ("first_name", "last_name") if k in changes}
+    for name, value in user_fields.items():
+        setattr(driver.user, name, value)
+    if user_fields:
+        driver.user.save(update_fields=list(user_fields))
+    for name, value in changes.items():
+        setattr(driver, name, value)
+    driver.full_clean(exclude=["user"])
+    driver.save(update_fields=[*changes, "updated_at"])
+    return driver
