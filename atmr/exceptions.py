@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -44,6 +44,14 @@ class Conflict(DomainError):
 class InvalidTransition(DomainError):
     code = "invalid_transition"
     http_status = status.HTTP_409_CONFLICT
+
+
+class Unauthorized(APIException):
+    """401 from views that take no token (login, refresh): DRF would turn those into 403."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = "Not authenticated."
+    default_code = "not_authenticated"
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -159,7 +159,9 @@ _PLACE_FIELDS = {
 @transaction.atomic
 def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
     """Edit a booking whose plan can still change (pending or assigned)."""
-    booking = Booking.objects.select_for_update().select_related("vehicle").get(pk=booking.pk)
+    booking = (
+        Booking.objects.select_for_update(of=("self",)).select_related("vehicle").get(pk=booking.pk)
+    )
     if booking.status not in EDITABLE:
         raise BookingNotEditable(f"A {booking.get_status_display().lower()} booking is final.")
     updated: list[str] = []

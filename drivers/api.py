@@ -52,7 +52,7 @@ class DriverDetailApi(CompanyApiView):
     @extend_schema(request=DriverUpdateInputSerializer, responses=DriverOutputSerializer)
     def patch(self, request: Request, driver_id: UUID) -> Response:
         driver = self.get_scoped_object(self.get_queryset(), driver_id)
-        changes = self.validated(DriverUpdateInputSerializer, partial=True)
+        changes = self.validated(DriverUpdateInputSerializer, instance=driver, partial=True)
         return self.respond(services.driver_update(driver=driver, changes=changes))
 
 

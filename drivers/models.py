@@ -88,3 +88,36 @@ class Driver(models.Model):
 
     def __str__(self) -> str:
         return self.user.full_name
+
+
+class DriverLocation(models.Model):
+    """One GPS fix from a driver's phone. Written in bulk; see drivers/locations.py."""
+
+    id = models.BigAutoField(primary_key=True)
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="locations")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    lat = models.FloatField(validators=LATITUDE_VALIDATORS)
+    lon = models.FloatField(validators=LONGITUDE_VALIDATORS)
+    speed = models.FloatField(null=True, blank=True, help_text="Metres per second.")
+    heading = models.FloatField(null=True, blank=True, help_text="Degrees clockwise from north.")
+    accuracy = models.FloatField(null=True, blank=True, help_text="Radius in metres.")
+    recorded_at = models.DateTimeField(help_text="When the phone took the fix (its clock).")
+    received_at = models.DateTimeField(help_text="When the server stored it.")
+
+    class Meta:
+        constraints = [
+            # A phone re-sends unacknowledged batches after a reconnect: store each fix once.
+            # Also serves a driver's track ordered by time.
+            models.UniqueConstraint(fields=["driver", "recorded_at"], name="driver_location_once"),
+            models.CheckConstraint(
+                condition=Q(lat__gte=-90, lat__lte=90) & Q(lon__gte=-180, lon__lte=180),
+                name="driver_location_in_range",
+            ),
+        ]
+        indexes = [
+            # location_prune: delete everything recorded before a cutoff, oldest first.
+            models.Index(fields=["recorded_at"], name="driver_location_recorded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.driver_id} {self.recorded_at:%Y-%m-%d %H:%M:%S}"

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -19,6 +20,7 @@ from atmr.accounts.serializers import (
 )
 from atmr.accounts.throttles import LoginEmailThrottle, LoginIpThrottle
 from atmr.api import CompanyApiView
+from atmr.exceptions import Unauthorized
 from atmr.permissions import EVERYONE
 
 
@@ -44,8 +46,10 @@ class RefreshApi(APIView):
         serializer = TokenRefreshSerializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
+        except AuthenticationFailed as exc:  # the user was deactivated or deleted
+            raise Unauthorized(str(exc.detail), code="user_inactive") from exc
         except TokenError as exc:
-            raise InvalidToken(exc.args[0]) from exc
+            raise Unauthorized(exc.args[0], code="token_not_valid") from exc
         return Response(serializer.validated_data)
 
 
@@ -62,7 +66,7 @@ class LogoutApi(APIView):
         try:
             RefreshToken(data.validated_data["refresh"]).blacklist()
         except TokenError as exc:
-            raise InvalidToken(exc.args[0]) from exc
+            raise Unauthorized(exc.args[0], code="token_not_valid") from exc
         return Response(status=205)
 
 

@@ -4,10 +4,10 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
 
 from atmr.accounts.models import Company
 from atmr.accounts.tokens import refresh_token_for
+from atmr.exceptions import Unauthorized
 
 
 class LoginUserSerializer(serializers.Serializer):
@@ -31,9 +31,9 @@ class LoginOutputSerializer(serializers.Serializer):
 def login(*, request: Any, email: str, password: str) -> dict[str, Any]:
     user = authenticate(request, email=email.strip().lower(), password=password)
     if user is None or not user.is_active:
-        raise AuthenticationFailed("E-mail or password is wrong.", code="bad_credentials")
+        raise Unauthorized("E-mail or password is wrong.", code="bad_credentials")
     if user.company_id is None:
-        raise AuthenticationFailed("This account belongs to no company.", code="no_company")
+        raise Unauthorized("This account belongs to no company.", code="no_company")
     refresh = refresh_token_for(user)
     return {"access": str(refresh.access_token), "refresh": str(refresh), "user": user}
 

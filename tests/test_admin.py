@@ -1,0 +1,153 @@
+"""The back-office: company staff see only their company; list pages stay at constant queries."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client as WebClient
+
+from bookings.models import Booking
+from tests.factories import BookingFactory, ClientFactory, DriverFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_web(company):
+    user = UserFactory(company=company, role="admin", is_staff=True)
+    web = WebClient()
+    web.force_login(user)
+    return web
+
+
+@pytest.fixture
+def superuser_web(db):
+    web = WebClient()
+    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
+    return web
+
+
+def test_company_staff_see_only_their_bookings(company, other_company, staff_web):
+    mine = BookingFactory(company=company)
+    foreign = BookingFactory(company=other_company)
+    page = staff_web.get("/admin/bookings/booking/")
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 1
+    assert staff_web.get(f"/admin/bookings/booking/{mine.id}/change/").status_code == 200
+    # Another company's row: the admin redirects away with "doesn't exist", never shows it.
+    response = staff_web.get(f"/admin/bookings/booking/{foreign.id}/change/")
+    assert response.status_code == 302
+
+
+def test_superuser_sees_every_company(company, other_company, superuser_web):
+    BookingFactory(company=company)
+    BookingFactory(company=other_company)
+    assert superuser_web.get("/admin/bookings/booking/").context["cl"].result_count == 2
+
+
+@pytest.mark.parametrize("rows", [5, 100])
+def test_booking_changelist_has_constant_queries(
+    rows, company, staff_web, django_assert_max_num_queries
+):
+    driver = DriverFactory(company=company)
+    BookingFactory.create_batch(rows, company=company, driver=driver, status="assigned")
+    # session, user, count x2, rows, date hierarchy, driver filter choices, ...
+    with django_assert_max_num_queries(12):
+        response = staff_web.get("/admin/bookings/booking/")
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == rows
+
+
+def test_autocomplete_is_scoped(company, other_company, staff_web):
+    ClientFactory(company=company, last_name="Favre")
+    ClientFactory(company=other_company, last_name="Favre")
+    response = staff_web.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "bookings",
+            "model_name": "booking",
+            "field_name": "client",
+            "term": "Favre",
+        },
+    )
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_cancel_action_goes_through_the_service(company, staff_web):
+    pending = BookingFactory(company=company)
+    done = BookingFactory(company=company, status="completed")
+    response = staff_web.post(
+        "/admin/bookings/booking/",
+        {"action": "cancel_bookings", "_selected_action": [pending.id, done.id]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    pending.refresh_from_db()
+    done.refresh_from_db()
+    assert pending.status == Booking.Status.CANCELLED
+    assert done.status == Booking.Status.COMPLETED  # final: refused, reported, untouched
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("1 booking(s) updated" in m for m in messages)
+
+
+def test_staff_create_booking_lands_in_their_company(company, staff_web):
+    client = ClientFactory(company=company)
+    response = staff_web.post(
+        "/admin/bookings/booking/add/",
+        {
+            "client": client.id,
+            "pickup_address": "A",
+            "pickup_lat": 46.5,
+            "pickup_lon": 6.6,
+            "dropoff_address": "B",
+            "dropoff_lat": 46.2,
+            "dropoff_lon": 6.1,
+            "scheduled_at_0": "2026-12-01",
+            "scheduled_at_1": "09:00:00",
+            "pickup_earliest_0": "2026-12-01",
+            "pickup_earliest_1": "08:50:00",
+            "pickup_latest_0": "2026-12-01",
+            "pickup_latest_1": "09:15:00",
+            "passengers": 1,
+            "mobility": "walks",
+            "status": "pending",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Booking.objects.get().company == company
+
+
+def test_admin_rejects_wheelchair_trip_in_car(company, staff_web):
+    client = ClientFactory(company=company)
+    car = DriverFactory(company=company)  # default vehicle has no wheelchair place
+    response = staff_web.post(
+        "/admin/bookings/booking/add/",
+        {
+            "client": client.id,
+            "driver": car.id,
+            "pickup_address": "A",
+            "pickup_lat": 46.5,
+            "pickup_lon": 6.6,
+            "dropoff_address": "B",
+            "dropoff_lat": 46.2,
+            "dropoff_lon": 6.1,
+            "scheduled_at_0": "2026-12-01",
+            "scheduled_at_1": "09:00:00",
+            "pickup_earliest_0": "2026-12-01",
+            "pickup_earliest_1": "08:50:00",
+            "pickup_latest_0": "2026-12-01",
+            "pickup_latest_1": "09:15:00",
+            "passengers": 1,
+            "mobility": "wheelchair",
+            "status": "assigned",
+        },
+    )
+    assert response.status_code == 200
+    assert "wheelchair" in str(response.context["adminform"].form.errors["driver"])
+    assert Booking.objects.count() == 0
+
+
+def test_drivers_cannot_enter_the_back_office(company):
+    web = WebClient()
+    web.force_login(UserFactory(company=company, role="driver", is_staff=True))
+    assert web.get("/admin/bookings/booking/").status_code == 403
