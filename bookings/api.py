@@ -22,6 +22,7 @@ from bookings.serializers import (
     ClientInputSerializer,
     ClientOutputSerializer,
 )
+from dispatch.manual import booking_assign_checked
 
 
 class _BookingApi(CompanyApiView):
@@ -74,7 +75,7 @@ class BookingAssignApi(_BookingApi):
     def post(self, request: Request, booking_id: UUID) -> Response:
         booking = self.get_booking(booking_id)
         data = self.validated(BookingAssignInputSerializer)
-        services.booking_assign(booking=booking, driver=data["driver"])
+        booking_assign_checked(booking=booking, driver=data["driver"])
         return self.respond(self.get_booking(booking_id))
 
 
