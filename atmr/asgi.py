@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP and the websockets under /ws/."""
+"""ASGI entry point: HTTP and the websockets under /ws/.
+
+No AllowedHostsOriginValidator: it refuses handshakes without an Origin header, and native
+phone clients send none. It would add nothing here anyway: sockets authenticate with a bearer
+token, never with ambient cookies, so a foreign web page cannot ride a user's session.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter([path("ws/", URLRouter(websocket_urlpatterns))]),
+    }
+)

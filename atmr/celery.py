@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
 
@@ -13,4 +14,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Periodic jobs live here so one file shows everything beat runs.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "dispatch-fail-stale-runs": {"task": "dispatch.tasks.fail_stale_runs", "schedule": 300.0},
+    # Driver positions older than 30 days, deleted nightly in batches (drivers/locations.py).
+    "drivers-prune-locations": {
+        "task": "drivers.prune_locations",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}

@@ -19,6 +19,8 @@ from atmr.accounts.models import Company, User
 from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
 from bookings.models import Booking, Client, Mobility
 from bookings.selectors import day_bounds
+from dispatch.engine.geo import Location
+from dispatch.engine.straight_line import estimate
 from drivers.models import Driver, Vehicle
 
 DEMO_COMPANY = "Demo Transports"
@@ -138,8 +140,15 @@ def _clients(company: Company, count: int, rng: random.Random) -> list[Client]:
     return list(Client.objects.filter(company=company).order_by("phone"))
 
 
+def _nearby_destination(client: Client, rng: random.Random) -> tuple[str, float, float]:
+    """Patients mostly go to one of the three care places nearest their home."""
+    home = Location(client.lat, client.lon)
+    ranked = sorted(DESTINATIONS, key=lambda d: estimate(home, Location(d[1], d[2]))[0])
+    return rng.choice(ranked[:3])
+
+
 def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Booking:
-    dest = rng.choice(DESTINATIONS)
+    dest = _nearby_destination(client, rng)
     hour = rng.choice([7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16])
     local = datetime.combine(day, time(hour, rng.choice([0, 15, 30, 45])), tzinfo=company.tz)
     booking = Booking(
@@ -159,7 +168,10 @@ def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Bo
         price=round(rng.uniform(35, 180), 2),
     )
     if rng.random() < 0.5:
-        booking.appointment_at = local + timedelta(minutes=rng.choice([45, 60, 75, 90]))
+        # An appointment the trip can make: the drive, loading time and some slack.
+        drive_s, _ = estimate(Location(client.lat, client.lon), Location(dest[1], dest[2]))
+        slack = rng.choice([20, 30, 45])
+        booking.appointment_at = local + timedelta(minutes=5 * math.ceil(drive_s / 300) + slack)
     return booking
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import orjson
 from django.core.exceptions import ImproperlyConfigured
 
 from atmr.env import env_bool, env_int, env_list, env_str
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "channels",
     "atmr.accounts",
+    "atmr.chat",
     "atmr",
     "drivers",
     "bookings",
@@ -53,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the liveness probe pays for no other middleware (see atmr/health.py).
+    "atmr.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -98,6 +102,20 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# PostgreSQL: a psycopg pool per process, sized to the server's threads (gunicorn gthread
+# --threads, see `make serve`). A new connection per request cost about half the throughput
+# of a list; a persistent connection with health checks pays a `SELECT 1` per request, the
+# pool does not. DB_POOL_MAX_SIZE=0 falls back to CONN_MAX_AGE with health checks.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0 if TESTING else 4)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool owns connection lifetimes
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(env_int("DB_POOL_MIN_SIZE", 2), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # Seconds a request waits for a free connection before failing loudly.
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -149,7 +167,11 @@ if TESTING:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["atmr.accounts.authentication.ClaimsJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # orjson: about 5x faster than the stdlib encoder on a 100-row list; same bytes for what
+    # the serializers emit (strings for datetimes, decimals and UUIDs; UTF-8, compact).
+    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    # Raw datetimes (outside serializers) end in "Z" like DRF's encoder writes them.
+    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z,),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -183,6 +205,8 @@ SPECTACULAR_SETTINGS = {
         "DriverStatusEnum": "drivers.models.Driver.Status",
         "MobilityEnum": "bookings.models.Mobility",
         "RoleEnum": "atmr.accounts.models.User.Role",
+        "DispatchRunStatusEnum": "dispatch.models.DispatchRun.Status",
+        "DispatchModeEnum": "dispatch.models.DispatchRun.Mode",
     },
 }
 

@@ -5,11 +5,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from atmr import health
 from atmr.accounts import api as accounts_api
+from atmr.chat import api as chat_api
 from bookings import api as bookings_api
+from dispatch import api as dispatch_api
 from drivers import api as drivers_api
 
 api = [
+    path("health", health.health, name="health"),
+    path("health/ready", health.ready, name="health-ready"),
     path("auth/login", accounts_api.LoginApi.as_view(), name="auth-login"),
     path("auth/refresh", accounts_api.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", accounts_api.LogoutApi.as_view(), name="auth-logout"),
@@ -38,6 +43,19 @@ api = [
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),
     path("drivers/<uuid:driver_id>", drivers_api.DriverDetailApi.as_view(), name="driver-detail"),
     path("vehicles", drivers_api.VehicleListCreateApi.as_view(), name="vehicle-list"),
+    path("chat/messages", chat_api.ChatMessageListApi.as_view(), name="chat-messages"),
+    path("dispatch/run", dispatch_api.RunStartApi.as_view(), name="dispatch-run"),
+    path("dispatch/runs", dispatch_api.RunListApi.as_view(), name="dispatch-runs"),
+    path(
+        "dispatch/runs/<uuid:run_id>",
+        dispatch_api.RunDetailApi.as_view(),
+        name="dispatch-run-detail",
+    ),
+    path(
+        "dispatch/runs/<uuid:run_id>/apply",
+        dispatch_api.RunApplyApi.as_view(),
+        name="dispatch-run-apply",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

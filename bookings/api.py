@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.api import CompanyApiView, RowListApiView
 from atmr.permissions import EVERYONE
 from bookings import selectors, services
 from bookings.filters import BookingFilter
@@ -21,6 +23,8 @@ from bookings.serializers import (
     BookingUpdateInputSerializer,
     ClientInputSerializer,
     ClientOutputSerializer,
+    booking_list_data,
+    client_list_data,
 )
 from dispatch.manual import booking_assign_checked
 
@@ -37,10 +41,13 @@ class _BookingApi(CompanyApiView):
         return self.get_scoped_object(self.get_queryset(), booking_id)
 
 
-class BookingListCreateApi(CompanyListApiView, _BookingApi):
+class BookingListCreateApi(RowListApiView, _BookingApi):
     """A day's bookings (drivers: their own), and new bookings (office staff)."""
 
     filterset_class = BookingFilter
+
+    def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
+        return booking_list_data(selectors.booking_rows(queryset))
 
     @extend_schema(request=BookingCreateInputSerializer, responses={201: BookingOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -86,7 +93,7 @@ class BookingUnassignApi(_BookingApi):
         return self.respond(self.get_booking(booking_id))
 
 
-class ClientListCreateApi(CompanyListApiView):
+class ClientListCreateApi(RowListApiView):
     """Clients, searchable by words of the name or phone (`?search=`)."""
 
     queryset = Client.objects.none()
@@ -96,6 +103,9 @@ class ClientListCreateApi(CompanyListApiView):
 
     def get_queryset(self):
         return selectors.client_list(company_id=self.company_id)
+
+    def rows(self, queryset: QuerySet[Client]) -> list[dict[str, Any]]:
+        return client_list_data(selectors.client_rows(queryset))
 
     @extend_schema(request=ClientInputSerializer, responses={201: ClientOutputSerializer})
     def post(self, request: Request) -> Response:

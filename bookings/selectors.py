@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -30,6 +31,49 @@ def booking_list(*, company_id: object, driver_id: object | None = None) -> Quer
     return qs
 
 
+# The list's columns, in the order `bookings.serializers.booking_list_data` unpacks them.
+BOOKING_ROW_COLUMNS = (
+    "id",
+    "status",
+    "client_id",
+    "client__first_name",
+    "client__last_name",
+    "client__phone",
+    "client__mobility",
+    "driver_id",
+    "driver__user__first_name",
+    "driver__user__last_name",
+    "driver__phone",
+    "vehicle_id",
+    "vehicle__plate",
+    "pickup_address",
+    "pickup_lat",
+    "pickup_lon",
+    "dropoff_address",
+    "dropoff_lat",
+    "dropoff_lon",
+    "scheduled_at",
+    "pickup_earliest",
+    "pickup_latest",
+    "appointment_at",
+    "passengers",
+    "mobility",
+    "return_of_id",
+    "return_trip__id",
+    "price",
+    "notes",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+)
+
+
+def booking_rows(queryset: QuerySet[Booking]) -> list[tuple[Any, ...]]:
+    """`BOOKING_ROW_COLUMNS` of an already scoped, filtered (and sliced) queryset: one query
+    joining client, driver, user, vehicle and return trip, no model instances."""
+    return list(queryset.values_list(*BOOKING_ROW_COLUMNS))
+
+
 def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[Booking]:
     start, end = day_bounds(day, tz)
     return qs.filter(scheduled_at__gte=start, scheduled_at__lt=end)
@@ -37,3 +81,22 @@ def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[B
 
 def client_list(*, company_id: object) -> QuerySet[Client]:
     return Client.objects.filter(company_id=company_id)
+
+
+CLIENT_ROW_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "phone",
+    "address",
+    "lat",
+    "lon",
+    "mobility",
+    "notes",
+    "created_at",
+)
+
+
+def client_rows(queryset: QuerySet[Client]) -> list[tuple[Any, ...]]:
+    """`CLIENT_ROW_COLUMNS` of an already scoped, filtered (and sliced) queryset."""
+    return list(queryset.values_list(*CLIENT_ROW_COLUMNS))

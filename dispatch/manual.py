@@ -2,11 +2,84 @@
 
 from __future__ import annotations
 
+import copy
+
+from django.db.models import Q
+
+from atmr.accounts.selectors import company_get
 from bookings import services as booking_services
+from bookings.errors import VehicleUnsuitable
 from bookings.models import Booking
+from bookings.selectors import day_bounds
+from dispatch import adapters, selectors
+from dispatch.engine.geo import Location
+from dispatch.engine.solver import solve
+from dispatch.errors import DriverDayConflict
+from dispatch.travel import travel_provider
 from drivers.models import Driver
+
+# A single driver's day is tiny: the solver answers in milliseconds, this only bounds it.
+CHECK_TIME_LIMIT_S = 0.5
 
 
 def booking_assign_checked(*, booking: Booking, driver: Driver) -> Booking:
-    """Assign unless the driver's day cannot take the trip (travel time, seats, shift)."""
+    """Assign unless the driver's day cannot take the trip (travel time, seats, shift).
+
+    Raises DriverDayConflict (409) naming the booking it collides with, or none when the
+    trip does not fit the shift at all.
+    """
+    if driver.company_id == booking.company_id and driver.active:
+        reason = booking_services.vehicle_suits(
+            driver.default_vehicle, mobility=booking.mobility, passengers=booking.passengers
+        )
+        if reason:
+            raise VehicleUnsuitable(reason, field="driver")
+        _check_day(booking, driver)
     return booking_services.booking_assign(booking=booking, driver=driver)
+
+
+def _day_of(booking: Booking, driver: Driver) -> list[Booking]:
+    company = company_get(company_id=booking.company_id)
+    day = booking.scheduled_at.astimezone(company.tz).date()
+    start, end = day_bounds(day, company.tz)
+    return list(
+        Booking.objects.filter(
+            Q(driver=driver, status__in=selectors.PLANNED_STATUSES),
+            scheduled_at__gte=start,
+            scheduled_at__lt=end,
+        )
+        .exclude(id=booking.id)
+        .order_by("scheduled_at")
+    )
+
+
+def _fits(target: Booking, others: list[Booking], driver: Driver) -> bool:
+    company = company_get(company_id=target.company_id)
+    clock = adapters.DayClock(target.scheduled_at.astimezone(company.tz).date(), company.tz)
+    conf = selectors.dispatch_settings_get(company_id=company.id)
+    candidate = copy.copy(target)  # planned as new: its current driver must not pin it
+    candidate.status, candidate.driver_id = Booking.Status.PENDING, None
+    depot = Location(company.lat or 46.52, company.lon or 6.63)
+    day = adapters.day_locations([*others, candidate], [driver], depot)
+    matrix = travel_provider().matrix(day.locations)
+    problem = adapters.build_problem(day, matrix, clock, conf)
+    plan = solve(problem, time_limit_s=CHECK_TIME_LIMIT_S, seed=0)
+    return not plan.unassigned
+
+
+def _check_day(booking: Booking, driver: Driver) -> None:
+    others = _day_of(booking, driver)
+    if _fits(booking, others, driver):
+        return
+    if not _fits(booking, [], driver):
+        raise DriverDayConflict(
+            "The trip does not fit this driver's shift or vehicle.", field="driver"
+        )
+    nearest = sorted(others, key=lambda b: abs(b.scheduled_at - booking.scheduled_at))
+    culprit = next((b for b in nearest if not _fits(booking, [b], driver)), nearest[0])
+    raise DriverDayConflict(
+        f"The driver cannot also serve booking {culprit.id} at "
+        f"{culprit.scheduled_at:%H:%M} UTC: not enough time or room between the trips.",
+        field="driver",
+        conflicting_booking=str(culprit.id),
+    )

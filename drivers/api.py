@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.api import CompanyApiView, RowListApiView
 from atmr.permissions import EVERYONE
 from drivers import selectors, services
 from drivers.models import Driver, Vehicle
@@ -17,10 +19,12 @@ from drivers.serializers import (
     DriverUpdateInputSerializer,
     VehicleInputSerializer,
     VehicleOutputSerializer,
+    driver_list_data,
+    vehicle_list_data,
 )
 
 
-class DriverListCreateApi(CompanyListApiView):
+class DriverListCreateApi(RowListApiView):
     """Office staff list and add drivers; a driver sees only itself."""
 
     queryset = Driver.objects.none()
@@ -29,6 +33,9 @@ class DriverListCreateApi(CompanyListApiView):
 
     def get_queryset(self):
         return selectors.driver_list(company_id=self.company_id, driver_id=self.driver_id)
+
+    def rows(self, queryset: QuerySet[Driver]) -> list[dict[str, Any]]:
+        return driver_list_data(selectors.driver_rows(queryset))
 
     @extend_schema(request=DriverCreateInputSerializer, responses={201: DriverOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -56,12 +63,15 @@ class DriverDetailApi(CompanyApiView):
         return self.respond(services.driver_update(driver=driver, changes=changes))
 
 
-class VehicleListCreateApi(CompanyListApiView):
+class VehicleListCreateApi(RowListApiView):
     queryset = Vehicle.objects.none()
     serializer_class = VehicleOutputSerializer
 
     def get_queryset(self):
         return selectors.vehicle_list(company_id=self.company_id)
+
+    def rows(self, queryset: QuerySet[Vehicle]) -> list[dict[str, Any]]:
+        return vehicle_list_data(selectors.vehicle_rows(queryset))
 
     @extend_schema(request=VehicleInputSerializer, responses={201: VehicleOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -1,13 +1,31 @@
-"""Builders for the events in realtime/schemas.py."""
+"""Builders for the messages in realtime/schemas.py."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from realtime.schemas import AssignmentEvent, BookingSummary, BookingUpdatedEvent
+from realtime.schemas import (
+    AckEvent,
+    AssignmentEvent,
+    BookingSummary,
+    BookingUpdatedEvent,
+    ChatMessageEvent,
+    ChatMessageSummary,
+    ChatSender,
+    DispatchRunEvent,
+    DriverPositionEvent,
+    ErrorEvent,
+    HelloEvent,
+)
 
 if TYPE_CHECKING:
+    from atmr.chat.models import ChatMessage
     from bookings.models import Booking
+    from drivers.locations import Position
+    from realtime.auth import SocketUser
+
+ClientId = str | int | None
 
 
 def booking_summary(booking: Booking) -> BookingSummary:
@@ -29,3 +47,65 @@ def build_assignment(
     booking: Booking, action: Literal["assigned", "changed", "withdrawn"]
 ) -> AssignmentEvent:
     return {"type": "assignment", "action": action, "booking": booking_summary(booking)}
+
+
+def build_driver_position(driver_id: str, position: Position) -> DriverPositionEvent:
+    return {
+        "type": "driver_position",
+        "driver_id": driver_id,
+        "lat": position.lat,
+        "lon": position.lon,
+        "recorded_at": position.recorded_at.isoformat(),
+        "speed": position.speed,
+        "heading": position.heading,
+        "accuracy": position.accuracy,
+    }
+
+
+def chat_message_summary(message: ChatMessage, sender: ChatSender) -> ChatMessageSummary:
+    return {
+        "id": str(message.id),
+        "sender": sender,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def build_chat_message(message: ChatMessage, sender: ChatSender) -> ChatMessageEvent:
+    return {"type": "chat_message", "message": chat_message_summary(message, sender)}
+
+
+def build_dispatch_run(
+    *,
+    run_id: str,
+    status: Literal["queued", "running", "succeeded", "failed"],
+    progress: float,
+    detail: str = "",
+) -> DispatchRunEvent:
+    """`progress` runs from 0.0 to 1.0."""
+    return {
+        "type": "dispatch_run",
+        "run_id": run_id,
+        "status": status,
+        "progress": max(0.0, min(1.0, progress)),
+        "detail": detail,
+    }
+
+
+def build_hello(user: SocketUser, expires_at: datetime) -> HelloEvent:
+    return {
+        "type": "hello",
+        "user_id": user.id,
+        "role": user.role,
+        "company_id": user.company_id,
+        "driver_id": user.driver_id,
+        "expires_at": expires_at.isoformat(),
+    }
+
+
+def build_ack(of: str, client_id: ClientId) -> AckEvent:
+    return {"type": "ack", "id": client_id, "of": of}
+
+
+def build_error(code: str, detail: str, *, field: str | None, client_id: ClientId) -> ErrorEvent:
+    return {"type": "error", "id": client_id, "code": code, "field": field, "detail": detail}

@@ -1,12 +1,13 @@
 """The one way other apps push events to sockets.
 
-Safe to call from anywhere: a request, a Celery worker, a management command. A failing
-channel layer is logged and swallowed, because a missed live update must never undo a stored
-change (clients re-sync over the API).
+Safe to call from anywhere: a request, a Celery worker, a management command, async code. A
+failing or missing channel layer is logged and swallowed, because a missed live update must
+never undo a stored change (clients re-sync over the API).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,13 +18,39 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+# Fire-and-forget sends from async callers; held here so they are not garbage-collected.
+_pending: set[asyncio.Task[None]] = set()
+
+
+def layer_message(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The channel-layer envelope; consumers forward `event` from their `broadcast` handler."""
+    return {"type": "broadcast", "event": dict(event)}
+
+
+async def apublish(group: str, event: Mapping[str, Any]) -> None:
+    """Async publish for consumers; never raises."""
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            await layer.group_send(group, layer_message(event))
+    except Exception:
+        logger.exception("Could not publish %s to %s", event.get("type"), group)
+
 
 def publish(group: str, event: Mapping[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+    """Send `event` to everyone in `group` now; a no-op when no channel layer is configured."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        # async_to_sync cannot run inside an event loop's thread: schedule instead.
+        task = loop.create_task(apublish(group, event))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "broadcast", "event": dict(event)})
+        async_to_sync(apublish)(group, event)
     except Exception:
         logger.exception("Could not publish %s to %s", event.get("type"), group)
 

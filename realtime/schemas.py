@@ -1,8 +1,8 @@
-"""Shapes of the events the server pushes to sockets (see realtime/PROTOCOL.md)."""
+"""Shapes of the messages the server sends on sockets (see realtime/PROTOCOL.md)."""
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 
 class BookingSummary(TypedDict):
@@ -23,3 +23,70 @@ class AssignmentEvent(TypedDict):
     type: Literal["assignment"]
     action: Literal["assigned", "changed", "withdrawn"]
     booking: BookingSummary
+
+
+class DriverPositionEvent(TypedDict):
+    """A driver's newest fix; speed in m/s, heading in degrees, accuracy in metres."""
+
+    type: Literal["driver_position"]
+    driver_id: str
+    lat: float
+    lon: float
+    recorded_at: str
+    speed: float | None
+    heading: float | None
+    accuracy: float | None
+
+
+class ChatSender(TypedDict):
+    id: str | None
+    email: str
+    role: str
+
+
+class ChatMessageSummary(TypedDict):
+    id: str
+    sender: ChatSender
+    text: str
+    created_at: str
+
+
+class ChatMessageEvent(TypedDict):
+    type: Literal["chat_message"]
+    message: ChatMessageSummary
+
+
+class DispatchRunEvent(TypedDict):
+    """Progress and result of an automatic dispatch run (emitted by the dispatch app)."""
+
+    type: Literal["dispatch_run"]
+    run_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float
+    detail: str
+
+
+class HelloEvent(TypedDict):
+    type: Literal["hello"]
+    user_id: str
+    role: str
+    company_id: str
+    driver_id: str | None
+    expires_at: str
+
+
+class AckEvent(TypedDict):
+    type: Literal["ack"]
+    id: str | int | None
+    of: str
+    accepted: NotRequired[int]
+    booking: NotRequired[BookingSummary]
+    message: NotRequired[ChatMessageSummary]
+
+
+class ErrorEvent(TypedDict):
+    type: Literal["error"]
+    id: str | int | None
+    code: str
+    field: str | None
+    detail: str

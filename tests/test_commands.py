@@ -33,7 +33,13 @@ def test_seed_demo_is_idempotent_and_logs_in():
 def test_seed_demo_tops_up_and_changes_password():
     call_command("seed_demo", "--days", "1", "--bookings-per-day", "10", stdout=StringIO())
     call_command(
-        "seed_demo", "--days", "1", "--bookings-per-day", "15", "--password", "other-pass",
+        "seed_demo",
+        "--days",
+        "1",
+        "--bookings-per-day",
+        "15",
+        "--password",
+        "other-pass",
         stdout=StringIO(),
     )
     assert Booking.objects.count() == 15
@@ -55,8 +61,13 @@ def test_seed_demo_rejects_bad_arguments(args):
 
 def test_create_company_with_its_admin():
     call_command(
-        "create_company", "Gamma Care", "--admin-email", "Boss@Gamma.test",
-        "--password", "a-strong-pass-123", stdout=StringIO(),
+        "create_company",
+        "Gamma Care",
+        "--admin-email",
+        "Boss@Gamma.test",
+        "--password",
+        "a-strong-pass-123",
+        stdout=StringIO(),
     )
     company = Company.objects.get(name="Gamma Care")
     admin = User.objects.get(email="boss@gamma.test")
@@ -66,11 +77,24 @@ def test_create_company_with_its_admin():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["Alpha Transports", "--admin-email", "a@b.test", "--password", "x-strong-pass-1"], "exists"),
+        (
+            ["Alpha Transports", "--admin-email", "a@b.test", "--password", "x-strong-pass-1"],
+            "exists",
+        ),
         (["New Co", "--admin-email", "not-an-email", "--password", "x-strong-pass-1"], "e-mail"),
         (["New Co", "--admin-email", "a@b.test", "--password", "123"], "password"),
-        (["New Co", "--admin-email", "a@b.test", "--password", "x-strong-pass-1",
-          "--timezone", "Mars/Olympus"], "time zone"),
+        (
+            [
+                "New Co",
+                "--admin-email",
+                "a@b.test",
+                "--password",
+                "x-strong-pass-1",
+                "--timezone",
+                "Mars/Olympus",
+            ],
+            "time zone",
+        ),
     ],
 )
 def test_create_company_refuses_bad_input(args, message, company):
@@ -82,7 +106,10 @@ def test_create_company_refuses_bad_input(args, message, company):
 def test_create_company_without_password_or_terminal_fails_clearly():
     result = subprocess.run(
         [sys.executable, "manage.py", "create_company", "X", "--admin-email", "x@y.test"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
         env={**__import__("os").environ, "DEBUG": "1"},
     )
     assert result.returncode != 0

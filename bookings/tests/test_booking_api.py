@@ -181,9 +181,7 @@ def test_client_of_another_company_reads_as_unknown(other_company, dispatcher_cl
 
 
 def test_malformed_json_is_400(dispatcher_client):
-    response = dispatcher_client.post(
-        "/api/bookings", "{not json", content_type="application/json"
-    )
+    response = dispatcher_client.post("/api/bookings", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
 

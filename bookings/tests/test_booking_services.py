@@ -21,7 +21,7 @@ def published(monkeypatch):
 
 def test_every_status_is_in_the_transition_table():
     assert set(ALLOWED) == set(Booking.Status.values)
-    assert FINAL == {"completed", "cancelled", "no_show"}
+    assert {"completed", "cancelled", "no_show"} == FINAL
 
 
 def test_assign_publishes_on_commit_to_office_and_driver(
@@ -52,9 +52,7 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     company, published, django_capture_on_commit_callbacks
 ):
     booking = BookingFactory(company=company, status="completed")
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(
-        BookingInvalidTransition
-    ):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(BookingInvalidTransition):
         services.booking_cancel(booking=booking)
     assert published == []
 

@@ -69,7 +69,12 @@ def test_create_driver_with_foreign_vehicle_is_400(other_company, dispatcher_cli
     foreign = VehicleFactory(company=other_company)
     response = dispatcher_client.post(
         "/api/drivers",
-        {"email": "x@y.test", "first_name": "A", "last_name": "B", "default_vehicle": str(foreign.id)},
+        {
+            "email": "x@y.test",
+            "first_name": "A",
+            "last_name": "B",
+            "default_vehicle": str(foreign.id),
+        },
         format="json",
     )
     assert response.status_code == 400
@@ -119,9 +124,7 @@ def test_driver_sees_only_itself(company, driver, driver_client):
 def test_another_companys_driver_is_404(other_company, dispatcher_client):
     foreign = DriverFactory(company=other_company)
     assert dispatcher_client.get(f"/api/drivers/{foreign.id}").status_code == 404
-    response = dispatcher_client.patch(
-        f"/api/drivers/{foreign.id}", {"phone": "1"}, format="json"
-    )
+    response = dispatcher_client.patch(f"/api/drivers/{foreign.id}", {"phone": "1"}, format="json")
     assert response.status_code == 404
     assert dispatcher_client.get("/api/drivers").json()["count"] == 0
 

@@ -107,7 +107,10 @@ def test_refresh_gives_a_new_access_token(dispatcher):
 def test_logout_blacklists_the_refresh_token(dispatcher):
     tokens = login(APIClient(), dispatcher.email).json()
     api = APIClient()
-    assert api.post("/api/auth/logout", {"refresh": tokens["refresh"]}, format="json").status_code == 205
+    assert (
+        api.post("/api/auth/logout", {"refresh": tokens["refresh"]}, format="json").status_code
+        == 205
+    )
     again = api.post("/api/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert again.status_code == 401
 

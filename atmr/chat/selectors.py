@@ -1,0 +1,23 @@
+"""Reads of the team chat, always scoped to one company."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from atmr.chat.models import ChatMessage
+
+
+def chat_message_list(
+    *, company_id: object, before: datetime | None = None, limit: int = 50
+) -> QuerySet[ChatMessage]:
+    """A company's messages, newest first, older than `before`; one query with the senders."""
+    qs = (
+        ChatMessage.objects.filter(company_id=company_id)
+        .select_related("sender")
+        .order_by("-created_at", "-id")
+    )
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    return qs[:limit]

@@ -1,0 +1,197 @@
+"""The one module that speaks both ORM and engine: bookings and drivers in, plans out.
+
+Engine times are integer seconds since local midnight of the service day (company time zone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bookings.models import Booking, Mobility
+from dispatch.engine.geo import Location, TravelMatrix
+from dispatch.engine.plan import Plan, StopKind
+from dispatch.engine.problem import Problem, Request, Vehicle
+from dispatch.models import DispatchSettings
+from drivers.models import Driver
+
+STRETCHER = "stretcher"
+# Prefix of the per-driver "skill" that pins an already started trip to its driver.
+PINNED = "driver:"
+
+
+@dataclass(frozen=True)
+class DayClock:
+    """Converts between aware datetimes and engine seconds for one local day."""
+
+    day: date
+    tz: ZoneInfo
+
+    @property
+    def midnight(self) -> datetime:
+        return datetime.combine(self.day, time.min, tzinfo=self.tz)
+
+    def seconds(self, moment: datetime) -> int:
+        return int((moment - self.midnight).total_seconds())
+
+    def at(self, seconds: int) -> datetime:
+        return self.midnight + timedelta(seconds=seconds)
+
+    def local(self, clock_time: time | None, default: time) -> int:
+        chosen = clock_time or default
+        return self.seconds(datetime.combine(self.day, chosen, tzinfo=self.tz))
+
+
+@dataclass(frozen=True)
+class DayInput:
+    """What a run plans: the bookings, the drivers and their places in the location list."""
+
+    bookings: list[Booking]
+    drivers: list[Driver]
+    locations: list[Location]
+
+
+def day_locations(bookings: list[Booking], drivers: list[Driver], depot: Location) -> DayInput:
+    """Location list: each booking's pick-up and drop-off, then each driver's start."""
+    locations: list[Location] = []
+    for b in bookings:
+        locations += [Location(b.pickup_lat, b.pickup_lon), Location(b.dropoff_lat, b.dropoff_lon)]
+    for d in drivers:
+        locations.append(_driver_start(d, depot))
+    return DayInput(bookings, drivers, locations)
+
+
+def _driver_start(driver: Driver, depot: Location) -> Location:
+    if driver.home_lat is not None and driver.home_lon is not None:
+        return Location(driver.home_lat, driver.home_lon)
+    return depot
+
+
+def _service_seconds(mobility: str, conf: DispatchSettings) -> int:
+    return {
+        Mobility.WHEELCHAIR: conf.service_wheelchair_s,
+        Mobility.STRETCHER: conf.service_stretcher_s,
+    }.get(mobility, conf.service_walks_s)
+
+
+def _places(booking: Booking) -> tuple[int, int]:
+    """(seats, wheelchair places) the trip occupies; the patient in a wheelchair needs no seat."""
+    if booking.mobility == Mobility.WHEELCHAIR:
+        return booking.passengers - 1, 1
+    if booking.mobility == Mobility.STRETCHER:
+        return booking.passengers - 1, 0
+    return booking.passengers, 0
+
+
+def build_request(
+    index: int, booking: Booking, clock: DayClock, matrix: TravelMatrix, conf: DispatchSettings
+) -> Request:
+    pickup, dropoff = 2 * index, 2 * index + 1
+    seats, wheelchairs = _places(booking)
+    service = _service_seconds(booking.mobility, conf)
+    direct = matrix.durations[pickup][dropoff]
+    equipment = {STRETCHER} if booking.mobility == Mobility.STRETCHER else set()
+    if booking.status != Booking.Status.PENDING and booking.driver_id:
+        equipment.add(f"{PINNED}{booking.driver_id}")
+    earliest = max(0, clock.seconds(booking.pickup_earliest))
+    max_ride = int(direct * conf.max_ride_factor + conf.max_ride_extra_minutes * 60)
+    # Pick-up windows are short, so bounding the drop-off by "earliest pick-up + ride limit"
+    # costs little and makes every plan VROOM finds keep the ride limit by construction;
+    # the OR-Tools repair stays for the rare case it does not.
+    dropoff_latest = earliest + service + max_ride
+    if booking.appointment_at:
+        dropoff_latest = min(dropoff_latest, clock.seconds(booking.appointment_at))
+    return Request(
+        id=str(booking.id),
+        pickup=pickup,
+        dropoff=dropoff,
+        pickup_earliest=earliest,
+        pickup_latest=max(earliest, clock.seconds(booking.pickup_latest)),
+        dropoff_latest=dropoff_latest,
+        pickup_service=service,
+        dropoff_service=service,
+        seats=seats,
+        wheelchairs=wheelchairs,
+        equipment=frozenset(equipment),
+        max_ride=max_ride,
+    )
+
+
+def build_vehicle(index: int, driver: Driver, clock: DayClock) -> Vehicle:
+    vehicle = driver.default_vehicle
+    assert vehicle is not None  # the loader keeps only drivers with a vehicle
+    equipment = {f"{PINNED}{driver.id}"} | ({STRETCHER} if vehicle.stretcher else set())
+    return Vehicle(
+        id=str(driver.id),
+        start=index,
+        end=index,
+        shift_start=clock.local(driver.shift_start, time(6, 0)),
+        shift_end=clock.local(driver.shift_end, time(20, 0)),
+        seats=vehicle.seats,
+        wheelchairs=vehicle.wheelchair_places,
+        equipment=frozenset(equipment),
+    )
+
+
+def build_problem(
+    day: DayInput, matrix: TravelMatrix, clock: DayClock, conf: DispatchSettings
+) -> Problem:
+    first_driver = 2 * len(day.bookings)
+    return Problem(
+        requests=tuple(
+            build_request(i, b, clock, matrix, conf) for i, b in enumerate(day.bookings)
+        ),
+        vehicles=tuple(
+            build_vehicle(first_driver + i, d, clock) for i, d in enumerate(day.drivers)
+        ),
+        matrix=matrix,
+    )
+
+
+def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[dict]:
+    """Routes as stored on the run and shown by the API: stops with ETAs as ISO datetimes."""
+    names = {str(d.id): d for d in day.drivers}
+    routes = []
+    for route in plan.routes:
+        driver = names[route.vehicle_id]
+        stops = [
+            {
+                "kind": str(stop.kind),
+                "booking": stop.request_id,
+                "arrival": clock.at(stop.arrival).isoformat(),
+                "service_start": clock.at(stop.service_start).isoformat(),
+                "departure": clock.at(stop.departure).isoformat(),
+                "seats_load": stop.seats_load,
+                "wheelchair_load": stop.wheelchair_load,
+                "lat": day.locations[stop.location].lat,
+                "lon": day.locations[stop.location].lon,
+            }
+            for stop in route.stops
+        ]
+        routes.append(
+            {
+                "driver": route.vehicle_id,
+                "driver_name": driver.user.full_name,
+                "vehicle": str(driver.default_vehicle_id),
+                "stops": stops,
+            }
+        )
+    return routes
+
+
+def planned_times(plan: Plan, clock: DayClock) -> dict[str, tuple[str, datetime, datetime]]:
+    """Booking id -> (driver id, pick-up service start, drop-off service start)."""
+    found: dict[str, tuple[str, datetime, datetime]] = {}
+    for route in plan.routes:
+        pickups = {}
+        for stop in route.stops:
+            if stop.kind is StopKind.PICKUP and stop.request_id:
+                pickups[stop.request_id] = clock.at(stop.service_start)
+            elif stop.kind is StopKind.DROPOFF and stop.request_id:
+                found[stop.request_id] = (
+                    route.vehicle_id,
+                    pickups.get(stop.request_id, clock.at(stop.service_start)),
+                    clock.at(stop.service_start),
+                )
+    return found

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atmr.accounts.selectors import company_get
+from atmr.api import CompanyApiView, CompanyListApiView
+from dispatch import selectors, services
+from dispatch.models import DispatchRun
+from dispatch.serializers import (
+    RunDetailSerializer,
+    RunListQuerySerializer,
+    RunStartInputSerializer,
+    RunSummarySerializer,
+)
+
+
+class RunStartApi(CompanyApiView):
+    """Queue a dispatch run for a day: 202 with the run, 409 naming the active one."""
+
+    serializer_class = RunDetailSerializer
+
+    @extend_schema(request=RunStartInputSerializer, responses={202: RunDetailSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.validated(RunStartInputSerializer)
+        run = services.run_start(
+            company=company_get(company_id=self.company_id),
+            service_date=data["date"],
+            mode=data["mode"],
+            by=request.user.id,
+        )
+        run.refresh_from_db()  # in-process (eager) execution may have finished it already
+        return self.respond(run, status=202)
+
+
+class RunListApi(CompanyListApiView):
+    queryset = DispatchRun.objects.none()
+    serializer_class = RunSummarySerializer
+
+    def get_queryset(self):
+        query = RunListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.run_list(
+            company_id=self.company_id, service_date=query.validated_data.get("date")
+        )
+
+    @extend_schema(parameters=[OpenApiParameter("date", str, description="YYYY-MM-DD")])
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class RunDetailApi(CompanyApiView):
+    queryset = DispatchRun.objects.none()
+    serializer_class = RunDetailSerializer
+
+    def get_queryset(self):
+        return selectors.run_list(company_id=self.company_id)
+
+    def get(self, request: Request, run_id: UUID) -> Response:
+        return self.respond(self.get_scoped_object(self.get_queryset(), run_id))
+
+
+class RunApplyApi(RunDetailApi):
+    @extend_schema(request=None, responses=RunDetailSerializer)
+    def post(self, request: Request, run_id: UUID) -> Response:
+        run = self.get_scoped_object(self.get_queryset(), run_id)
+        return self.respond(services.run_apply(run=run))

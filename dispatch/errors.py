@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from atmr.exceptions import Conflict
+
+
+class RunActive(Conflict):
+    code = "run_active"
+
+
+class RunNotApplicable(Conflict):
+    code = "run_not_applicable"
+
+
+class DriverDayConflict(Conflict):
+    code = "driver_day_conflict"

@@ -1,0 +1,27 @@
+"""The travel-time provider this process uses, built once from settings."""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.core.cache import cache
+
+from dispatch.engine.travel import MatrixProvider, OsrmMatrixProvider, StraightLineProvider
+
+
+@functools.cache
+def _provider_for(url: str, timeout_s: float, max_table_size: int) -> MatrixProvider:
+    if not url:
+        return StraightLineProvider()
+    # Django's cache is shared by every process (Redis in production), so the travel-time
+    # cache and the circuit breaker's state are too.
+    return OsrmMatrixProvider(url, store=cache, timeout_s=timeout_s, max_table_size=max_table_size)
+
+
+def travel_provider() -> MatrixProvider:
+    return _provider_for(settings.OSRM_URL, settings.OSRM_TIMEOUT_S, settings.OSRM_MAX_TABLE_SIZE)
+
+
+def travel_source() -> str:
+    return "osrm" if settings.OSRM_URL else "straight_line"

@@ -1,0 +1,84 @@
+"""Socket authentication: the API's JWT access token, checked once when the socket opens.
+
+The token comes from the `Authorization: Bearer <token>` handshake header (phones; keeps it
+out of access logs) or the `?token=<token>` query string (browsers cannot set headers). Its
+claims (see atmr/accounts/tokens.py) are trusted as the API trusts them: no user query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+# Close codes (also in realtime/PROTOCOL.md).
+CLOSE_UNAUTHENTICATED = 4401  # missing, malformed, badly signed or expired token
+CLOSE_FORBIDDEN = 4403  # valid token, but this role may not open this endpoint
+
+
+class SocketAuthError(Exception):
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.close_code = close_code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SocketUser:
+    """Who is on the socket, as the access token says; kept for the socket's lifetime."""
+
+    id: str
+    email: str
+    role: str
+    company_id: str
+    driver_id: str | None
+    expires_at: datetime
+
+    @property
+    def is_driver(self) -> bool:
+        return self.role == "driver"
+
+    @property
+    def is_office(self) -> bool:
+        return self.role in ("admin", "dispatcher")
+
+
+def token_from_scope(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    tokens = query.get("token")
+    return tokens[0] if tokens else None
+
+
+def authenticate_scope(scope: dict[str, Any]) -> SocketUser:
+    """The socket's user from its access token; raises SocketAuthError (4401) when invalid."""
+    raw = token_from_scope(scope)
+    if not raw:
+        raise SocketAuthError(CLOSE_UNAUTHENTICATED, "No access token.")
+    try:
+        token = AccessToken(raw)  # type: ignore[arg-type]
+    except TokenError as exc:
+        raise SocketAuthError(CLOSE_UNAUTHENTICATED, str(exc)) from exc
+    try:
+        user_id, role, company_id = token["user_id"], token["role"], token["company_id"]
+    except KeyError as exc:
+        raise SocketAuthError(CLOSE_UNAUTHENTICATED, f"Token has no {exc.args[0]!r}.") from exc
+    if not company_id:
+        raise SocketAuthError(CLOSE_FORBIDDEN, "Only company users may open sockets.")
+    driver_id = token.get("driver_id")
+    return SocketUser(
+        id=str(user_id),
+        email=str(token.get("email", "")),
+        role=str(role),
+        company_id=str(company_id),
+        driver_id=str(driver_id) if driver_id else None,
+        expires_at=datetime.fromtimestamp(int(token["exp"]), tz=UTC),
+    )
