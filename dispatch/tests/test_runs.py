@@ -61,7 +61,7 @@ def small_day(company):
 
 
 def test_auto_run_assigns_the_day(start, company, small_day, dispatcher_client):
-    car, van, trips = small_day
+    _car, van, trips = small_day
     response = start(dispatcher_client)
     assert response.status_code == 202, response.json()
     body = response.json()
@@ -84,7 +84,7 @@ def test_auto_run_assigns_the_day(start, company, small_day, dispatcher_client):
 def test_suggest_stores_the_plan_and_apply_writes_it_once(
     start, company, small_day, dispatcher_client
 ):
-    _, _, trips = small_day
+    _, _, _trips = small_day
     run = start(dispatcher_client, mode="suggest").json()
     assert run["applied_at"] is None
     assert Booking.objects.filter(status="assigned").count() == 0
