@@ -29,3 +29,18 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Production shape on DATABASE_URL and REDIS_URL: gunicorn gthread (HTTP API, admin, static
+# files) on PORT and uvicorn (websockets) on WS_PORT, DEBUG off; migrates and collects static.
+WS_PORT ?= 8001
+serve: $(STAMP)
+	PORT=$(PORT) WS_PORT=$(WS_PORT) $(PY) bench/http/stack.py
+
+# Bounded wrk loads against that stack on PostgreSQL and Redis (a local `atmr_bench` database
+# unless DATABASE_URL is set); writes bench/results/<date>.md. Needs wrk: installed with
+# apt-get when missing and running as root, otherwise it stops and says so.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
+	$(PY) bench/http/run.py
+

@@ -30,6 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# `python bench/ws_load.py` puts bench/ first on sys.path, and bench/ holds packages of other
+# benchmarks (bench/http/) that would shadow the standard library for websockets and Django.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 BENCH_COMPANY = "ws-bench"
 MAX_DURATION_S = 1800
 MAX_DRIVERS = 20_000
@@ -269,13 +272,25 @@ async def driver(
         await ws.close()
 
 
-async def dispatcher(url: str, token: str, stats: Stats, stop: asyncio.Event) -> None:
+async def dispatcher(
+    url: str, token: str, stats: Stats, ready: asyncio.Queue[bool], stop: asyncio.Event
+) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(
-        f"{url}/ws/company/?token={token}", compression=None, ping_interval=None, max_queue=None
-    ) as ws:
+    try:
+        ws = await connect(
+            f"{url}/ws/company/?token={token}",
+            compression=None,
+            ping_interval=None,
+            max_queue=None,
+            open_timeout=60,
+        )
         json.loads(await ws.recv())  # hello
+    except Exception:
+        await ready.put(False)
+        return
+    await ready.put(True)
+    async with ws:
 
         async def read() -> None:
             async for raw in ws:
@@ -313,14 +328,20 @@ async def run(args: argparse.Namespace) -> None:
     base_rss = rss_mb(args.server_pid) if args.server_pid else None
 
     t0 = time.perf_counter()
+    ready: asyncio.Queue[bool] = asyncio.Queue()
     office = [
-        asyncio.create_task(dispatcher(args.url, t, stats, stop)) for t in state["dispatchers"]
+        asyncio.create_task(dispatcher(args.url, t, stats, ready, stop))
+        for t in state["dispatchers"]
     ]
+    watching = sum([await ready.get() for _ in office])
+    print(f"{watching} of {len(office)} dispatchers connected", flush=True)
     gate = asyncio.Semaphore(args.connect_concurrency)
     phones = [
         asyncio.create_task(driver(args.url, d, args, stats, gate, start, stop)) for d in drivers
     ]
     while stats.connected + stats.failed < len(drivers) and time.perf_counter() - t0 < 300:
+        if all(task.done() for task in phones):
+            break
         await asyncio.sleep(0.2)
     ramp_s = time.perf_counter() - t0
     await asyncio.sleep(1.0)
@@ -340,10 +361,18 @@ async def run(args: argparse.Namespace) -> None:
     peak_rss = rss_mb(args.server_pid) if args.server_pid else None
     await asyncio.gather(*phones, *office, return_exceptions=True)
 
+    # A saturated server still works through its backlog: count once the table stops growing.
     rows, distinct = await asyncio.to_thread(stored_rows, state["company_id"], since)
+    settle_until = time.perf_counter() + 60
+    while time.perf_counter() < settle_until:
+        await asyncio.sleep(2)
+        again = await asyncio.to_thread(stored_rows, state["company_id"], since)
+        if again == (rows, distinct):
+            break
+        rows, distinct = again
     report = {
         "drivers": len(drivers),
-        "dispatchers": len(state["dispatchers"]),
+        "dispatchers": watching,
         "connected": stats.connected,
         "failed_connects": stats.failed,
         "closed_early": stats.closed_early,

@@ -6,7 +6,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from bookings.models import Booking, Client
 
@@ -31,6 +32,12 @@ def booking_list(*, company_id: object, driver_id: object | None = None) -> Quer
     return qs
 
 
+def _as_text(column: str) -> Cast:
+    """A datetime column as the database's text (UTC): parsing 300 datetimes into Python
+    objects and formatting them back cost more than the rest of a 50-row list's rows."""
+    return Cast(column, output_field=TextField())
+
+
 # The list's columns, in the order `bookings.serializers.booking_list_data` unpacks them.
 BOOKING_ROW_COLUMNS = (
     "id",
@@ -52,10 +59,10 @@ BOOKING_ROW_COLUMNS = (
     "dropoff_address",
     "dropoff_lat",
     "dropoff_lon",
-    "scheduled_at",
-    "pickup_earliest",
-    "pickup_latest",
-    "appointment_at",
+    _as_text("scheduled_at"),
+    _as_text("pickup_earliest"),
+    _as_text("pickup_latest"),
+    _as_text("appointment_at"),
     "passengers",
     "mobility",
     "return_of_id",
@@ -63,8 +70,8 @@ BOOKING_ROW_COLUMNS = (
     "price",
     "notes",
     "cancel_reason",
-    "created_at",
-    "updated_at",
+    _as_text("created_at"),
+    _as_text("updated_at"),
 )
 
 
@@ -93,7 +100,7 @@ CLIENT_ROW_COLUMNS = (
     "lon",
     "mobility",
     "notes",
-    "created_at",
+    _as_text("created_at"),
 )
 
 

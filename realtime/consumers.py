@@ -12,11 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import orjson
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import connection
 from django.utils import timezone
 
 from atmr.chat.services import chat_message_send, chat_sender
@@ -74,12 +76,25 @@ class RateBucket:
 
 
 # --- ORM access, only through these helpers ---------------------------------------------------
-@database_sync_to_async
-def store_positions(user: SocketUser, positions: Sequence[Position]) -> Position | None:
+# Position batches are most of the traffic. database_sync_to_async runs everything on one
+# thread (one connection) per process, so every phone would queue behind each commit's round
+# trips; a small pool of writer threads (one connection each) lets commits overlap. Per-phone
+# order still holds: a consumer handles its frames one at a time.
+# SQLite (development) takes one writer at a time anyway.
+LOCATION_WRITER_THREADS = 4 if connection.vendor == "postgresql" else 1
+_location_writers = ThreadPoolExecutor(LOCATION_WRITER_THREADS, thread_name_prefix="locations")
+
+
+def _store_positions(user: SocketUser, positions: Sequence[Position]) -> Position | None:
     assert user.driver_id is not None
     return location_batch_store(
         company_id=user.company_id, driver_id=user.driver_id, positions=positions
     )
+
+
+store_positions = DatabaseSyncToAsync(
+    _store_positions, thread_sensitive=False, executor=_location_writers
+)
 
 
 @database_sync_to_async

@@ -11,6 +11,7 @@ import pytest
 from rest_framework.renderers import JSONRenderer
 
 from atmr.accounts.models import Company
+from atmr.accounts.serializers import CompanyOutputSerializer
 from bookings.models import Booking, Client
 from bookings.serializers import BookingOutputSerializer, ClientOutputSerializer
 from drivers.models import Driver, Vehicle
@@ -56,7 +57,8 @@ def _varied_bookings(company: Company) -> None:
         company=company,
         client=client,
         return_of=outbound,
-        scheduled_at=at(16, 5) + timedelta(microseconds=123456),
+        # PostgreSQL writes the fraction trimmed (".12"); DRF writes ".120000".
+        scheduled_at=at(16, 5) + timedelta(microseconds=120000),
         price=Decimal("7"),
         pickup_address="HUG, Genève",
     )
@@ -119,6 +121,13 @@ def test_client_list_and_search_match_the_output_serializer(company, dispatcher_
     assert response.json()["count"] == 1
     queryset = Client.objects.filter(company=company, last_name="Dubois")
     assert response.content == _drf_bytes(response.json(), ClientOutputSerializer, queryset)
+
+
+def test_company_me_matches_the_output_serializer_byte_for_byte(company, dispatcher_client):
+    company.phone, company.lat = "+41 21 000 00 00", None
+    company.save()
+    response = dispatcher_client.get("/api/companies/me")
+    assert response.content == JSONRenderer().render(CompanyOutputSerializer(company).data)
 
 
 def test_empty_page_past_the_end_is_still_404(company, dispatcher_client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -12,15 +13,27 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from atmr.accounts.tokens import refresh_token_for
+from realtime.consumers import LOCATION_WRITER_THREADS, _location_writers
 from tests.factories import BookingFactory, UserFactory
 
 
 @pytest_asyncio.fixture(autouse=True)
-async def _close_consumer_connections() -> AsyncIterator[None]:
-    """Consumers query from database_sync_to_async's own thread, whose connection outlives
-    the test and would keep PostgreSQL from dropping the test database."""
+async def _close_consumer_connections(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Consumers query from their own threads, whose connections outlive the test and would
+    keep PostgreSQL from dropping the test database."""
     yield
+    if request.node.get_closest_marker("django_db") is None:
+        return
     await database_sync_to_async(connections.close_all)()
+    # One task per writer thread: the barrier keeps any thread from taking two.
+    barrier = threading.Barrier(LOCATION_WRITER_THREADS)
+
+    def close() -> None:
+        barrier.wait(timeout=5)
+        connections.close_all()
+
+    for future in [_location_writers.submit(close) for _ in range(LOCATION_WRITER_THREADS)]:
+        future.result(timeout=10)
 
 
 @pytest.fixture

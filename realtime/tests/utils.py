@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from atmr.asgi import application
 
@@ -48,24 +47,27 @@ async def receive_type(communicator: WebsocketCommunicator, kind: str) -> dict[s
 
 
 class QueryRecorder:
-    """Records SQL run on the thread that database_sync_to_async uses (the consumers')."""
+    """Records SQL run on any thread while active: consumers query from worker threads."""
 
     def __init__(self) -> None:
         self.sql: list[str] = []
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.sql.append(sql)
-        return execute(sql, params, many, context)
+        self._original: Any = None
 
     def statements(self) -> list[str]:
-        """Data statements only: no BEGIN / SAVEPOINT / RELEASE, which vary by database."""
-        return [
-            q for q in self.sql if q.split()[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE")
-        ]
+        """Data statements only: no BEGIN / SAVEPOINT / SET, which vary by database."""
+        data = ("SELECT", "INSERT", "UPDATE", "DELETE")
+        return [q for q in self.sql if q.split()[0].upper() in data]
 
     async def __aenter__(self) -> QueryRecorder:
-        await database_sync_to_async(lambda: connection.execute_wrappers.append(self))()
+        original = self._original = CursorWrapper._execute_with_wrappers
+        recorder = self
+
+        def recording(self: CursorWrapper, sql: str, *args: Any, **kwargs: Any) -> Any:
+            recorder.sql.append(sql)
+            return original(self, sql, *args, **kwargs)
+
+        CursorWrapper._execute_with_wrappers = recording  # type: ignore[method-assign]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await database_sync_to_async(lambda: connection.execute_wrappers.remove(self))()
+        CursorWrapper._execute_with_wrappers = self._original  # type: ignore[method-assign]
