@@ -118,6 +118,14 @@ def build_request(
     )
 
 
+def solve_day(problem: Problem, *, time_limit_s: float) -> Plan:
+    """The engine's solver, imported on first use: it brings VROOM, OR-Tools and pandas
+    (about 100 MB), which web workers that never plan should not carry."""
+    from dispatch.engine.solver import solve
+
+    return solve(problem, time_limit_s=time_limit_s, seed=0)
+
+
 def build_vehicle(index: int, driver: Driver, clock: DayClock) -> Vehicle:
     vehicle = driver.default_vehicle
     assert vehicle is not None  # the loader keeps only drivers with a vehicle

@@ -13,7 +13,6 @@ from bookings.models import Booking
 from bookings.selectors import day_bounds
 from dispatch import adapters, selectors
 from dispatch.engine.geo import Location
-from dispatch.engine.solver import solve
 from dispatch.errors import DriverDayConflict
 from dispatch.travel import travel_provider
 from drivers.models import Driver
@@ -63,7 +62,7 @@ def _fits(target: Booking, others: list[Booking], driver: Driver) -> bool:
     day = adapters.day_locations([*others, candidate], [driver], depot)
     matrix = travel_provider().matrix(day.locations)
     problem = adapters.build_problem(day, matrix, clock, conf)
-    plan = solve(problem, time_limit_s=CHECK_TIME_LIMIT_S, seed=0)
+    plan = adapters.solve_day(problem, time_limit_s=CHECK_TIME_LIMIT_S)
     return not plan.unassigned
 
 

@@ -17,7 +17,6 @@ from dispatch import adapters, selectors
 from dispatch.engine.checker import check_plan
 from dispatch.engine.geo import Location
 from dispatch.engine.plan import Plan
-from dispatch.engine.solver import solve
 from dispatch.errors import RunActive, RunNotApplicable
 from dispatch.models import DispatchRun, RunAssignment
 from dispatch.travel import travel_provider, travel_source
@@ -125,7 +124,7 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
 
     started = time.perf_counter()
     problem = adapters.build_problem(day, matrix, clock, conf)
-    plan = solve(problem, time_limit_s=conf.solver_time_limit_s, seed=0) if bookings else None
+    plan = adapters.solve_day(problem, time_limit_s=conf.solver_time_limit_s) if bookings else None
     violations = check_plan(problem, plan) if plan else []
     run.solve_ms = _ms(started)
     if violations:  # never apply a plan the independent checker rejects
