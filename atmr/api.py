@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.paginator import Page
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from rest_framework import generics, mixins
@@ -97,7 +98,29 @@ class RowListApiView(CompanyListApiView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
+        first = self._first_page(request, queryset)
+        if first is not None:
+            return first
         page = self.paginate_queryset(_LazyRows(queryset, self.rows))  # type: ignore[arg-type]
         if page is None:
             return Response(self.rows(queryset))
         return self.get_paginated_response(page)
+
+    def _first_page(self, request: Request, queryset: QuerySet[Any]) -> Response | None:
+        """Page one in one query when it is the only page, two otherwise (never three).
+
+        Fetching one row more than a page holds tells whether another page exists; when none
+        does, the count is the rows' length. A day's list usually fits one page.
+        """
+        paginator = self.paginator
+        if paginator is None or request.query_params.get(paginator.page_query_param, "1") != "1":
+            return None
+        size = paginator.get_page_size(request)
+        if not size:
+            return None
+        rows = self.rows(queryset[: size + 1])
+        if len(rows) <= size:
+            return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+        pages = paginator.django_paginator_class(_LazyRows(queryset, self.rows), size)
+        paginator.request, paginator.page = request, Page(rows[:size], 1, pages)
+        return paginator.get_paginated_response(rows[:size])
