@@ -20,32 +20,38 @@ from dispatch.engine.plan import Plan
 from dispatch.errors import RunActive, RunNotApplicable
 from dispatch.models import DispatchRun, RunAssignment
 from dispatch.travel import travel_provider, travel_source
-from realtime.events import build_assignment
+from realtime.events import build_assignment, build_dispatch_run
 from realtime.groups import group_for_company_dispatch, group_for_driver
-from realtime.publish import publish_on_commit
+from realtime.publish import publish, publish_on_commit
 
 logger = logging.getLogger(__name__)
 # A run still "running" this long after it started lost its worker.
 STALE_AFTER = timedelta(minutes=15)
 
 
-def run_event(run: DispatchRun) -> dict[str, Any]:
-    return {
-        "type": "dispatch_run",
-        "run": {
-            "id": str(run.id),
-            "date": run.service_date.isoformat(),
-            "mode": run.mode,
-            "status": run.status,
-            "assigned": run.assigned_count,
-            "unassigned": run.unassigned_count,
-            "error": run.error,
-        },
-    }
+def _summary(run: DispatchRun) -> str:
+    if run.status == DispatchRun.Status.FAILED:
+        return run.error
+    if run.status == DispatchRun.Status.SUCCEEDED:
+        return f"{run.assigned_count} planned, {run.unassigned_count} unassigned"
+    return ""
 
 
 def _announce(run: DispatchRun) -> None:
-    publish_on_commit(group_for_company_dispatch(run.company_id), run_event(run))
+    """Tell the company's dispatchers where the run stands, once the change is committed."""
+    done = run.status in (DispatchRun.Status.SUCCEEDED, DispatchRun.Status.FAILED)
+    event = build_dispatch_run(
+        run_id=str(run.id), status=run.status, progress=1.0 if done else 0.0, detail=_summary(run)
+    )
+    publish_on_commit(group_for_company_dispatch(run.company_id), event)
+
+
+def _progress(run: DispatchRun, fraction: float, detail: str, say: Callable[[str], None]) -> None:
+    say(detail)
+    event = build_dispatch_run(
+        run_id=str(run.id), status=DispatchRun.Status.RUNNING, progress=fraction, detail=detail
+    )
+    publish(group_for_company_dispatch(run.company_id), event)
 
 
 def run_start(
@@ -114,13 +120,14 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     day = adapters.day_locations(bookings, drivers, depot)
     clock = adapters.DayClock(run.service_date, company.tz)
     run.load_ms, run.bookings_count, run.drivers_count = _ms(started), len(bookings), len(drivers)
-    say(f"loaded {len(bookings)} bookings and {len(drivers)} drivers")
+    _progress(run, 0.2, f"loaded {len(bookings)} bookings and {len(drivers)} drivers", say)
 
     started = time.perf_counter()
     matrix = travel_provider().matrix(day.locations)
     run.matrix_ms, run.fallback_share = _ms(started), matrix.fallback_share
     run.travel_source = travel_source()
-    say(f"travel matrix {matrix.size}x{matrix.size}, {matrix.fallback_share:.0%} estimated")
+    detail = f"travel matrix {matrix.size}x{matrix.size}, {matrix.fallback_share:.0%} estimated"
+    _progress(run, 0.4, detail, say)
 
     started = time.perf_counter()
     problem = adapters.build_problem(day, matrix, clock, conf)
@@ -129,7 +136,7 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     run.solve_ms = _ms(started)
     if violations:  # never apply a plan the independent checker rejects
         raise RuntimeError(f"Plan failed the check: {violations[0]}")
-    say("plan checked")
+    _progress(run, 0.9, "plan checked", say)
 
     started = time.perf_counter()
     _save_plan(run, plan, clock, day)

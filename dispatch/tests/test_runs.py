@@ -285,3 +285,29 @@ def test_manual_assign_that_fits_is_accepted(company, dispatcher_client):
         f"/api/bookings/{later.id}/assign", {"driver": str(driver.id)}, format="json"
     )
     assert response.status_code == 200, response.json()
+
+
+def test_run_publishes_progress_and_result_to_the_office(
+    start, company, small_day, dispatcher_client, monkeypatch
+):
+    from realtime.groups import group_for_company_dispatch, group_for_driver
+
+    sent: list[tuple[str, dict]] = []
+    record = lambda group, event: sent.append((group, dict(event)))  # noqa: E731
+    monkeypatch.setattr("realtime.publish.publish", record)
+    monkeypatch.setattr("dispatch.services.publish", record)
+    car, van, _ = small_day
+    run = start(dispatcher_client).json()
+    office = [e for g, e in sent if g == group_for_company_dispatch(company.id)]
+    runs = [e for e in office if e["type"] == "dispatch_run"]
+    assert [e["status"] for e in runs][0] == "queued"
+    assert [e["progress"] for e in runs if e["status"] == "running"] == [0.2, 0.4, 0.9]
+    assert runs[-1] == {
+        "type": "dispatch_run",
+        "run_id": run["id"],
+        "status": "succeeded",
+        "progress": 1.0,
+        "detail": "4 planned, 0 unassigned",
+    }
+    to_drivers = [e for g, e in sent if g in (group_for_driver(car.id), group_for_driver(van.id))]
+    assert len(to_drivers) == 4 and {e["action"] for e in to_drivers} == {"assigned"}
