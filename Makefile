@@ -34,7 +34,7 @@ fmt: $(STAMP)
 # files) on PORT and uvicorn (websockets) on WS_PORT, DEBUG off; migrates and collects static.
 WS_PORT ?= 8001
 serve: $(STAMP)
-	PORT=$(PORT) WS_PORT=$(WS_PORT) $(PY) bench/http/stack.py
+	PORT=$(PORT) WS_PORT=$(WS_PORT) $(PY) atmr/serve.py
 
 # Bounded wrk loads against that stack on PostgreSQL and Redis (a local `atmr_bench` database
 # unless DATABASE_URL is set); writes bench/results/<date>.md. Needs wrk: installed with
@@ -42,5 +42,5 @@ serve: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
-	$(PY) bench/http/run.py
+	$(PY) bench/web_load/run.py
 

@@ -32,7 +32,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.http import bulk, stack
+from atmr import serve as stack
+from bench.web_load import bulk
 
 ROOT = stack.ROOT
 HERE = Path(__file__).resolve().parent
