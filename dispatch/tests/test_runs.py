@@ -300,7 +300,7 @@ def test_run_publishes_progress_and_result_to_the_office(
     run = start(dispatcher_client).json()
     office = [e for g, e in sent if g == group_for_company_dispatch(company.id)]
     runs = [e for e in office if e["type"] == "dispatch_run"]
-    assert [e["status"] for e in runs][0] == "queued"
+    assert runs[0]["status"] == "queued"
     assert [e["progress"] for e in runs if e["status"] == "running"] == [0.2, 0.4, 0.9]
     assert runs[-1] == {
         "type": "dispatch_run",
