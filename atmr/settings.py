@@ -41,7 +41,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
-    "django_filters",
     "drf_spectacular",
     "corsheaders",
     "channels",
@@ -173,7 +172,6 @@ REST_FRAMEWORK = {
     # Raw datetimes (outside serializers) end in "Z" like DRF's encoder writes them.
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z,),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "atmr.pagination.PagePagination",
     "EXCEPTION_HANDLER": "atmr.exceptions.api_exception_handler",

@@ -13,12 +13,12 @@ from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, RowListApiView
 from atmr.permissions import EVERYONE
 from bookings import selectors, services
-from bookings.filters import BookingFilter
 from bookings.models import Booking, Client
 from bookings.serializers import (
     BookingAssignInputSerializer,
     BookingCancelInputSerializer,
     BookingCreateInputSerializer,
+    BookingListQuerySerializer,
     BookingOutputSerializer,
     BookingUpdateInputSerializer,
     ClientInputSerializer,
@@ -44,7 +44,26 @@ class _BookingApi(CompanyApiView):
 class BookingListCreateApi(RowListApiView, _BookingApi):
     """A day's bookings (drivers: their own), and new bookings (office staff)."""
 
-    filterset_class = BookingFilter
+    filter_backends: list[type] = []
+
+    def filter_queryset(self, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+        query = BookingListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        tz = company_get(company_id=self.company_id).tz if "date" in params else None
+        return selectors.booking_filter(
+            queryset,
+            day=params.get("date"),
+            tz=tz,
+            statuses=params.get("status", ()),
+            driver_id=params.get("driver"),
+            client_id=params.get("client"),
+            ordering=params["ordering"],
+        )
+
+    @extend_schema(parameters=[BookingListQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
         return booking_list_data(selectors.booking_rows(queryset))

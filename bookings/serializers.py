@@ -342,3 +342,19 @@ class BookingCancelInputSerializer(serializers.Serializer):
 
 class BookingAssignInputSerializer(serializers.Serializer):
     driver = CompanyObjectField(Driver)
+
+
+class BookingListQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/bookings`."""
+
+    date = serializers.DateField(
+        required=False, help_text="A local day (company time zone), YYYY-MM-DD."
+    )
+    status = serializers.MultipleChoiceField(
+        choices=Booking.Status.choices, required=False, help_text="Repeat for several."
+    )
+    driver = serializers.UUIDField(required=False)
+    client = serializers.UUIDField(required=False)
+    ordering = serializers.ChoiceField(
+        choices=["scheduled_at", "-scheduled_at"], required=False, default="scheduled_at"
+    )
