@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
@@ -29,43 +30,82 @@ class Position:
     accuracy: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DriverBatch:
+    """One phone's validated batch, as the socket received it (ids from the token)."""
+
+    company_id: str
+    driver_id: str
+    positions: Sequence[Position]
+
+
+# Per batch: the fix to broadcast, nothing to broadcast, or the error for that batch only.
+StoreResult = Position | None | NotFound
+
+
 def location_batch_store(
     *, company_id: UUID | str, driver_id: UUID | str, positions: Sequence[Position]
 ) -> Position | None:
-    """Store a driver's batch with one bulk insert and advance its last known position.
+    """Store one driver's batch; see location_batches_store. Raises NotFound for a gone driver."""
+    batch = DriverBatch(str(company_id), str(driver_id), positions)
+    result = location_batches_store(batches=[batch])[0]
+    if isinstance(result, NotFound):
+        raise result
+    return result
 
-    Idempotent: a fix already stored (same driver and `recorded_at`) is skipped, so a phone
-    may re-send a batch it got no ack for. Returns the newest fix when it moved the driver's
-    last known position forward (the caller broadcasts it), None when it was not newer.
-    Runs two statements in one transaction: the insert and a conditional driver update.
+
+def location_batches_store(*, batches: Sequence[DriverBatch]) -> list[StoreResult]:
+    """Store many drivers' batches in one transaction and advance their last positions.
+
+    Returns one result per batch, in order: the batch's newest fix when it moved its driver's
+    last known position forward (the caller broadcasts it), else None; when several batches of
+    one driver are in the call, only the one holding the driver's newest fix can get it.
+    Idempotent: a fix already stored (same driver and `recorded_at`) is skipped, so a phone may
+    re-send a batch it got no ack for. PostgreSQL: three statements whatever the number of
+    batches (relax durability, one insert, one update of all the drivers); SQLite: one insert
+    and one update per driver. A driver deleted meanwhile fails the shared transaction: the
+    batches are then stored one transaction each, and that driver's batch gets a NotFound
+    (returned, not raised, so the other batches still succeed).
+    Other database errors (a lost connection, a deadlock) propagate: nothing was stored.
     """
-    if not positions:
-        return None
-    received_at = timezone.now()
-    rows = [
-        DriverLocation(
-            driver_id=driver_id,
-            company_id=company_id,
-            lat=p.lat,
-            lon=p.lon,
-            speed=p.speed,
-            heading=p.heading,
-            accuracy=p.accuracy,
-            recorded_at=p.recorded_at,
-            received_at=received_at,
-        )
-        for p in positions
-    ]
-    newest = max(positions, key=lambda p: p.recorded_at)
+    if not any(b.positions for b in batches):
+        return [None] * len(batches)
     try:
-        with transaction.atomic():
+        return list(_store_together(batches))
+    except IntegrityError:
+        return [_store_alone(batch) for batch in batches]
+
+
+def _store_alone(batch: DriverBatch) -> StoreResult:
+    try:
+        return _store_together([batch])[0]
+    except IntegrityError:
+        # ignore_conflicts / ON CONFLICT cover duplicates only: this is a driver deleted.
+        return NotFound("Unknown driver.", field="driver")
+
+
+def _store_together(batches: Sequence[DriverBatch]) -> list[Position | None]:
+    received_at = timezone.now()
+    newest: dict[str, tuple[int, Position]] = {}  # driver id -> (batch index, its newest fix)
+    for i, batch in enumerate(batches):
+        if batch.positions:
+            top = max(batch.positions, key=lambda p: p.recorded_at)
+            seen = newest.get(batch.driver_id)
+            if seen is None or seen[1].recorded_at < top.recorded_at:
+                newest[batch.driver_id] = (i, top)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
             _relax_durability()
-            DriverLocation.objects.bulk_create(rows, ignore_conflicts=True)
-            moved = _advance_last_position(company_id, driver_id, newest)
-    except IntegrityError as exc:
-        # ignore_conflicts covers duplicates only; this is a driver deleted meanwhile.
-        raise NotFound("Unknown driver.", field="driver") from exc
-    return newest if moved else None
+            _insert_postgresql(batches, received_at)
+            moved = _advance_postgresql(batches, newest)
+        else:
+            _insert_orm(batches, received_at)
+            moved = _advance_orm(batches, newest)
+    results: list[Position | None] = [None] * len(batches)
+    for driver_id in moved:
+        i, position = newest[driver_id]
+        results[i] = position
+    return results
 
 
 def _relax_durability() -> None:
@@ -75,18 +115,105 @@ def _relax_durability() -> None:
     hundred milliseconds of them may be gone, never corrupted. In exchange a commit costs no
     disk flush, which is what bounds batches per second otherwise.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _advance_last_position(company_id: UUID | str, driver_id: UUID | str, p: Position) -> bool:
-    # Conditional so that a late re-sent batch never moves the driver back in time.
-    return bool(
-        Driver.objects.filter(id=driver_id, company_id=company_id)
-        .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=p.recorded_at))
-        .update(last_lat=p.lat, last_lon=p.lon, last_seen_at=p.recorded_at)
-    )
+# One statement text whatever the number of rows (arrays, not a VALUES list per row): the ORM's
+# bulk_create built a model instance and compiled SQL per row, most of the writer's CPU.
+_INSERT_SQL = """
+INSERT INTO drivers_driverlocation
+    (driver_id, company_id, lat, lon, speed, heading, accuracy, recorded_at, received_at)
+SELECT d, c, la, lo, s, h, a, r, %s
+FROM unnest(%s::uuid[], %s::uuid[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],
+            %s::float8[], %s::timestamptz[]) AS t(d, c, la, lo, s, h, a, r)
+ON CONFLICT (driver_id, recorded_at) DO NOTHING
+"""
+
+# Conditional so that a late re-sent batch never moves a driver back in time.
+_ADVANCE_SQL = """
+UPDATE drivers_driver AS d
+SET last_lat = v.lat, last_lon = v.lon, last_seen_at = v.ts
+FROM unnest(%s::uuid[], %s::uuid[], %s::float8[], %s::float8[], %s::timestamptz[])
+    AS v(id, company_id, lat, lon, ts)
+WHERE d.id = v.id AND d.company_id = v.company_id
+    AND (d.last_seen_at IS NULL OR d.last_seen_at < v.ts)
+RETURNING d.id
+"""
+
+
+def _insert_postgresql(batches: Sequence[DriverBatch], received_at: datetime) -> None:
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
+    once: set[tuple[str, datetime]] = set()  # one row per (driver, fix) even across batches
+    for b in batches:
+        for p in b.positions:
+            if (b.driver_id, p.recorded_at) in once:
+                continue
+            once.add((b.driver_id, p.recorded_at))
+            row = (b.driver_id, b.company_id, p.lat, p.lon, p.speed, p.heading, p.accuracy)
+            for column, value in zip(columns, (*row, p.recorded_at), strict=True):
+                column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, [received_at, *columns])
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+def _advance_postgresql(
+    batches: Sequence[DriverBatch], newest: dict[str, tuple[int, Position]]
+) -> set[str]:
+    # Sorted by driver: two workers' flushes that touch the same drivers (one phone connected
+    # twice) then lock their rows in the same order instead of deadlocking.
+    rows = sorted(((d, batches[i].company_id, p) for d, (i, p) in newest.items()), key=_first)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ADVANCE_SQL,
+            [
+                [d for d, _, _ in rows],
+                [c for _, c, _ in rows],
+                [p.lat for _, _, p in rows],
+                [p.lon for _, _, p in rows],
+                [p.recorded_at for _, _, p in rows],
+            ],
+        )
+        return {str(r[0]) for r in cursor.fetchall()}
+
+
+def _insert_orm(batches: Sequence[DriverBatch], received_at: datetime) -> None:
+    rows = [
+        DriverLocation(
+            driver_id=b.driver_id,
+            company_id=b.company_id,
+            lat=p.lat,
+            lon=p.lon,
+            speed=p.speed,
+            heading=p.heading,
+            accuracy=p.accuracy,
+            recorded_at=p.recorded_at,
+            received_at=received_at,
+        )
+        for b in batches
+        for p in b.positions
+    ]
+    DriverLocation.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _advance_orm(
+    batches: Sequence[DriverBatch], newest: dict[str, tuple[int, Position]]
+) -> set[str]:
+    # SQLite (development, tests): one conditional update per driver.
+    moved = set()
+    for driver_id, (i, p) in newest.items():
+        updated = (
+            Driver.objects.filter(id=driver_id, company_id=batches[i].company_id)
+            .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=p.recorded_at))
+            .update(last_lat=p.lat, last_lon=p.lon, last_seen_at=p.recorded_at)
+        )
+        if updated:
+            moved.add(driver_id)
+    return moved
 
 
 def location_list(

@@ -8,9 +8,19 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from atmr.celery import app as celery_app
-from drivers.locations import Position, location_batch_store, location_list, location_prune
+from atmr.exceptions import NotFound
+from drivers.locations import (
+    DriverBatch,
+    Position,
+    location_batch_store,
+    location_batches_store,
+    location_list,
+    location_prune,
+)
 from drivers.models import DriverLocation
 from drivers.tasks import prune_locations
 from tests.factories import DriverFactory
@@ -34,6 +44,67 @@ def test_store_is_idempotent_and_returns_the_newest_only_when_it_moved(driver):
     assert location_list(company_id=driver.company_id, driver_id=driver.id).count() == 2
     driver.refresh_from_db()
     assert driver.last_seen_at == NOW - timedelta(seconds=5)
+
+
+def _batch(driver, *ages: timedelta, lat: float = 46.5) -> DriverBatch:
+    fixes = [Position(lat=lat, lon=6.6, recorded_at=NOW - age) for age in ages]
+    return DriverBatch(str(driver.company_id), str(driver.id), fixes)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_batches_of_many_drivers_are_stored_in_one_insert_and_one_update(driver):
+    others = [DriverFactory(company=driver.company) for _ in range(3)]
+    batches = [_batch(d, timedelta(seconds=9), timedelta(seconds=3)) for d in [driver, *others]]
+    with CaptureQueriesContext(connection) as queries:
+        results = location_batches_store(batches=batches)
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # PostgreSQL: one UPDATE ... FROM unnest(...) for all drivers; SQLite: one per driver.
+    updates = 1 if connection.vendor == "postgresql" else 4
+    assert [s for s in statements if s in ("INSERT", "UPDATE")] == ["INSERT"] + ["UPDATE"] * updates
+    assert [r.recorded_at for r in results] == [NOW - timedelta(seconds=3)] * 4  # type: ignore[union-attr]
+    assert DriverLocation.objects.count() == 8
+    assert location_batches_store(batches=batches) == [None] * 4  # re-sent: nothing stored
+    assert DriverLocation.objects.count() == 8
+
+
+@time_machine.travel(NOW, tick=False)
+def test_two_batches_of_one_driver_in_one_call_store_each_fix_once(driver):
+    first = _batch(driver, timedelta(seconds=9), timedelta(seconds=6), lat=46.1)
+    second = _batch(driver, timedelta(seconds=6), timedelta(seconds=2), lat=46.2)
+    results = location_batches_store(batches=[first, second])
+    assert results[0] is None and results[1] == second.positions[1]
+    assert location_list(company_id=driver.company_id).count() == 3
+    driver.refresh_from_db()
+    assert (driver.last_lat, driver.last_seen_at) == (46.2, NOW - timedelta(seconds=2))
+
+
+# Foreign keys are checked at commit (deferred), so this needs real commits.
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_a_deleted_driver_fails_only_its_own_batch(driver):
+    gone = DriverFactory(company=driver.company)
+    batches = [_batch(driver, timedelta(seconds=1)), _batch(gone, timedelta(seconds=1))]
+    gone.delete()
+    results = location_batches_store(batches=batches)
+    assert results[0] == batches[0].positions[0]
+    assert isinstance(results[1], NotFound)
+    assert list(DriverLocation.objects.values_list("driver_id", flat=True)) == [driver.id]
+    with pytest.raises(NotFound):
+        location_batch_store(
+            company_id=gone.company_id,
+            driver_id=batches[1].driver_id,
+            positions=batches[1].positions,
+        )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_another_companys_driver_is_not_moved(driver, other_company):
+    forged = DriverBatch(
+        str(other_company.id), str(driver.id), _batch(driver, timedelta(0)).positions
+    )
+    assert location_batches_store(batches=[forged]) == [None]
+    driver.refresh_from_db()
+    assert driver.last_seen_at is None
 
 
 @time_machine.travel(NOW, tick=False)

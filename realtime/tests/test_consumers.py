@@ -11,7 +11,7 @@ from atmr.chat.models import ChatMessage
 from bookings.models import Booking
 from bookings.services import booking_assign
 from drivers.models import Driver, DriverLocation
-from realtime.consumers import CLOSE_RATE_LIMITED, CLOSE_TOO_BIG
+from realtime.consumers import CLOSE_RATE_LIMITED, CLOSE_TOO_BIG, location_writer
 from realtime.tests.utils import QueryRecorder, open_socket, receive_type
 from tests.factories import BookingFactory, DriverFactory
 
@@ -123,6 +123,54 @@ async def test_location_batch_costs_no_user_query_and_two_statements(driver, dri
     assert not any("accounts_user" in q for q in queries.sql)
     # the bulk insert, the conditional update of the driver's last position
     assert len(statements) == 2, statements
+    await phone.disconnect()
+
+
+async def test_batches_of_many_phones_share_one_insert_and_each_is_acked(
+    company, driver, driver_token, dispatcher_token, token_for, monkeypatch
+):
+    # A wider window than production's few ms, so that the three frames surely meet.
+    monkeypatch.setattr(location_writer, "delay_s", 0.05)
+
+    @database_sync_to_async
+    def more_drivers() -> list[tuple[Driver, str]]:
+        return [(d, token_for(d.user)) for d in DriverFactory.create_batch(2, company=company)]
+
+    more = await more_drivers()
+    drivers = [driver, *(d for d, _ in more)]
+    tokens = [driver_token, *(t for _, t in more)]
+    office = await open_socket("/ws/company/", dispatcher_token)
+    phones = [await open_socket("/ws/driver/", t) for t in tokens]
+    async with QueryRecorder() as queries:
+        for i, phone in enumerate(phones):
+            await phone.send_json_to({"type": "location_batch", "id": i, "positions": [_fix(1)]})
+        acks = [await phone.receive_json_from() for phone in phones]
+    assert [(a["type"], a["id"]) for a in acks] == [("ack", 0), ("ack", 1), ("ack", 2)]
+    assert [q.split()[0] for q in queries.statements()].count("INSERT") == 1
+    # Still one driver_position frame per driver for the office (one layer message carried them).
+    seen = {(await receive_type(office, "driver_position"))["driver_id"] for _ in drivers}
+    assert seen == {str(d.id) for d in drivers}
+    for d in drivers:
+        assert len(await _locations(d.id)) == 1
+    for communicator in (*phones, office):
+        await communicator.disconnect()
+
+
+async def test_failed_store_answers_server_error_and_the_socket_stays_usable(
+    driver, driver_token, monkeypatch
+):
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    phone = await open_socket("/ws/driver/", driver_token)
+    with monkeypatch.context() as patch:
+        patch.setattr("realtime.consumers.location_batches_store", broken)
+        await phone.send_json_to({"type": "location_batch", "id": "a", "positions": [_fix(2)]})
+        error = await phone.receive_json_from()
+    assert (error["type"], error["id"], error["code"]) == ("error", "a", "server_error")
+    await phone.send_json_to({"type": "location_batch", "id": "b", "positions": [_fix(2)]})
+    assert (await phone.receive_json_from())["type"] == "ack"
+    assert len(await _locations(driver.id)) == 1
     await phone.disconnect()
 
 
