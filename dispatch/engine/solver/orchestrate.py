@@ -1,4 +1,12 @@
-"""`solve()`: triage, VROOM, OR-Tools repair when needed, then the checker's gate."""
+"""`solve()`: triage, VROOM, OR-Tools when needed, then the checker's gate.
+
+Ride limits: windows are first tightened exactly (`windows.tighten`). When the requests'
+windows are wide enough to break a ride limit, VROOM (which has no ride rule) sees
+ride-safe narrowed windows, so its plans keep the limits, and OR-Tools then searches the
+exact problem from VROOM's best plan for the rest of the time. Product requests come with
+drop-off bounds that are already ride-safe: for them this is VROOM alone, as before, and
+OR-Tools only repairs a plan the checker rejects.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from dispatch.engine.checker import Violation, check_plan, route_totals
+from dispatch.engine.checker import check_plan
 from dispatch.engine.plan import Plan, Route, StageTiming, Unassigned
 from dispatch.engine.plan import UnassignedReason as Reason
-from dispatch.engine.problem import Problem, Request, Vehicle
+from dispatch.engine.problem import Problem, Request
 from dispatch.engine.solver.common import make_plan, schedule, triage, visits_of
 from dispatch.engine.solver.fallback import enforce_feasible
 from dispatch.engine.solver.ortools_stage import repair
@@ -24,8 +32,6 @@ VROOM_SHARE_ALONE = 0.9
 VROOM_SHARE_BEFORE_POLISH = 0.25
 # Pick-up shares of the ride-safe window cut tried besides the proportional one.
 PICK_SHARES = (0.5, 0.0, 1.0)
-# A vehicle-reduction run with less time than this would only waste it.
-MIN_REDUCTION_S = 0.1
 
 Score = tuple[int, int, int]  # broken rules, priority-weighted requests left out, cost
 
@@ -60,12 +66,10 @@ def solve(
         # Where the cut falls changes what VROOM can reach; its runs are short, so try a few.
         variants += [ride_safe(exact, share) for share in PICK_SHARES]
     plan = _best_vroom(problem, variants, todo, rejected, VroomOptions(budget, fixed, seed=seed))
-    plan = make_plan(
-        problem, plan.routes, plan.unassigned, [StageTiming("vroom", time.monotonic() - started)]
-    )
-    violations = check_plan(problem, plan)
-    if (violations or polish) and deadline - time.monotonic() > 0.05:
-        plan = _repair(problem, exact, plan, violations, todo, rejected, deadline, fixed)
+    stage = StageTiming("vroom", time.monotonic() - started)
+    plan = make_plan(problem, plan.routes, plan.unassigned, [stage])
+    if polish or check_plan(problem, plan):
+        plan = _polish(problem, exact, plan, todo, rejected, deadline, fixed)
     started = time.monotonic()
     plan, rounds = enforce_feasible(problem, plan)
     if rounds:
@@ -83,9 +87,8 @@ def _best_vroom(
 ) -> Plan:
     """VROOM on each variant of the windows in turn (sharing the budget); the best plan.
 
-    A plan that breaks a rule (VROOM knows no ride limit) only wins when nothing else is
-    found: it is scored as it stands, and repair or fallback deal with it later. When
-    every request is served and time is left, it then tries to do with fewer vehicles.
+    A plan that breaks a rule (VROOM knows no ride limit) ranks after every plan that
+    does not: repair or fallback deal with it later.
     """
     deadline = time.monotonic() + options.time_limit_s
     best: tuple[Score, Plan] | None = None
@@ -94,61 +97,14 @@ def _best_vroom(
         if best is not None and left < 0.01:
             break
         run = replace(options, time_limit_s=max(left, 0.01))
-        found = _run_vroom(problem, variant, todo, rejected, problem.vehicles, run)
-        if best is None or found[0] < best[0]:
-            best = (found[0], found[1])
+        found = solve_vroom(variant, [variant.request(r.id) for r in todo], problem.vehicles, run)
+        no_room = [Unassigned(rid, Reason.NO_ROOM) for rid in found.unassigned]
+        plan = make_plan(problem, found.routes, rejected + no_room, ())
+        score = (len(check_plan(problem, plan)), *_score(problem, plan, options.fixed_cost))
+        if best is None or score < best[0]:
+            best = (score, plan)
     assert best is not None
-    if len(variants) > 1 or options.fixed_cost <= 0:
-        return best[1]
-    return _fewer_vehicles(problem, variants[0], todo, rejected, best, options, deadline)
-
-
-def _run_vroom(
-    problem: Problem,
-    variant: Problem,
-    todo: Sequence[Request],
-    rejected: list[Unassigned],
-    vehicles: Sequence[Vehicle],
-    options: VroomOptions,
-) -> tuple[Score, Plan]:
-    found = solve_vroom(variant, [variant.request(r.id) for r in todo], vehicles, options)
-    no_room = [Unassigned(rid, Reason.NO_ROOM) for rid in found.unassigned]
-    plan = make_plan(problem, found.routes, rejected + no_room, ())
-    return (len(check_plan(problem, plan)), *_score(problem, plan, options.fixed_cost)), plan
-
-
-def _fewer_vehicles(
-    problem: Problem,
-    variant: Problem,
-    todo: Sequence[Request],
-    rejected: list[Unassigned],
-    best: tuple[Score, Plan],
-    options: VroomOptions,
-    deadline: float,
-) -> Plan:
-    """Vehicle reduction: re-solve on the used vehicles minus the one doing least.
-
-    VROOM's search rarely empties a whole route on its own, and its run often ends well
-    before the budget. Kept only when it is better (every request still served).
-    """
-    score, plan = best
-    while len(plan.unassigned) == len(rejected) and len(plan.routes) > 1:
-        left = deadline - time.monotonic()
-        if left < MIN_REDUCTION_S:
-            break
-        onboard = {v.id for v in problem.vehicles if v.onboard}
-        spare = [r for r in plan.routes if r.vehicle_id not in onboard]
-        if not spare:
-            break
-        least = min(spare, key=lambda r: (len(r.request_ids), route_totals(problem, (r,))))
-        used = {r.vehicle_id for r in plan.routes} - {least.vehicle_id}
-        fleet = [v for v in problem.vehicles if v.id in used]
-        run = replace(options, time_limit_s=left)
-        tried = _run_vroom(problem, variant, todo, rejected, fleet, run)
-        if tried[0] >= score:
-            break
-        score, plan = tried
-    return plan
+    return best[1]
 
 
 def _vroom_share(todo: Sequence[Request], polish: bool) -> float:
@@ -165,23 +121,64 @@ def _has_ride_limits(requests: Sequence[Request]) -> bool:
     return any(r.max_ride is not None for r in requests)
 
 
-def _repair(
+def _polish(
     problem: Problem,
     exact: Problem,
     plan: Plan,
-    violations: list[Violation],
     todo: list[Request],
     rejected: list[Unassigned],
     deadline: float,
     fixed: int,
 ) -> Plan:
-    """Re-solve with OR-Tools from VROOM's routes minus the requests that broke rules.
+    """OR-Tools from VROOM's plan until the deadline; the best plan (checker-clean if any).
+
+    A start that leaves requests out gets half the time: the search often cannot re-insert
+    them from there, but can from its own first solution on the exact windows. Once a plan
+    serves everyone, the rest of the time polishes it further.
+    """
+    best = plan
+    starts = [best]
+    if len(best.unassigned) > len(rejected):
+        missing = [Unassigned(r.id, Reason.NO_ROOM) for r in todo]
+        starts.append(make_plan(problem, (), rejected + missing, best.stages))
+    while deadline - time.monotonic() > 0.05 and starts:
+        start = starts.pop(0)
+        complete = len(start.unassigned) == len(rejected)
+        left = deadline - time.monotonic()
+        until = deadline if complete or not starts else time.monotonic() + left / 2
+        found = _repair(problem, exact, start, todo, rejected, until, fixed)
+        if _better(problem, found, best, fixed):
+            best = found
+        if len(best.unassigned) == len(rejected):
+            starts = [best] if found is best and best is not start else []
+    return best
+
+
+def _better(problem: Problem, plan: Plan, than: Plan, fixed: int) -> bool:
+    """Checker-clean beats broken; then fewer requests left out; then a lower cost."""
+    clean, other = not check_plan(problem, plan), not check_plan(problem, than)
+    if clean != other:
+        return clean
+    return _score(problem, plan, fixed) < _score(problem, than, fixed)
+
+
+def _repair(
+    problem: Problem,
+    exact: Problem,
+    plan: Plan,
+    todo: list[Request],
+    rejected: list[Unassigned],
+    deadline: float,
+    fixed: int,
+) -> Plan:
+    """Re-solve with OR-Tools from `plan`'s routes minus the requests that broke rules.
 
     `exact` is `problem` with exactly tightened windows. The result replaces `plan` only
     when it passes the checker and is better: fewer (priority-weighted) requests left out,
     then a lower cost. A plan with violations counts what the fallback would drop.
     """
     started = time.monotonic()
+    violations = check_plan(problem, plan)
     bad = {v.request_id for v in violations if v.request_id}
     by_id = {v.id: v for v in problem.vehicles}
     kept: list[Route] = []  # routes of vehicles with a break stay VROOM's (see ortools_stage)

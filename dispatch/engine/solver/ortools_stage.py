@@ -1,10 +1,13 @@
 """Repair stage: OR-Tools routing with the exact maximum-ride-time rule.
 
-Used when VROOM's plan breaks a ride-time limit (VROOM has no such constraint). The model
+Used when VROOM's plan breaks a ride-time limit (VROOM has no such constraint), and to
+search the exact problem when VROOM only saw ride-safe narrowed windows. The model
 has pick-up/drop-off pairs, a time dimension whose cumul is the service start, capacity
 dimensions for seats and wheelchair places, allowed vehicles per request, and per request
-`drop-off start - (pick-up start + pick-up service) <= max_ride`. It starts from VROOM's
-routes minus the offending requests, so it only has to re-insert and improve.
+`drop-off start - (pick-up start + pick-up service) <= max_ride` (a constraint, and the
+same as a node precedence the search filters see). It starts from VROOM's routes minus
+the offending requests, so it only has to re-insert and improve; guided local search runs
+until the time limit.
 
 Vehicles with a break are left out: a break "anywhere on the way with nobody on board"
 is not expressible as a node here, so their VROOM routes are kept as they are.
@@ -21,8 +24,11 @@ from dispatch.engine.plan import Route, Stop, StopKind
 from dispatch.engine.problem import Problem, Request, Vehicle
 from dispatch.engine.solver.common import Visit, candidate_vehicles
 
-# Unperformed requests cost this much (times 1 + priority): far above any route cost.
-DROP_PENALTY = 10**9
+# Unperformed requests cost `unit * (1 + priority)`, where `unit` beats the dearest possible
+# insertion (a new vehicle plus four longest legs). Not more: guided local search scales
+# its arc penalties with the objective, and a huge drop price in it swamps the distances
+# and stalls the search (Cordeau a3-36 kept a request out with 10**9).
+PENALTY_LEGS = 4
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class _Model:
         self.horizon = max(v.shift_end for v in vehicles)
         self.nodes: list[Node] = []
         self.pairs: dict[str, tuple[int | None, int]] = {}
+        self.drop_unit = 0
         starts, ends = [], []
         for v in vehicles:
             onboard = [problem.request(rid) for rid in v.onboard]
@@ -110,6 +117,7 @@ class _Model:
             [node.service + cell for cell in row]
             for node, row in zip(self.nodes, drive, strict=True)
         ]
+        self.drop_unit = fixed_cost + PENALTY_LEGS * max(map(max, drive), default=0) + 1
         routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(drive))
         routing.SetFixedCostOfAllVehicles(fixed_cost)
         time_cb = routing.RegisterTransitMatrix(transit)
@@ -142,7 +150,7 @@ class _Model:
         slot = {v.id: k for k, v in enumerate(self.vehicles)}
         allowed = [slot[v.id] for v in candidate_vehicles(self.problem, r) if v.id in slot]
         # -1 is "not performed": the disjunction below prices that instead of forbidding it.
-        penalty = DROP_PENALTY * (1 + r.priority)
+        penalty = self.drop_unit * (1 + r.priority)
         d = self.manager.NodeToIndex(drop)
         routing.VehicleVar(d).SetValues([-1, *allowed])
         routing.AddDisjunction([d], penalty)
@@ -188,13 +196,11 @@ def repair(
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
-    import os
-    for name in os.environ.get("OT_OPS", "").split(","):
-        if name:
-            setattr(params.local_search_operators, name, 2)
     params.time_limit.FromMilliseconds(max(int(time_limit_s * 1000), 10))
     model.routing.CloseModelWithParameters(params)
-    initial = model.routing.ReadAssignmentFromRoutes(_seed(model, seed_routes), True)
+    routes = _seed(model, seed_routes)
+    # No seed at all: the first-solution heuristic beats local search from nothing.
+    initial = model.routing.ReadAssignmentFromRoutes(routes, True) if any(routes) else None
     if initial is not None:
         solution = model.routing.SolveFromAssignmentWithParameters(initial, params)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,8 +22,17 @@ def _one(request: Request) -> Problem:
 def test_tighten_cuts_pickup_by_appointment_and_dropoff_by_pickup() -> None:
     r = Request("a", 1, 2, 0, 50_000, dropoff_earliest=9_000, dropoff_latest=10_000, max_ride=600)
     t = tighten(_one(r)).request("a")
-    assert (t.pickup_earliest, t.pickup_latest) == (9_000 - 600, 10_000)
+    assert (t.pickup_earliest, t.pickup_latest) == (9_000 - 600, 50_000)
     assert (t.dropoff_earliest, t.dropoff_latest) == (9_000, 10_000)
+    r = Request("b", 1, 2, 1_000, 1_500, pickup_service=60, max_ride=600)
+    assert tighten(_one(r)).request("b").dropoff_latest == 1_500 + 60 + 600
+
+
+def test_tighten_leaves_product_requests_alone() -> None:
+    # The adapter already bounds the drop-off by earliest pick-up + service + max ride.
+    r = Request("a", 1, 2, 1_000, 2_500, dropoff_latest=1_000 + 60 + 600, pickup_service=60)
+    problem = _one(replace(r, max_ride=600))
+    assert ride_safe(tighten(problem)) is tighten(problem) is problem
 
 
 def test_tighten_leaves_problem_without_ride_limits_alone() -> None:
@@ -72,9 +83,9 @@ def test_narrowed_windows_keep_the_ride_limit(w: tuple, share: float | None) -> 
     r = _request(w)
     t = tighten(_one(r)).request("a")
     n = ride_safe(_one(t), share).request("a")
-    assert t.pickup_earliest <= n.pickup_earliest <= n.pickup_latest == t.pickup_latest
+    assert t.pickup_earliest <= n.pickup_earliest <= n.pickup_latest <= t.pickup_latest
     assert n.dropoff_latest is not None and t.dropoff_latest is not None
-    assert n.dropoff_window[0] <= n.dropoff_latest <= t.dropoff_latest
+    assert t.dropoff_window[0] <= n.dropoff_window[0] <= n.dropoff_latest <= t.dropoff_latest
     if n != t:
         # Any pick-up and drop-off inside the narrowed windows keep the ride limit.
         assert n.dropoff_latest - n.pickup_earliest - n.pickup_service <= (n.max_ride or 0)
