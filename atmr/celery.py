@@ -6,6 +6,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
 
@@ -22,3 +23,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=17),
     },
 }
+
+
+@worker_process_init.connect
+def _preload_solver(**_: object) -> None:
+    # Web processes import the solver lazily (it weighs ~100 MB); workers load it up front so
+    # the first run's solve phase does not pay the import.
+    import dispatch.engine.solver  # noqa: F401
