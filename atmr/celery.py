@@ -6,7 +6,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
 
@@ -25,7 +25,8 @@ app.conf.beat_schedule = {
 }
 
 
-@worker_process_init.connect
+@worker_init.connect  # solo and threads pools
+@worker_process_init.connect  # each prefork child
 def _preload_solver(**_: object) -> None:
     # Web processes import the solver lazily (it weighs ~100 MB); workers load it up front so
     # the first run's solve phase does not pay the import.
