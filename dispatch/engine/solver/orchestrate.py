@@ -42,11 +42,14 @@ def solve(
     time_limit_s: float,
     seed: int = 0,
     fixed_cost: int | None = None,
+    exploration: int = 5,
 ) -> Plan:
     """A plan that passes `check_plan`, found within about `time_limit_s` seconds.
 
     `fixed_cost` is the price of using one more vehicle in seconds of driving; by default
     the longest shift, so a vehicle is only added when no existing route can take the work.
+    `exploration` is VROOM's search depth (1..5): lower is faster, often better when the time
+    limit binds.
     The same problem, seed and (non-binding) time limit give the same plan.
     """
     if time_limit_s <= 0:
@@ -65,7 +68,8 @@ def solve(
     if polish:
         # Where the cut falls changes what VROOM can reach; its runs are short, so try a few.
         variants += [ride_safe(exact, share) for share in PICK_SHARES]
-    plan = _best_vroom(problem, variants, todo, rejected, VroomOptions(budget, fixed, seed=seed))
+    options = VroomOptions(budget, fixed, seed=seed, exploration=exploration)
+    plan = _best_vroom(problem, variants, todo, rejected, options)
     stage = StageTiming("vroom", time.monotonic() - started)
     plan = make_plan(problem, plan.routes, plan.unassigned, [stage])
     if polish or check_plan(problem, plan):
