@@ -17,6 +17,7 @@ from django.db import transaction
 
 from atmr.accounts.models import Company, User
 from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
+from bookings.list_cache import bookings_changed
 from bookings.models import Booking, Client, Mobility
 from bookings.selectors import day_bounds
 from dispatch.engine.geo import Location
@@ -208,6 +209,7 @@ def seed_demo(
     created = 0
     for day in progress(day_list):
         batch = _bookings_for_day(company, clients, day, bookings_per_day)
-        Booking.objects.bulk_create(batch, batch_size=2000)
+        Booking.objects.bulk_create(batch, batch_size=2000)  # no signals: bump below
         created += len(batch)
+    bookings_changed(company.id)
     return DemoSummary(company, drivers, len(clients), created, day_list)

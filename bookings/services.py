@@ -18,6 +18,7 @@ from bookings.errors import (
     BookingNotEditable,
     VehicleUnsuitable,
 )
+from bookings.list_cache import bookings_changed
 from bookings.models import Booking, Client, Mobility
 from bookings.transitions import DRIVER_SETTABLE, EDITABLE, can_transition
 from drivers.models import Driver, Vehicle
@@ -193,6 +194,12 @@ def _publish_change(booking: Booking, action: str) -> None:
         publish_on_commit(group_for_driver(booking.driver_id), build_assignment(booking, action))
 
 
+def _listed(company_id: object) -> None:
+    """`update()` sends no signal: retire the cached list pages by hand, now and on commit."""
+    bookings_changed(company_id)
+    transaction.on_commit(lambda: bookings_changed(company_id))
+
+
 def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
     """Move `booking` to `target` unless someone moved it meanwhile (conditional update)."""
     if not can_transition(booking.status, target):
@@ -205,6 +212,7 @@ def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
     )
     if updated == 0:
         raise BookingConflict("The booking was changed by someone else; reload it.")
+    _listed(booking.company_id)
     booking.status, booking.updated_at = target, now
     for name, value in values.items():
         setattr(booking, name, value)
@@ -286,6 +294,7 @@ def _update_if_unchanged(booking: Booking, **values: Any) -> None:
     ).update(updated_at=now, **values)
     if updated == 0:
         raise BookingConflict("The booking was changed by someone else; reload it.")
+    _listed(booking.company_id)
     booking.updated_at = now
     for name, value in values.items():
         setattr(booking, name, value)

@@ -1,0 +1,28 @@
+"""Bump the bookings list's cache version when anything it shows is saved or deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from atmr.accounts.models import User
+from bookings.list_cache import bookings_changed
+from bookings.models import Booking, Client
+from drivers.models import Driver, Vehicle
+
+
+@receiver([post_save, post_delete], sender=Booking)
+@receiver([post_save, post_delete], sender=Client)
+@receiver([post_save, post_delete], sender=Driver)
+@receiver([post_save, post_delete], sender=Vehicle)
+@receiver([post_save, post_delete], sender=User)
+def _listed_row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
+    company_id = getattr(instance, "company_id", None)
+    if company_id is not None:
+        # After commit as well: a reader between the write and the commit could otherwise
+        # cache the old page under the new version.
+        bookings_changed(company_id)
+        transaction.on_commit(lambda: bookings_changed(company_id))

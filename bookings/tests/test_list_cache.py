@@ -1,0 +1,78 @@
+"""The cached bookings list: served without SQL when nothing changed, never stale after a write."""
+
+from __future__ import annotations
+
+import pytest
+
+from bookings.models import Booking
+from tests.factories import BookingFactory, DriverFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/bookings?date=2026-12-01"
+
+
+def statuses(client) -> list[str]:
+    return [b["status"] for b in client.get(URL).json()["results"]]
+
+
+def test_unchanged_list_is_served_without_sql(
+    company, dispatcher_client, django_assert_num_queries
+):
+    BookingFactory.create_batch(3, company=company)
+    first = dispatcher_client.get(URL)
+    with django_assert_num_queries(0):
+        again = dispatcher_client.get(URL)
+    assert again.status_code == 200 and again.content == first.content
+    assert again["Content-Type"] == "application/json"
+
+
+def test_api_writes_show_at_once(company, dispatcher_client, django_capture_on_commit_callbacks):
+    booking = BookingFactory(company=company)
+    driver = DriverFactory(company=company)
+    assert statuses(dispatcher_client) == ["pending"]
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatcher_client.post(
+            f"/api/bookings/{booking.id}/assign", {"driver": str(driver.id)}, format="json"
+        )
+    assert statuses(dispatcher_client) == ["assigned"]
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatcher_client.patch(f"/api/drivers/{driver.id}", {"first_name": "Renée"}, format="json")
+    listed = dispatcher_client.get(URL).json()["results"][0]
+    assert listed["driver"]["first_name"] == "Renée"
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatcher_client.post(f"/api/bookings/{booking.id}/cancel", {}, format="json")
+    assert statuses(dispatcher_client) == ["cancelled"]
+
+
+def test_writes_outside_the_api_show_too(company, dispatcher_client):
+    booking = BookingFactory(company=company)
+    assert statuses(dispatcher_client) == ["pending"]
+    booking.status = Booking.Status.CANCELLED  # e.g. the admin: a plain model save
+    booking.save()
+    assert statuses(dispatcher_client) == ["cancelled"]
+
+
+def test_a_driver_never_gets_the_offices_page(company, driver, dispatcher_client, driver_client):
+    BookingFactory(company=company)
+    BookingFactory(company=company, driver=driver, status="assigned")
+    assert dispatcher_client.get(URL).json()["count"] == 2
+    assert driver_client.get(URL).json()["count"] == 1
+
+
+def test_another_company_never_gets_the_page(company, dispatcher_client, other_dispatcher_client):
+    BookingFactory(company=company)
+    assert dispatcher_client.get(URL).json()["count"] == 1
+    assert other_dispatcher_client.get(URL).json()["count"] == 0
+
+
+def test_a_dispatch_run_shows_in_the_list(
+    company, dispatcher_client, django_capture_on_commit_callbacks
+):
+    DriverFactory(company=company)
+    BookingFactory(company=company)
+    assert statuses(dispatcher_client) == ["pending"]
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatcher_client.post(
+            "/api/dispatch/run", {"date": "2026-12-01", "mode": "auto"}, format="json"
+        )
+    assert statuses(dispatcher_client) == ["assigned"]
