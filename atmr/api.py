@@ -6,12 +6,13 @@ from typing import Any
 
 from django.core.paginator import Page
 from django.db.models import Model, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import generics, mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from atmr import list_cache
 from atmr.permissions import OFFICE, CompanyRolePermission
 
 NO_DRIVER = "00000000-0000-0000-0000-000000000000"
@@ -93,8 +94,33 @@ class RowListApiView(CompanyListApiView):
     the OpenAPI schema and answers single objects. A contract test keeps both identical.
     """
 
+    # Serve unchanged pages from the cache (see atmr/list_cache.py).
+    page_cache = True
+
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not self.page_cache:
+            return super().get(request, *args, **kwargs)
+        # Authentication and the role check have run: the key holds the company and who asks.
+        viewer = self.driver_id or "office"
+        key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
+        body = list_cache.page_get(key)
+        if body is not None:
+            return HttpResponse(body, content_type="application/json")
+        self._page_key = key
+        return super().get(request, *args, **kwargs)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        key = getattr(self, "_page_key", None)
+        if key and isinstance(response, Response) and response.status_code == 200:
+            response.render()
+            list_cache.page_set(key, response.content)
+        return response
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from atmr.accounts.models import Company, User
 from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
-from bookings.list_cache import bookings_changed
+from atmr.list_cache import lists_changed
 from bookings.models import Booking, Client, Mobility
 from bookings.selectors import day_bounds
 from dispatch.engine.geo import Location
@@ -211,5 +211,5 @@ def seed_demo(
         batch = _bookings_for_day(company, clients, day, bookings_per_day)
         Booking.objects.bulk_create(batch, batch_size=2000)  # no signals: bump below
         created += len(batch)
-    bookings_changed(company.id)
+    lists_changed(company.id)
     return DemoSummary(company, drivers, len(clients), created, day_list)

@@ -4,7 +4,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, RowListApiView
 from atmr.permissions import EVERYONE
-from bookings import list_cache, selectors, services
+from bookings import selectors, services
 from bookings.models import Booking, Client
 from bookings.serializers import (
     BookingAssignInputSerializer,
@@ -64,24 +64,7 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        # Authentication and the role check have run: the key holds the company and who asks.
-        viewer = self.driver_id or "office"
-        key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
-        body = list_cache.page_get(key)
-        if body is not None:
-            return HttpResponse(body, content_type="application/json")
-        self._page_key = key
         return super().get(request, *args, **kwargs)
-
-    def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        key = getattr(self, "_page_key", None)
-        if key and isinstance(response, Response) and response.status_code == 200:
-            response.render()
-            list_cache.page_set(key, response.content)
-        return response
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
         return booking_list_data(selectors.booking_rows(queryset))

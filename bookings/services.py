@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError, NotFound
+from atmr.list_cache import lists_changed
 from bookings.errors import (
     BookingConflict,
     BookingInvalidTransition,
     BookingNotEditable,
     VehicleUnsuitable,
 )
-from bookings.list_cache import bookings_changed
 from bookings.models import Booking, Client, Mobility
 from bookings.transitions import DRIVER_SETTABLE, EDITABLE, can_transition
 from drivers.models import Driver, Vehicle
@@ -196,8 +196,8 @@ def _publish_change(booking: Booking, action: str) -> None:
 
 def _listed(company_id: object) -> None:
     """`update()` sends no signal: retire the cached list pages by hand, now and on commit."""
-    bookings_changed(company_id)
-    transaction.on_commit(lambda: bookings_changed(company_id))
+    lists_changed(company_id)
+    transaction.on_commit(lambda: lists_changed(company_id))
 
 
 def _set_status(booking: Booking, target: str, **values: Any) -> Booking:

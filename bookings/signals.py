@@ -9,7 +9,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from atmr.accounts.models import User
-from bookings.list_cache import bookings_changed
+from atmr.list_cache import lists_changed
 from bookings.models import Booking, Client
 from drivers.models import Driver, Vehicle
 
@@ -24,5 +24,5 @@ def _listed_row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
     if company_id is not None:
         # After commit as well: a reader between the write and the commit could otherwise
         # cache the old page under the new version.
-        bookings_changed(company_id)
-        transaction.on_commit(lambda: bookings_changed(company_id))
+        lists_changed(company_id)
+        transaction.on_commit(lambda: lists_changed(company_id))

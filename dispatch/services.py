@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from atmr.accounts.models import Company
-from bookings.list_cache import bookings_changed
+from atmr.list_cache import lists_changed
 from bookings.models import Booking
 from dispatch import adapters, selectors
 from dispatch.engine.checker import check_plan
@@ -204,8 +204,8 @@ def _apply(run: DispatchRun) -> None:
         )
         (assigned if updated else skipped).append(row.booking_id)
     if assigned:  # conditional update()s send no signal
-        bookings_changed(run.company_id)
-        transaction.on_commit(lambda: bookings_changed(run.company_id))
+        lists_changed(run.company_id)
+        transaction.on_commit(lambda: lists_changed(run.company_id))
     for booking in Booking.objects.filter(id__in=assigned):
         publish_on_commit(
             group_for_driver(booking.driver_id), build_assignment(booking, "assigned")

@@ -27,6 +27,10 @@ from drivers.serializers import (
 class DriverListCreateApi(RowListApiView):
     """Office staff list and add drivers; a driver sees only itself."""
 
+    # Carries live positions, which the location writer updates many times a second without
+    # model signals: always read fresh rather than invalidate every list on every flush.
+    page_cache = False
+
     queryset = Driver.objects.none()
     serializer_class = DriverOutputSerializer
     read_roles = EVERYONE

@@ -76,3 +76,25 @@ def test_a_dispatch_run_shows_in_the_list(
             "/api/dispatch/run", {"date": "2026-12-01", "mode": "auto"}, format="json"
         )
     assert statuses(dispatcher_client) == ["assigned"]
+
+
+def test_vehicle_and_client_lists_are_cached_and_retired_on_write(
+    company, dispatcher_client, django_assert_num_queries
+):
+    dispatcher_client.get("/api/vehicles")
+    with django_assert_num_queries(0):
+        assert dispatcher_client.get("/api/vehicles").json()["count"] == 0
+    dispatcher_client.post("/api/vehicles", {"plate": "VD 1"}, format="json")
+    assert dispatcher_client.get("/api/vehicles").json()["count"] == 1
+    dispatcher_client.get("/api/clients")
+    dispatcher_client.post("/api/clients", {"first_name": "A", "last_name": "B"}, format="json")
+    assert dispatcher_client.get("/api/clients").json()["count"] == 1
+
+
+def test_driver_list_is_always_fresh(company, dispatcher_client, django_assert_num_queries):
+    driver = DriverFactory(company=company)
+    dispatcher_client.get("/api/drivers")
+    from drivers.models import Driver
+
+    Driver.objects.filter(id=driver.id).update(last_lat=46.0)  # as the location writer does
+    assert dispatcher_client.get("/api/drivers").json()["results"][0]["last_lat"] == 46.0

@@ -1,10 +1,11 @@
-"""Cache of the bookings list's rendered pages, per company, invalidated on every write.
+"""Cache of the hot lists' rendered pages (bookings, drivers, vehicles, clients), per company,
+invalidated on every write.
 
-Office screens poll the day's list far more often than it changes. Each company has a version
+Office screens poll these lists far more often than they change. Each company has a version
 number; every write that can change what the list shows (a booking, or the client, driver,
 vehicle or driver's name it embeds) bumps it, which retires every cached page at once. Model
 saves bump through signals (the admin writes too); the few conditional `update()`s in services
-call `bookings_changed` themselves. Pages also expire after `PAGE_TTL_S`, which bounds how stale
+call `lists_changed` themselves. Pages also expire after `PAGE_TTL_S`, which bounds how stale
 a page could be if some future write path forgot to bump.
 """
 
@@ -15,14 +16,14 @@ import hashlib
 from django.core.cache import cache
 
 PAGE_TTL_S = 60
-_VERSION = "bookings:list:version:{}"
+_VERSION = "lists:version:{}"
 
 
 def _version(company_id: object) -> int:
     return cache.get(_VERSION.format(company_id)) or 0
 
 
-def bookings_changed(company_id: object) -> None:
+def lists_changed(company_id: object) -> None:
     key = _VERSION.format(company_id)
     try:
         cache.incr(key)
@@ -33,7 +34,7 @@ def bookings_changed(company_id: object) -> None:
 def page_key(company_id: object, viewer: str, url: str) -> str:
     """`viewer` tells apart what different callers may see (a driver: only its own trips)."""
     digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
-    return f"bookings:list:{company_id}:{_version(company_id)}:{viewer}:{digest}"
+    return f"lists:page:{company_id}:{_version(company_id)}:{viewer}:{digest}"
 
 
 def page_get(key: str) -> bytes | None:
