@@ -11,6 +11,29 @@ from tests.factories import BookingFactory, ClientFactory, DriverFactory, UserFa
 pytestmark = pytest.mark.django_db
 
 
+def booking_form(client, **overrides):
+    """The admin's add-booking form, filled in (split date and time widgets)."""
+    form = {
+        "client": client.id,
+        "pickup_address": "A",
+        "pickup_lat": 46.5,
+        "pickup_lon": 6.6,
+        "dropoff_address": "B",
+        "dropoff_lat": 46.2,
+        "dropoff_lon": 6.1,
+        "scheduled_at_0": "2026-12-01",
+        "scheduled_at_1": "09:00:00",
+        "pickup_earliest_0": "2026-12-01",
+        "pickup_earliest_1": "08:50:00",
+        "pickup_latest_0": "2026-12-01",
+        "pickup_latest_1": "09:15:00",
+        "passengers": 1,
+        "mobility": "walks",
+        "status": "pending",
+    }
+    return {**form, **overrides}
+
+
 @pytest.fixture
 def staff_web(company):
     user = UserFactory(company=company, role="admin", is_staff=True)
@@ -94,24 +117,7 @@ def test_staff_create_booking_lands_in_their_company(company, staff_web):
     client = ClientFactory(company=company)
     response = staff_web.post(
         "/admin/bookings/booking/add/",
-        {
-            "client": client.id,
-            "pickup_address": "A",
-            "pickup_lat": 46.5,
-            "pickup_lon": 6.6,
-            "dropoff_address": "B",
-            "dropoff_lat": 46.2,
-            "dropoff_lon": 6.1,
-            "scheduled_at_0": "2026-12-01",
-            "scheduled_at_1": "09:00:00",
-            "pickup_earliest_0": "2026-12-01",
-            "pickup_earliest_1": "08:50:00",
-            "pickup_latest_0": "2026-12-01",
-            "pickup_latest_1": "09:15:00",
-            "passengers": 1,
-            "mobility": "walks",
-            "status": "pending",
-        },
+        booking_form(client),
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Booking.objects.get().company == company
@@ -122,25 +128,7 @@ def test_admin_rejects_wheelchair_trip_in_car(company, staff_web):
     car = DriverFactory(company=company)  # default vehicle has no wheelchair place
     response = staff_web.post(
         "/admin/bookings/booking/add/",
-        {
-            "client": client.id,
-            "driver": car.id,
-            "pickup_address": "A",
-            "pickup_lat": 46.5,
-            "pickup_lon": 6.6,
-            "dropoff_address": "B",
-            "dropoff_lat": 46.2,
-            "dropoff_lon": 6.1,
-            "scheduled_at_0": "2026-12-01",
-            "scheduled_at_1": "09:00:00",
-            "pickup_earliest_0": "2026-12-01",
-            "pickup_earliest_1": "08:50:00",
-            "pickup_latest_0": "2026-12-01",
-            "pickup_latest_1": "09:15:00",
-            "passengers": 1,
-            "mobility": "wheelchair",
-            "status": "assigned",
-        },
+        booking_form(client, driver=car.id, mobility="wheelchair", status="assigned"),
     )
     assert response.status_code == 200
     assert "wheelchair" in str(response.context["adminform"].form.errors["driver"])
