@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 
 from django.core.cache import cache
+from django.db import transaction
 
 PAGE_TTL_S = 60
 _VERSION = "lists:version:{}"
@@ -24,6 +25,14 @@ def _version(company_id: object) -> int:
 
 
 def lists_changed(company_id: object) -> None:
+    """Retire the company's cached pages now, and again once the transaction commits: a reader
+    between the write and the commit could otherwise cache the old page under the new version.
+    """
+    _bump(company_id)
+    transaction.on_commit(lambda: _bump(company_id))
+
+
+def _bump(company_id: object) -> None:
     key = _VERSION.format(company_id)
     try:
         cache.incr(key)

@@ -194,12 +194,6 @@ def _publish_change(booking: Booking, action: str) -> None:
         publish_on_commit(group_for_driver(booking.driver_id), build_assignment(booking, action))
 
 
-def _listed(company_id: object) -> None:
-    """`update()` sends no signal: retire the cached list pages by hand, now and on commit."""
-    lists_changed(company_id)
-    transaction.on_commit(lambda: lists_changed(company_id))
-
-
 def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
     """Move `booking` to `target` unless someone moved it meanwhile (conditional update)."""
     if not can_transition(booking.status, target):
@@ -212,7 +206,7 @@ def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
     )
     if updated == 0:
         raise BookingConflict("The booking was changed by someone else; reload it.")
-    _listed(booking.company_id)
+    lists_changed(booking.company_id)  # update() sends no signal
     booking.status, booking.updated_at = target, now
     for name, value in values.items():
         setattr(booking, name, value)
@@ -294,7 +288,7 @@ def _update_if_unchanged(booking: Booking, **values: Any) -> None:
     ).update(updated_at=now, **values)
     if updated == 0:
         raise BookingConflict("The booking was changed by someone else; reload it.")
-    _listed(booking.company_id)
+    lists_changed(booking.company_id)  # update() sends no signal
     booking.updated_at = now
     for name, value in values.items():
         setattr(booking, name, value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -22,7 +21,4 @@ from drivers.models import Driver, Vehicle
 def _listed_row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
     company_id = getattr(instance, "company_id", None)
     if company_id is not None:
-        # After commit as well: a reader between the write and the commit could otherwise
-        # cache the old page under the new version.
         lists_changed(company_id)
-        transaction.on_commit(lambda: lists_changed(company_id))

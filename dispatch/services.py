@@ -205,7 +205,6 @@ def _apply(run: DispatchRun) -> None:
         (assigned if updated else skipped).append(row.booking_id)
     if assigned:  # conditional update()s send no signal
         lists_changed(run.company_id)
-        transaction.on_commit(lambda: lists_changed(run.company_id))
     for booking in Booking.objects.filter(id__in=assigned):
         publish_on_commit(
             group_for_driver(booking.driver_id), build_assignment(booking, "assigned")
