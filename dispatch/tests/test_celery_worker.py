@@ -21,6 +21,7 @@ from atmr.celery import app as celery_app
 from dispatch import services
 from dispatch.models import DispatchRun
 from tests.factories import BookingFactory, DriverFactory, at
+from tests.processes import child_database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -31,18 +32,11 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    host = db["HOST"] or "127.0.0.1"
-    return f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def worker(transactional_db):
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": child_database_url(),
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CONN_MAX_AGE": "0",
     }

@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from drivers.models import DriverLocation
+from tests.processes import child_database_url, free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
 pytestmark = [
@@ -39,19 +40,6 @@ pytestmark = [
         "runs on PostgreSQL (DATABASE_URL), as in CI",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict  # the test database, once pytest-django has set it up
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    host = db["HOST"] or "127.0.0.1"
-    return f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -69,8 +57,8 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
 
 @pytest.fixture
 def server_url(transactional_db) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CONN_MAX_AGE": "0"}
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": child_database_url(), "CONN_MAX_AGE": "0"}
     with tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
             [
