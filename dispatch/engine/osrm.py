@@ -18,11 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import httpx
 
+from dispatch.engine.closing import ClosesOnExit
 from dispatch.engine.geo import Location
 
 CIRCUIT_OPEN = "CircuitOpen"
@@ -63,7 +63,7 @@ class TableResult:
     distances: list[list[float | None]]
 
 
-class OsrmClient:
+class OsrmClient(ClosesOnExit):
     """Thread-safe OSRM client over one pooled httpx connection pool.
 
     `retries` is the number of extra attempts after the first. `probe=True` on a call makes a
@@ -106,17 +106,6 @@ class OsrmClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def table(
         self,

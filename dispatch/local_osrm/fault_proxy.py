@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from dispatch.engine.closing import ClosesOnExit
 
 
 class Mode(StrEnum):
@@ -82,7 +82,7 @@ class _State:
     log: list[ProxiedRequest] = field(default_factory=list)
 
 
-class FaultProxy:
+class FaultProxy(ClosesOnExit):
     def __init__(self, upstream: str, *, upstream_timeout_s: float = 30.0) -> None:
         self.upstream = upstream.rstrip("/")
         self._state = _State()
@@ -125,15 +125,7 @@ class FaultProxy:
         self._server.server_close()
         self._http.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
     def _decide(self, request: ProxiedRequest) -> tuple[ProxiedRequest, Fault]:

@@ -23,11 +23,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Self
+from types import FrameType
 
 import httpx
 
+from dispatch.engine.closing import ClosesOnExit
 from dispatch.local_osrm import synthetic_map
 from dispatch.local_osrm.install import DEFAULT_HOME, OsrmInstall, file_lock, install, osrm_env
 
@@ -98,7 +98,7 @@ def free_port() -> int:
 
 
 @dataclass
-class OsrmServer:
+class OsrmServer(ClosesOnExit):
     """A running osrm-routed; `stop()` (or leaving the `with` block) terminates it."""
 
     process: subprocess.Popen[bytes]
@@ -119,15 +119,7 @@ class OsrmServer:
                 self.process.kill()
                 self.process.wait(timeout=5)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
 

@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from dispatch.engine import straight_line
+from dispatch.engine.closing import ClosesOnExit
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.kvstore import InMemoryStore, KeyValueStore
 from dispatch.engine.osrm import CIRCUIT_OPEN, OsrmClient, OsrmError
@@ -39,7 +39,7 @@ class StraightLineProvider:
         return straight_line.estimate(a, b)
 
 
-class OsrmMatrixProvider:
+class OsrmMatrixProvider(ClosesOnExit):
     """OSRM `/table` matrices, split into blocks, cached per cell, with per-block fallback.
 
     `matrix()` never raises because OSRM failed: blocks that fail after retries (timeouts,
@@ -105,17 +105,6 @@ class OsrmMatrixProvider:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def route(self, a: Location, b: Location) -> tuple[int, int]:
         """(seconds, metres) of OSRM's `/route` answer, rounded. Raises OsrmError on failure
