@@ -5,4 +5,4 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --noinput
-CMD ["gunicorn", "atmr.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "4"]
+CMD ["gunicorn", "atmr.wsgi:application", "--bind", "0.0.0.0:8000", "-c", "python:atmr.gunicorn_conf"]

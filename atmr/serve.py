@@ -97,12 +97,9 @@ def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Sta
         log_dir.mkdir(parents=True, exist_ok=True)
         return (log_dir / f"{name}.log").open("wb")
 
-    bind = f"127.0.0.1:{shape.port}"
-    gunicorn = [PY, "-m", "gunicorn", "atmr.wsgi:application", "--bind", bind]
-    gunicorn += ["--worker-class", "gthread", "--workers", str(shape.workers)]
-    # Behind the reverse proxy (or a client with think time) connections idle longer than
-    # gunicorn's 2 s default keep-alive; closing them turns the next request into an error.
-    gunicorn += ["--threads", str(shape.threads), "--keep-alive", "75"]
+    gunicorn = [PY, "-m", "gunicorn", "atmr.wsgi:application", "-c", "python:atmr.gunicorn_conf"]
+    gunicorn += ["--bind", f"127.0.0.1:{shape.port}", "--workers", str(shape.workers)]
+    gunicorn += ["--threads", str(shape.threads)]
     uvicorn = [PY, "-m", "uvicorn", "atmr.asgi:application", "--host", "127.0.0.1"]
     uvicorn += ["--port", str(shape.ws_port), "--workers", str(shape.asgi_workers)]
     uvicorn += ["--no-access-log"]

@@ -8,7 +8,8 @@ Every load targets 127.0.0.1 and stops by itself (wrk -d). Knobs (environment):
 DATABASE_URL / REDIS_URL (default: a local `atmr_bench` database, created, and Redis db 2),
 BENCH_DURATION (s, default 20), BENCH_MIX_DURATION (s, default 60), BENCH_THINK_MIN_MS /
 BENCH_THINK_MAX_MS (mix think time, default 3000-9000), BENCH_SCALE_ROWS (default 1000000;
-0 skips the scale step), BENCH_PORT / BENCH_WS_PORT (default 8800/8801).
+0 skips the scale step), BENCH_PORT / BENCH_WS_PORT (default 8800/8801), BENCH_ONLY (a
+comma-separated subset of health,lists,mix,scale; default all).
 """
 
 from __future__ import annotations
@@ -98,6 +99,10 @@ class Bench:
         self.results: list[Result] = []
         self.notes: list[str] = []
         self.explains: dict[str, str] = {}
+        self.only = {part for part in os.environ.get("BENCH_ONLY", "").split(",") if part}
+
+    def wants(self, part: str) -> bool:
+        return not self.only or part in self.only
 
     # --- set-up ---------------------------------------------------------------------------
     def database(self) -> None:
@@ -317,7 +322,7 @@ class Bench:
         try:
             self.scenarios(server.web, rows_small)
             scale = env_int("BENCH_SCALE_ROWS", 1_000_000)
-            if scale:
+            if scale and self.wants("scale"):
                 print(f"filler rows: {scale:,} bookings in the table")
                 rows_big = bulk.grow_to(self.dsn, scale)
                 self.explain(f"{rows_big:,} rows")
@@ -340,9 +345,10 @@ class Bench:
         d = self.duration
         note = f"{rows:,} rows in the table"
         self.token = ""
-        health = self.run(web, [("GET /api/health (ceiling)", "/api/health", 50, None)], d)[0]
-        health.note = "no auth, no DB"
-        self.results.append(health)
+        if self.wants("health"):
+            health = self.run(web, [("GET /api/health (ceiling)", "/api/health", 50, None)], d)
+            health[0].note = "no auth, no DB"
+            self.results.append(health[0])
         self.login()
         day = f"/api/bookings?date={self.day}"
         status, body = self.call("GET", day)
@@ -354,12 +360,13 @@ class Bench:
             ("GET /api/vehicles (30 rows)", "/api/vehicles"),
             ("GET /api/clients (100 of 300 rows)", "/api/clients"),
         ]
-        for name, path in singles:
+        for name, path in singles if self.wants("lists") else []:
             self.login()  # a fresh 15-minute token for each load
             result = self.run(web, [(name, path, 50, None)], d)[0]
             result.note = note
             self.results.append(result)
-        self.mix(web)
+        if self.wants("mix"):
+            self.mix(web)
 
     def mix(self, web: subprocess.Popen[bytes]) -> None:
         self.login()
@@ -401,8 +408,9 @@ class Bench:
     # --- the report -----------------------------------------------------------------------
     def write(self) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}.md"
-        ceiling = next(r for r in self.results if r.name.startswith("GET /api/health"))
+        suffix = "".join(f"-{part}" for part in sorted(self.only))  # partial runs: own file
+        path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}{suffix}.md"
+        ceiling = next((r for r in self.results if r.name.startswith("GET /api/health")), None)
         lines = [
             f"# HTTP benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
@@ -425,11 +433,15 @@ class Bench:
             "| SQL/req | web CPU | PG CPU | other CPU | worker RSS MB | note |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+
+        def share(r: Result) -> str:
+            return f"{r.rps / ceiling.rps:.1%}" if ceiling else "-"
+
         for r in self.results:
             sql = "" if r.sql_per_request is None else f"{r.sql_per_request:.2f}"
             rss = " / ".join(f"{m:.0f}" for m in r.rss_mb)
             lines.append(
-                f"| {r.name} | {r.connections} | {r.rps:,.0f} | {r.rps / ceiling.rps:.1%} "
+                f"| {r.name} | {r.connections} | {r.rps:,.0f} | {share(r)} "
                 f"| {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | {r.requests:,} | {r.errors} "
                 f"| {sql} | {r.web_cpu:.0f} % | {r.pg_cpu:.0f} % | {r.other_cpu:.0f} % "
                 f"| {rss} | {r.note} |"

@@ -1,0 +1,38 @@
+"""Gunicorn settings for the HTTP API and admin: `gunicorn -c python:atmr.gunicorn_conf`.
+
+One file for `make serve`, `make bench`, the Dockerfile and docker-compose. Sizes come from the
+environment (WEB_WORKERS, WEB_THREADS, PORT); the database pool per worker matches the threads
+(atmr/settings.py reads DB_POOL_MAX_SIZE, which serve.py sets).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+bind = f"{os.environ.get('BIND_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+# Behind the reverse proxy (or a client with think time) connections idle longer than
+# gunicorn's 2 s default keep-alive; closing them turns the next request into an error.
+keepalive = 75
+# Seconds a connected client may stay silent before the kernel hands it to gunicorn anyway.
+DEFER_ACCEPT_S = 30
+
+
+def when_ready(server) -> None:
+    """Accept a connection only once its first request bytes have arrived.
+
+    gthread gives every accepted connection to a pool thread, which then blocks reading the
+    first request. A client that connects and waits (a phone on a bad network, a browser's
+    pre-connect, a load test's think time) would hold one of the few threads for that long and
+    stall everyone behind it; TCP_DEFER_ACCEPT keeps such connections in the kernel instead.
+    """
+    option = getattr(socket, "TCP_DEFER_ACCEPT", None)
+    if option is None:  # not Linux: nothing to tune
+        return
+    for listener in server.LISTENERS:
+        raw = getattr(listener, "sock", None)
+        if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
+            raw.setsockopt(socket.IPPROTO_TCP, option, DEFER_ACCEPT_S)

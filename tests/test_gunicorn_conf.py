@@ -1,0 +1,56 @@
+"""The production HTTP server's settings, on a real gunicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def one_thread_gunicorn():
+    """gunicorn on our config, shrunk to one worker with one thread: the easiest to starve."""
+    port = free_port()
+    env = {**os.environ, "DEBUG": "1", "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "1"}
+    cmd = [sys.executable, "-m", "gunicorn", "atmr.wsgi:application"]
+    cmd += ["-c", "python:atmr.gunicorn_conf"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/health"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                assert response.status == 200
+                break
+        except OSError:
+            assert proc.poll() is None, "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not come up"
+            time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_silent_connections_do_not_hold_the_worker_threads(one_thread_gunicorn):
+    port = one_thread_gunicorn
+    # Clients that connect and say nothing (yet): without deferred accept, the only thread
+    # would block reading the first of them and the request below would never be served.
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        url = f"http://127.0.0.1:{port}/api/health"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200
+            assert response.read() == b'{"status":"ok"}'
+    finally:
+        for sock in silent:
+            sock.close()
