@@ -94,8 +94,9 @@ class RowListApiView(CompanyListApiView):
     the OpenAPI schema and answers single objects. A contract test keeps both identical.
     """
 
-    # Serve unchanged pages from the cache (see atmr/list_cache.py).
+    # Serve unchanged pages from the cache (see atmr/list_cache.py) for up to this long.
     page_cache = True
+    page_ttl_s = list_cache.PAGE_TTL_S
 
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -106,20 +107,20 @@ class RowListApiView(CompanyListApiView):
         # Authentication and the role check have run: the key holds the company and who asks.
         viewer = self.driver_id or "office"
         key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
-        body = list_cache.page_get(key)
+        version, body = list_cache.page_get(self.company_id, key)
         if body is not None:
             return HttpResponse(body, content_type="application/json")
-        self._page_key = key
+        self._page_key = (key, version)
         return super().get(request, *args, **kwargs)
 
     def finalize_response(
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
-        key = getattr(self, "_page_key", None)
-        if key and isinstance(response, Response) and response.status_code == 200:
+        cached_as = getattr(self, "_page_key", None)
+        if cached_as and isinstance(response, Response) and response.status_code == 200:
             response.render()
-            list_cache.page_set(key, response.content)
+            list_cache.page_set(*cached_as, response.content, self.page_ttl_s)
         return response
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

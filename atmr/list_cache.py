@@ -20,10 +20,6 @@ PAGE_TTL_S = 60
 _VERSION = "lists:version:{}"
 
 
-def _version(company_id: object) -> int:
-    return cache.get(_VERSION.format(company_id)) or 0
-
-
 def lists_changed(company_id: object) -> None:
     """Retire the company's cached pages now, and again once the transaction commits: a reader
     between the write and the commit could otherwise cache the old page under the new version.
@@ -43,12 +39,25 @@ def _bump(company_id: object) -> None:
 def page_key(company_id: object, viewer: str, url: str) -> str:
     """`viewer` tells apart what different callers may see (a driver: only its own trips)."""
     digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
-    return f"lists:page:{company_id}:{_version(company_id)}:{viewer}:{digest}"
+    return f"lists:page:{company_id}:{viewer}:{digest}"
 
 
-def page_get(key: str) -> bytes | None:
-    return cache.get(key)
+def page_get(company_id: object, key: str) -> tuple[int, bytes | None]:
+    """The company's current version and the page cached under `key` if it is still current.
+
+    One round trip: the page is stored with the version it was built under, and both are
+    read together.
+    """
+    version_key = _VERSION.format(company_id)
+    found = cache.get_many([version_key, key])
+    version = found.get(version_key) or 0
+    stored = found.get(key)
+    if stored is not None and stored[0] == version:
+        return version, stored[1]
+    return version, None
 
 
-def page_set(key: str, body: bytes) -> None:
-    cache.set(key, body, PAGE_TTL_S)
+def page_set(key: str, version: int, body: bytes, ttl_s: int = PAGE_TTL_S) -> None:
+    """`version` is the one `page_get` read before the page was built: a write since then has
+    bumped it, so the page is already stale and no reader will take it."""
+    cache.set(key, (version, body), ttl_s)

@@ -61,3 +61,12 @@ def test_bad_boolean_in_environment_fails_at_startup():
     result = _manage("check", DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_redis_cache_reuses_one_client_per_pool():
+    from atmr.redis_cache import ReusingRedisCache
+
+    backend = ReusingRedisCache("redis://127.0.0.1:6379/0", {})._cache
+    client = backend.get_client("a")
+    assert backend.get_client("b", write=True) is client
+    assert client.connection_pool is backend._get_connection_pool(write=False)

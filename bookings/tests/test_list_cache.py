@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bookings.models import Booking
@@ -91,10 +93,21 @@ def test_vehicle_and_client_lists_are_cached_and_retired_on_write(
     assert dispatcher_client.get("/api/clients").json()["count"] == 1
 
 
-def test_driver_list_is_always_fresh(company, dispatcher_client, django_assert_num_queries):
-    driver = DriverFactory(company=company)
-    dispatcher_client.get("/api/drivers")
+def test_driver_list_positions_are_at_most_a_page_lifetime_old(
+    company, dispatcher_client, django_assert_num_queries, monkeypatch
+):
+    from drivers.api import DriverListCreateApi
     from drivers.models import Driver
 
+    assert DriverListCreateApi.page_ttl_s == 2
+    monkeypatch.setattr(DriverListCreateApi, "page_ttl_s", 1)
+    driver = DriverFactory(company=company)
+    dispatcher_client.get("/api/drivers")
     Driver.objects.filter(id=driver.id).update(last_lat=46.0)  # as the location writer does
+    with django_assert_num_queries(0):
+        assert dispatcher_client.get("/api/drivers").json()["results"][0]["last_lat"] is None
+    time.sleep(1.1)
     assert dispatcher_client.get("/api/drivers").json()["results"][0]["last_lat"] == 46.0
+    # An edit is a write: it shows at once.
+    dispatcher_client.patch(f"/api/drivers/{driver.id}", {"first_name": "Renée"}, format="json")
+    assert dispatcher_client.get("/api/drivers").json()["results"][0]["first_name"] == "Renée"

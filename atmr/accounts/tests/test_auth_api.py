@@ -149,3 +149,30 @@ def test_refresh_of_a_deactivated_user_is_401(dispatcher):
     dispatcher.save(update_fields=["is_active"])
     response = APIClient().post("/api/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert response.status_code == 401
+
+
+def test_a_remembered_access_token_still_expires(dispatcher):
+    import time
+    from datetime import timedelta
+
+    from atmr.accounts.tokens import refresh_token_for
+
+    access = refresh_token_for(dispatcher).access_token
+    access.set_exp(lifetime=timedelta(seconds=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert client.get("/api/companies/me").status_code == 200
+    assert client.get("/api/companies/me").status_code == 200  # from the verified tokens
+    time.sleep(1.1)
+    response = client.get("/api/companies/me")
+    assert response.status_code == 401
+
+
+def test_a_tampered_token_is_refused_after_its_original_was_remembered(dispatcher_client):
+    assert dispatcher_client.get("/api/companies/me").status_code == 200
+    header = dispatcher_client._credentials["HTTP_AUTHORIZATION"]
+    head, payload, signature = header.removeprefix("Bearer ").split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert client.get("/api/companies/me").status_code == 401
