@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, UUIDField, Value, When
 from django.utils import timezone
 
 from atmr.accounts.models import Company
@@ -23,7 +24,7 @@ from dispatch.models import DispatchRun, RunAssignment
 from dispatch.travel import travel_provider, travel_source
 from realtime.events import build_assignment, build_dispatch_run
 from realtime.groups import group_for_company_dispatch, group_for_driver
-from realtime.publish import publish, publish_on_commit
+from realtime.publish import publish, publish_many_on_commit, publish_on_commit
 
 logger = logging.getLogger(__name__)
 # A run still "running" this long after it started lost its worker.
@@ -191,24 +192,36 @@ def _apply(run: DispatchRun) -> None:
     A booking edited (or assigned by hand) since the run loaded it is left alone and listed
     in `run.skipped`: the dispatcher's later word wins over the plan.
     """
-    skipped, assigned = [], []
     now = timezone.now()
-    for row in run.assignments.filter(is_new=True):
-        updated = Booking.objects.filter(
-            id=row.booking_id, status=Booking.Status.PENDING, updated_at=row.booking_version
-        ).update(
+    planned = list(
+        run.assignments.filter(is_new=True).values_list(
+            "booking_id", "driver_id", "vehicle_id", "booking_version"
+        )
+    )
+    # Lock the rows, then keep those still pending and unchanged since the run read them.
+    current = dict(
+        Booking.objects.select_for_update()
+        .filter(id__in=[p[0] for p in planned], status=Booking.Status.PENDING)
+        .values_list("id", "updated_at")
+    )
+    fresh = [p for p in planned if current.get(p[0]) == p[3]]
+    skipped = [p[0] for p in planned if current.get(p[0]) != p[3]]
+    assigned = [p[0] for p in fresh]
+    if fresh:
+        uuid = UUIDField()
+        Booking.objects.filter(id__in=assigned).update(
             status=Booking.Status.ASSIGNED,
-            driver_id=row.driver_id,
-            vehicle_id=row.vehicle_id,
+            driver_id=Case(*[When(id=b, then=Value(d)) for b, d, _, _ in fresh], output_field=uuid),
+            vehicle_id=Case(
+                *[When(id=b, then=Value(v)) for b, _, v, _ in fresh], output_field=uuid
+            ),
             updated_at=now,
         )
-        (assigned if updated else skipped).append(row.booking_id)
-    if assigned:  # conditional update()s send no signal
-        lists_changed(run.company_id)
-    for booking in Booking.objects.filter(id__in=assigned):
-        publish_on_commit(
-            group_for_driver(booking.driver_id), build_assignment(booking, "assigned")
-        )
+        lists_changed(run.company_id)  # update() sends no signal
+    publish_many_on_commit(
+        (group_for_driver(booking.driver_id), build_assignment(booking, "assigned"))
+        for booking in Booking.objects.filter(id__in=assigned)
+    )
     run.skipped, run.applied_at = [str(b) for b in skipped], now
     run.save(update_fields=["skipped", "applied_at"])
 

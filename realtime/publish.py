@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,24 +37,43 @@ async def apublish(group: str, event: Mapping[str, Any]) -> None:
         logger.exception("Could not publish %s to %s", event.get("type"), group)
 
 
+async def apublish_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    for group, event in messages:
+        await apublish(group, event)
+
+
 def publish(group: str, event: Mapping[str, Any]) -> None:
     """Send `event` to everyone in `group` now; a no-op when no channel layer is configured."""
+    publish_many([(group, event)])
+
+
+def publish_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """Send each `(group, event)` in order. From sync code, one event loop serves them all:
+    setting one up (and the layer's connections in it) costs more than the sends."""
+    if not messages:
+        return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
         # async_to_sync cannot run inside an event loop's thread: schedule instead.
-        task = loop.create_task(apublish(group, event))
+        task = loop.create_task(apublish_many(messages))
         _pending.add(task)
         task.add_done_callback(_pending.discard)
         return
     try:
-        async_to_sync(apublish)(group, event)
+        async_to_sync(apublish_many)(messages)
     except Exception:
-        logger.exception("Could not publish %s to %s", event.get("type"), group)
+        logger.exception("Could not publish %d events", len(messages))
 
 
 def publish_on_commit(group: str, event: Mapping[str, Any]) -> None:
     """Publish once the surrounding transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish(group, event))
+
+
+def publish_many_on_commit(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """`publish_many` once the surrounding transaction commits (at once outside one)."""
+    batch = list(messages)
+    transaction.on_commit(lambda: publish_many(batch))

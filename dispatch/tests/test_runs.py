@@ -96,6 +96,29 @@ def test_suggest_stores_the_plan_and_apply_writes_it_once(
     assert again.status_code == 409 and again.json()["code"] == "run_not_applicable"
 
 
+def test_apply_writes_each_planned_driver_and_vehicle_in_constant_queries(
+    start, company, small_day, dispatcher_client
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def apply(run_id: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert dispatcher_client.post(f"/api/dispatch/runs/{run_id}/apply").status_code == 200
+        for row in RunAssignment.objects.filter(run_id=run_id):
+            booking = Booking.objects.get(id=row.booking_id)
+            assert booking.status == "assigned"
+            assert (booking.driver_id, booking.vehicle_id) == (row.driver_id, row.vehicle_id)
+        return len(queries)
+
+    few = apply(start(dispatcher_client, mode="suggest").json()["id"])
+    for hour in range(8, 16):
+        BookingFactory(company=company, scheduled_at=at(hour, 30))
+    run = start(dispatcher_client, mode="suggest").json()
+    assert run["assigned_count"] >= 6
+    assert apply(run["id"]) == few
+
+
 def test_bookings_changed_during_the_run_are_left_alone(
     start, company, small_day, dispatcher_client
 ):
@@ -293,9 +316,8 @@ def test_run_publishes_progress_and_result_to_the_office(
     from realtime.groups import group_for_company_dispatch, group_for_driver
 
     sent: list[tuple[str, dict]] = []
-    record = lambda group, event: sent.append((group, dict(event)))  # noqa: E731
-    monkeypatch.setattr("realtime.publish.publish", record)
-    monkeypatch.setattr("dispatch.services.publish", record)
+    record = lambda messages: sent.extend((g, dict(e)) for g, e in messages)  # noqa: E731
+    monkeypatch.setattr("realtime.publish.publish_many", record)  # publish() sends through it
     car, van, _ = small_day
     run = start(dispatcher_client).json()
     office = [e for g, e in sent if g == group_for_company_dispatch(company.id)]
