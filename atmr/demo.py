@@ -167,6 +167,7 @@ def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Bo
         passengers=2 if rng.random() < 0.1 else 1,
         mobility=client.mobility,
         price=round(rng.uniform(35, 180), 2),
+        urgent="dialyse" in dest[0],  # a missed dialysis session is a medical risk
     )
     if rng.random() < 0.5:
         # An appointment the trip can make: the drive, loading time and some slack.

@@ -47,6 +47,7 @@ class BookingAdmin(CompanyScopedAdmin):
         "pickup_address",
         "dropoff_address",
         "mobility",
+        "urgent",
         "status",
         "driver",
         "vehicle",
@@ -56,6 +57,7 @@ class BookingAdmin(CompanyScopedAdmin):
         ("scheduled_at", admin.DateFieldListFilter),
         ("driver", admin.RelatedOnlyFieldListFilter),
         "mobility",
+        "urgent",
     ]
     date_hierarchy = "scheduled_at"
     list_select_related = ["client", "driver__user", "vehicle"]

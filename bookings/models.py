@@ -89,6 +89,11 @@ class Booking(models.Model):
         null=True, blank=True, help_text="Appointment at the destination: latest drop-off."
     )
     passengers = models.PositiveSmallIntegerField(default=1)
+    urgent = models.BooleanField(
+        default=False,
+        help_text="Dispatch serves urgent trips first when not every trip fits (dialysis, "
+        "discharge).",
+    )
     mobility = models.CharField(max_length=20, choices=Mobility.choices, default=Mobility.WALKS)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     return_of = models.OneToOneField(

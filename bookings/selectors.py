@@ -65,6 +65,7 @@ BOOKING_ROW_COLUMNS = (
     _as_text("pickup_latest"),
     _as_text("appointment_at"),
     "passengers",
+    "urgent",
     "mobility",
     "return_of_id",
     "return_trip__id",

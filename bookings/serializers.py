@@ -74,6 +74,7 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "pickup_latest",
             "appointment_at",
             "passengers",
+            "urgent",
             "mobility",
             "return_of",
             "return_trip",
@@ -189,6 +190,7 @@ def booking_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         pickup_latest,
         appointment_at,
         passengers,
+        urgent,
         mobility,
         return_of_id,
         return_trip_id,
@@ -225,6 +227,7 @@ def booking_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
                 "pickup_latest": iso_from_db_text(pickup_latest, tz),
                 "appointment_at": iso_from_db_text(appointment_at, tz),
                 "passengers": passengers,
+                "urgent": urgent,
                 "mobility": mobility,
                 "return_of": None if return_of_id is None else str(return_of_id),
                 "return_trip": None if return_trip_id is None else str(return_trip_id),
@@ -307,6 +310,7 @@ class BookingCreateInputSerializer(TripTimesSerializer):
     pickup = PlaceSerializer()
     dropoff = PlaceSerializer()
     passengers = serializers.IntegerField(min_value=1, max_value=8, default=1)
+    urgent = serializers.BooleanField(default=False)
     mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
     price = serializers.DecimalField(
         max_digits=9, decimal_places=2, min_value=0, required=False, allow_null=True
@@ -323,6 +327,7 @@ class BookingUpdateInputSerializer(serializers.Serializer):
     pickup_latest = serializers.DateTimeField(required=False)
     appointment_at = serializers.DateTimeField(required=False, allow_null=True)
     passengers = serializers.IntegerField(min_value=1, max_value=8, required=False)
+    urgent = serializers.BooleanField(required=False)
     mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
     price = serializers.DecimalField(
         max_digits=9, decimal_places=2, min_value=0, required=False, allow_null=True

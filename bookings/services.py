@@ -94,6 +94,7 @@ def _booking_from(
     pickup_latest: datetime | None = None,
     appointment_at: datetime | None = None,
     passengers: int = 1,
+    urgent: bool = False,
     mobility: str | None = None,
     price: Decimal | None = None,
     notes: str = "",
@@ -113,6 +114,7 @@ def _booking_from(
         pickup_latest=pickup_latest or max(latest, scheduled_at),
         appointment_at=appointment_at,
         passengers=passengers,
+        urgent=urgent,
         mobility=mobility or client.mobility,
         price=price,
         notes=notes,
@@ -137,6 +139,7 @@ def booking_create(
             pickup=fields["dropoff"],
             dropoff=fields["pickup"],
             passengers=booking.passengers,
+            urgent=booking.urgent,
             mobility=booking.mobility,
             **return_trip,
         )

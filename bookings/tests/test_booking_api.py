@@ -333,3 +333,25 @@ def test_assigning_another_companys_driver_reads_as_unknown(
     )
     assert response.status_code == 400
     assert "driver" in response.json()
+
+
+def test_urgent_flag_is_stored_listed_and_validated(company, dispatcher_client):
+    client = ClientFactory(company=company)
+    body = {
+        "client": str(client.id),
+        "pickup": {"address": "A", "lat": 46.52, "lon": 6.63},
+        "dropoff": {"address": "B", "lat": 46.53, "lon": 6.64},
+        "scheduled_at": "2026-12-01T09:00:00+01:00",
+        "urgent": "maybe",
+    }
+    bad = dispatcher_client.post("/api/bookings", body, format="json")
+    assert bad.status_code == 400 and "urgent" in bad.json()
+    created = dispatcher_client.post("/api/bookings", {**body, "urgent": True}, format="json")
+    assert created.status_code == 201 and created.json()["urgent"] is True
+    listed = dispatcher_client.get("/api/bookings?date=2026-12-01").json()["results"]
+    assert [b["urgent"] for b in listed] == [True]
+    booking_id = created.json()["id"]
+    edited = dispatcher_client.patch(
+        f"/api/bookings/{booking_id}", {"urgent": False}, format="json"
+    )
+    assert edited.status_code == 200 and edited.json()["urgent"] is False

@@ -145,6 +145,30 @@ def test_shift_is_respected_and_infeasible_trip_reported(start, company, dispatc
     assert run["unassigned"] == [{"booking": str(late.id), "reason": "window_unreachable"}]
 
 
+@pytest.mark.parametrize("urgent", ["from_lausanne", "from_geneva"])
+def test_when_not_everything_fits_the_urgent_trip_is_served(
+    urgent, start, company, dispatcher_client
+):
+    DriverFactory(company=company)  # one driver, starting in Lausanne
+    trips = {  # both at 9:00, 60 km apart: one driver can do only one of them
+        "from_lausanne": BookingFactory(company=company, urgent=urgent == "from_lausanne"),
+        "from_geneva": BookingFactory(
+            company=company,
+            urgent=urgent == "from_geneva",
+            pickup_lat=GENEVA[0],
+            pickup_lon=GENEVA[1],
+            dropoff_lat=LAUSANNE[0],
+            dropoff_lon=LAUSANNE[1],
+        ),
+    }
+    run = start(dispatcher_client).json()
+    served = trips[urgent]
+    served.refresh_from_db()
+    assert served.status == "assigned"
+    other = next(t for name, t in trips.items() if name != urgent)
+    assert run["unassigned"] == [{"booking": str(other.id), "reason": "no_room"}]
+
+
 def test_stretcher_without_a_stretcher_vehicle_is_no_equipment(start, company, dispatcher_client):
     DriverFactory(company=company)
     trip = BookingFactory(company=company, mobility="stretcher")
