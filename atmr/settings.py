@@ -241,5 +241,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # httpx logs every OSRM request at INFO: thousands of lines per dispatch run.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING

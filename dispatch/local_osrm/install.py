@@ -34,7 +34,13 @@ WHEEL_PYTHON = "3.12"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = REPO_ROOT / ".osrm"
 _MARKER = ".installed"
-_EXECUTABLES = ("osrm-extract", "osrm-partition", "osrm-customize", "osrm-routed")
+_EXECUTABLES = (
+    "osrm-extract",
+    "osrm-partition",
+    "osrm-customize",
+    "osrm-contract",
+    "osrm-routed",
+)
 
 
 class InstallError(RuntimeError):

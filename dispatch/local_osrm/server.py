@@ -33,6 +33,9 @@ from dispatch.local_osrm.install import DEFAULT_HOME, OsrmInstall, file_lock, in
 
 _BASE = "map"
 _READY_MARKER = ".prepared"
+# Both of OSRM's algorithms from one extract: MLD (partition + customize) and CH (contract).
+ALGORITHMS = ("mld", "ch")
+PREPARED = b"extract,partition,customize,contract"
 # A point on the Lausanne grid, used to tell when osrm-routed answers.
 _PING_PATH = "/nearest/v1/driving/6.63,46.52"
 
@@ -43,7 +46,8 @@ class ServerError(RuntimeError):
 
 def map_key(inst: OsrmInstall, osm: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (inst.version.encode(), inst.car_profile.read_bytes(), osm):
+    # PREPARED names the steps run: a folder prepared with fewer of them gets a new key.
+    for part in (inst.version.encode(), inst.car_profile.read_bytes(), osm, PREPARED):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:16]
 
@@ -70,6 +74,7 @@ def _prepare_into(inst: OsrmInstall, osm: bytes, folder: Path) -> None:
         _run(inst, staging, "osrm-extract", "-p", str(inst.car_profile), f"{_BASE}.osm")
         _run(inst, staging, "osrm-partition", f"{_BASE}.osrm")
         _run(inst, staging, "osrm-customize", f"{_BASE}.osrm")
+        _run(inst, staging, "osrm-contract", f"{_BASE}.osrm")
         (staging / _READY_MARKER).write_text("ok\n")
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
@@ -130,13 +135,20 @@ def start_osrm(
     threads: int = 4,
     home: Path = DEFAULT_HOME,
     ready_timeout_s: float = 30.0,
+    algorithm: str = "mld",
 ) -> OsrmServer:
-    """Start osrm-routed on 127.0.0.1 (port 0 picks a free port) and wait until it answers."""
+    """Start osrm-routed on 127.0.0.1 (port 0 picks a free port) and wait until it answers.
+
+    `algorithm` is OSRM's "mld" (what OSRM recommends by default, fast to update) or "ch"
+    (contraction hierarchies: several times faster `/table` queries, slower to prepare).
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
     base = prepare(home)
     inst = install(home)
     attempts = 3 if port == 0 else 1  # a picked port can be taken between probe and bind
     for attempt in range(attempts):
-        server = _spawn(inst, base, port or free_port(), max_table_size, threads, home)
+        server = _spawn(inst, base, port or free_port(), max_table_size, threads, home, algorithm)
         if _wait_ready(server, ready_timeout_s):
             return server
         server.stop()
@@ -146,13 +158,19 @@ def start_osrm(
 
 
 def _spawn(
-    inst: OsrmInstall, base: Path, port: int, max_table: int, threads: int, home: Path
+    inst: OsrmInstall,
+    base: Path,
+    port: int,
+    max_table: int,
+    threads: int,
+    home: Path,
+    algorithm: str,
 ) -> OsrmServer:
     log_dir = home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"osrm-routed-{port}.log"
     cmd = [
-        str(inst.exe("osrm-routed")), "--algorithm", "mld", "--ip", "127.0.0.1",
+        str(inst.exe("osrm-routed")), "--algorithm", algorithm, "--ip", "127.0.0.1",
         "--port", str(port), "--max-table-size", str(max_table), "--threads", str(threads),
         # INFO logs one line per request; WARNING keeps the log small in load tests.
         "--verbosity", "WARNING", base.name,  # relative: see _run about ".osrm" in paths

@@ -42,6 +42,29 @@ def test_table_agrees_with_route(osrm_server: str, make_points: Points) -> None:
             assert table.distances[i][j] == pytest.approx(metres, abs=2.0)
 
 
+def test_contraction_hierarchies_give_the_same_table(osrm_server: str, make_points: Points) -> None:
+    """The map is also prepared for CH (faster tables): both algorithms find shortest paths."""
+    from dispatch.local_osrm.server import start_osrm
+
+    points = make_points(12, seed=5)
+    with start_osrm(max_table_size=100, algorithm="ch") as server, client(server.url) as osrm:
+        ch = osrm.table(points)
+    with client(osrm_server) as osrm:
+        mld = osrm.table(points)
+    for i in range(len(points)):
+        for j in range(len(points)):
+            assert ch.durations[i][j] == pytest.approx(mld.durations[i][j], abs=1.0)
+            # Paths of equal duration may differ in length: ties break differently.
+            assert ch.distances[i][j] == pytest.approx(mld.distances[i][j], rel=0.002, abs=2.0)
+
+
+def test_unknown_algorithm_is_refused() -> None:
+    from dispatch.local_osrm.server import start_osrm
+
+    with pytest.raises(ValueError, match="algorithm"):
+        start_osrm(algorithm="dijkstra")
+
+
 def test_sources_and_destinations_select_rows_and_columns(osrm_server: str) -> None:
     points = [LAUSANNE, GENEVA, Location(46.3833, 6.2390)]
     with client(osrm_server) as osrm:
