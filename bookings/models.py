@@ -91,6 +91,7 @@ class Booking(models.Model):
     passengers = models.PositiveSmallIntegerField(default=1)
     urgent = models.BooleanField(
         default=False,
+        db_default=False,  # bulk SQL loads that predate the column stay valid
         help_text="Dispatch serves urgent trips first when not every trip fits (dialysis, "
         "discharge).",
     )

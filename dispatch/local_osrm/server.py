@@ -208,10 +208,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free loopback port")
     parser.add_argument("--max-table-size", type=int, default=100)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default="mld")
     args = parser.parse_args(argv)
     # SIGTERM (kill, process managers) must also stop osrm-routed, not orphan it.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    with start_osrm(args.port, args.max_table_size, home=args.home) as server:
+    with start_osrm(
+        args.port, args.max_table_size, home=args.home, algorithm=args.algorithm
+    ) as server:
         print(server.url, flush=True)
         try:
             while server.process.poll() is None:
