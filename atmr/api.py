@@ -108,7 +108,8 @@ class RowListApiView(CompanyListApiView):
         viewer = self.driver_id or "office"
         key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
         version, body = list_cache.page_get(self.company_id, key)
-        if body is not None:
+        # `Cache-Control: no-cache` (a screen's explicit refresh) skips the stored page.
+        if body is not None and "no-cache" not in request.headers.get("Cache-Control", ""):
             return HttpResponse(body, content_type="application/json")
         self._page_key = (key, version)
         return super().get(request, *args, **kwargs)

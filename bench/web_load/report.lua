@@ -4,6 +4,10 @@ local think_min = tonumber(os.getenv("BENCH_THINK_MIN_MS") or "0")
 local think_max = tonumber(os.getenv("BENCH_THINK_MAX_MS") or "0")
 local kind = os.getenv("BENCH_KIND") or "get"
 local counter = 0
+if os.getenv("BENCH_NO_CACHE") then
+  -- Ask for a fresh page: measures the database path of a cached list.
+  wrk.headers["Cache-Control"] = "no-cache"
+end
 statuses = {}  -- a global: done() reads it from each thread
 local thread_list = {}
 

@@ -111,3 +111,14 @@ def test_driver_list_positions_are_at_most_a_page_lifetime_old(
     # An edit is a write: it shows at once.
     dispatcher_client.patch(f"/api/drivers/{driver.id}", {"first_name": "Renée"}, format="json")
     assert dispatcher_client.get("/api/drivers").json()["results"][0]["first_name"] == "Renée"
+
+
+def test_no_cache_request_reads_the_database(company, dispatcher_client, django_assert_num_queries):
+    booking = BookingFactory(company=company)
+    dispatcher_client.get(URL)
+    Booking.objects.filter(id=booking.id).update(notes="changed without a signal")
+    assert dispatcher_client.get(URL).json()["results"][0]["notes"] == ""  # the stored page
+    fresh = dispatcher_client.get(URL, HTTP_CACHE_CONTROL="no-cache").json()
+    assert fresh["results"][0]["notes"] == "changed without a signal"
+    with django_assert_num_queries(0):  # and the fresh page is what the cache holds now
+        assert dispatcher_client.get(URL).json() == fresh
