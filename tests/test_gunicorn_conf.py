@@ -54,3 +54,17 @@ def test_silent_connections_do_not_hold_the_worker_threads(one_thread_gunicorn):
     finally:
         for sock in silent:
             sock.close()
+
+
+def test_worker_init_freezes_the_loaded_objects():
+    import gc
+
+    from atmr import gunicorn_conf
+
+    gc.unfreeze()
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        # Django's and the URL conf's objects are out of the collector's way now.
+        assert gc.get_freeze_count() > 50_000
+    finally:
+        gc.unfreeze()
