@@ -109,11 +109,19 @@ def lexicographic_fixed_cost(problem: Problem) -> int:
     )
 
 
-def run_one(path: Path, kind: str, bks: dict[str, Bks], time_limit: float, seed: int) -> Row:
+def run_one(
+    path: Path, kind: str, bks: dict[str, Bks], time_limit: float, seed: int, exploration: int
+) -> Row:
     instance = load_lilim(path) if kind == "lilim" else load_cordeau(path)
     started = time.monotonic()
     fixed = 0 if kind == "darp" else lexicographic_fixed_cost(instance.problem)
-    plan = solve(instance.problem, time_limit_s=time_limit, seed=seed, fixed_cost=fixed)
+    plan = solve(
+        instance.problem,
+        time_limit_s=time_limit,
+        seed=seed,
+        fixed_cost=fixed,
+        exploration=exploration,
+    )
     seconds = time.monotonic() - started
     ok = not check_plan(instance.problem, plan)
     return Row(
@@ -156,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=30, help="instances (spread over the set)")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per instance")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--exploration", type=int, default=5, help="VROOM's depth, 1..5")
     parser.add_argument("--instances", type=Path, default=DEFAULT_INSTANCES)
     args = parser.parse_args(argv)
     if not (args.instances / "README.md").exists():
@@ -167,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f" {'unass':>5} {'ride!':>5} {'check':>5} {'sec':>7}")  # fmt: skip
     rows = []
     for path, kind in select(args.instances, args.set, args.limit):
-        row = run_one(path, kind, bks, time_limit, args.seed)
+        row = run_one(path, kind, bks, time_limit, args.seed, args.exploration)
         print_row(row)
         rows.append(row)
     summarize(rows)

@@ -6,6 +6,10 @@ ride-safe narrowed windows, so its plans keep the limits, and OR-Tools then sear
 exact problem from VROOM's best plan for the rest of the time. Product requests come with
 drop-off bounds that are already ride-safe: for them this is VROOM alone, as before, and
 OR-Tools only repairs a plan the checker rejects.
+
+When vehicles have a price (`fixed_cost` > 0) and no OR-Tools polish follows, a complete
+plan then goes through route elimination (`reduce.py`) with the time left: VROOM's plans
+often keep a route or two that the other routes can absorb.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dispatch.engine.problem import Problem, Request
 from dispatch.engine.solver.common import make_plan, schedule, triage, visits_of
 from dispatch.engine.solver.fallback import enforce_feasible
 from dispatch.engine.solver.ortools_stage import repair
+from dispatch.engine.solver.reduce import eliminate_routes
 from dispatch.engine.solver.vroom_stage import VroomOptions, solve_vroom
 from dispatch.engine.solver.windows import ride_safe, tighten
 
@@ -32,6 +37,14 @@ VROOM_SHARE_ALONE = 0.9
 VROOM_SHARE_BEFORE_POLISH = 0.25
 # Pick-up shares of the ride-safe window cut tried besides the proportional one.
 PICK_SHARES = (0.5, 0.0, 1.0)
+# Without a repair to follow, VROOM gets this share and route elimination may run until
+# REDUCE_UNTIL of the time limit (it stops much earlier when it cannot empty a route).
+VROOM_SHARE_BEFORE_REDUCE = 0.5
+REDUCE_UNTIL = 0.95
+# Rough seconds per squared request of one VROOM run on two threads, by exploration level
+# (measured on the Li & Lim 200-task set). A run the time limit cuts short returns a much
+# worse plan than a complete run one level shallower, so the level is capped to fit.
+VROOM_SECONDS_PER_REQUEST_SQUARED = {1: 0.9e-5, 2: 1.8e-5, 3: 3.6e-5, 4: 7.3e-5, 5: 1.4e-4}
 
 Score = tuple[int, int, int]  # broken rules, priority-weighted requests left out, cost
 
@@ -49,7 +62,7 @@ def solve(
     `fixed_cost` is the price of using one more vehicle in seconds of driving; by default
     the longest shift, so a vehicle is only added when no existing route can take the work.
     `exploration` is VROOM's search depth (1..5): lower is faster, often better when the time
-    limit binds.
+    limit binds; it is lowered to a level whose run should fit VROOM's share of the time.
     The same problem, seed and (non-binding) time limit give the same plan.
     """
     if time_limit_s <= 0:
@@ -63,15 +76,19 @@ def solve(
     narrowed = ride_safe(exact) if _has_ride_limits(todo) else exact
     polish = narrowed is not exact
     started = time.monotonic()
-    budget = time_limit_s * _vroom_share(todo, polish)
+    budget = time_limit_s * _vroom_share(todo, polish, fixed)
     variants = [narrowed]
     if polish:
         # Where the cut falls changes what VROOM can reach; its runs are short, so try a few.
         variants += [ride_safe(exact, share) for share in PICK_SHARES]
-    options = VroomOptions(budget, fixed, seed=seed, exploration=exploration)
-    plan = _best_vroom(problem, variants, todo, rejected, options)
+    depth = _affordable(exploration, len(todo), budget / len(variants))
+    options = VroomOptions(budget, fixed, seed=seed, exploration=depth)
+    plan, variant = _best_vroom(problem, variants, todo, rejected, options)
     stage = StageTiming("vroom", time.monotonic() - started)
     plan = make_plan(problem, plan.routes, plan.unassigned, [stage])
+    if fixed and not polish:
+        until = min(deadline, started + time_limit_s * REDUCE_UNTIL)
+        plan = _reduce(problem, variant, plan, rejected, options, until)
     if polish or check_plan(problem, plan):
         plan = _polish(problem, exact, plan, todo, rejected, deadline, fixed)
     started = time.monotonic()
@@ -88,14 +105,15 @@ def _best_vroom(
     todo: Sequence[Request],
     rejected: list[Unassigned],
     options: VroomOptions,
-) -> Plan:
-    """VROOM on each variant of the windows in turn (sharing the budget); the best plan.
+) -> tuple[Plan, Problem]:
+    """VROOM on each variant of the windows in turn (sharing the budget); the best plan
+    and the variant it was found on.
 
     A plan that breaks a rule (VROOM knows no ride limit) ranks after every plan that
     does not: repair or fallback deal with it later.
     """
     deadline = time.monotonic() + options.time_limit_s
-    best: tuple[Score, Plan] | None = None
+    best: tuple[Score, Plan, Problem] | None = None
     for i, variant in enumerate(variants):
         left = (deadline - time.monotonic()) / (len(variants) - i)
         if best is not None and left < 0.01:
@@ -106,15 +124,53 @@ def _best_vroom(
         plan = make_plan(problem, found.routes, rejected + no_room, ())
         score = (len(check_plan(problem, plan)), *_score(problem, plan, options.fixed_cost))
         if best is None or score < best[0]:
-            best = (score, plan)
+            best = (score, plan, variant)
     assert best is not None
-    return best[1]
+    return best[1], best[2]
 
 
-def _vroom_share(todo: Sequence[Request], polish: bool) -> float:
+def _vroom_share(todo: Sequence[Request], polish: bool, fixed: int) -> float:
     if polish:
         return VROOM_SHARE_BEFORE_POLISH
-    return VROOM_SHARE_WITH_REPAIR if _has_ride_limits(todo) else VROOM_SHARE_ALONE
+    if _has_ride_limits(todo):
+        return VROOM_SHARE_WITH_REPAIR
+    return VROOM_SHARE_BEFORE_REDUCE if fixed else VROOM_SHARE_ALONE
+
+
+def _reduce(
+    problem: Problem,
+    variant: Problem,
+    plan: Plan,
+    rejected: list[Unassigned],
+    options: VroomOptions,
+    until: float,
+) -> Plan:
+    """`plan` with fewer routes when route elimination finds some and the checker agrees.
+
+    Only a complete, checker-clean plan is reduced: fewer vehicles never justify leaving
+    a request out.
+    """
+    if len(plan.unassigned) > len(rejected) or check_plan(problem, plan):
+        return plan
+    started = time.monotonic()
+    routes = eliminate_routes(variant, plan.routes, options, until)
+    if len(routes) == len(plan.routes):
+        return plan
+    stages = (*plan.stages, StageTiming("reduce", time.monotonic() - started))
+    candidate = make_plan(problem, routes, plan.unassigned, stages)
+    fixed = options.fixed_cost
+    if check_plan(problem, candidate) or _score(problem, candidate, fixed) >= _score(
+        problem, plan, fixed
+    ):
+        return replace(plan, stages=stages)
+    return candidate
+
+
+def _affordable(exploration: int, requests: int, seconds: float) -> int:
+    """The deepest level up to `exploration` whose run should end within `seconds`."""
+    cost = VROOM_SECONDS_PER_REQUEST_SQUARED
+    fits = [e for e in range(1, exploration + 1) if cost[e] * requests**2 <= seconds]
+    return max(fits, default=1)
 
 
 def default_fixed_cost(problem: Problem) -> int:

@@ -49,17 +49,27 @@ def solve_vroom(
     requests: Sequence[Request],
     vehicles: Sequence[Vehicle],
     options: VroomOptions,
+    initial: Sequence[Route] = (),
 ) -> VroomResult:
-    """Route `requests` on `vehicles`; times and loads are taken from VROOM's answer."""
+    """Route `requests` on `vehicles`; times and loads are taken from VROOM's answer.
+
+    `initial` routes (of these vehicles, over these requests, feasible) are the start of
+    the search instead of VROOM's construction heuristics: it then runs its local search
+    alone, which takes a small fraction of a full run.
+    """
     if not requests or not vehicles:
         return VroomResult((), tuple(r.id for r in requests))
     skills = _skill_ids(problem)
     data = vroom.Input()
     data.set_durations_matrix("car", problem.matrix.durations)
     data.set_distances_matrix("car", problem.matrix.distances)
-    for index, vehicle in enumerate(vehicles):
-        data.add_vehicle(_vehicle(index, vehicle, skills, options.fixed_cost))
     locked = {rid: i for i, v in enumerate(vehicles) for rid in v.onboard}
+    job_of = {r.id: i for i, r in enumerate(requests)}
+    given = {route.vehicle_id: route for route in initial}
+    for index, vehicle in enumerate(vehicles):
+        route = given.get(vehicle.id)
+        steps = _steps(index, route, job_of, locked) if route else []
+        data.add_vehicle(_vehicle(index, vehicle, skills, options.fixed_cost, steps))
     order = list(range(len(requests)))
     if options.seed:
         # Insertion order breaks VROOM's ties, so a seed gives a different but repeatable run.
@@ -83,7 +93,32 @@ def _lock_skill(skills: dict[str, int], vehicle_index: int) -> int:
     return len(skills) + 1 + vehicle_index
 
 
-def _vehicle(index: int, v: Vehicle, skills: dict[str, int], fixed_cost: int) -> vroom.Vehicle:
+def _steps(
+    index: int, route: Route, job_of: dict[str, int], locked: dict[str, int]
+) -> list[vroom.VehicleStep]:
+    steps = [vroom.VehicleStep("start")]
+    for stop in route.stops:
+        if stop.kind is StopKind.BREAK:
+            steps.append(vroom.VehicleStep("break", index))
+        elif stop.request_id in job_of:
+            job = job_of[stop.request_id]
+            if stop.request_id in locked:
+                steps.append(vroom.VehicleStep("single", job))
+            else:
+                kind = "pickup" if stop.kind is StopKind.PICKUP else "delivery"
+                steps.append(vroom.VehicleStep(kind, job))
+    if route.stops and route.stops[-1].kind is StopKind.END:
+        steps.append(vroom.VehicleStep("end"))
+    return steps
+
+
+def _vehicle(
+    index: int,
+    v: Vehicle,
+    skills: dict[str, int],
+    fixed_cost: int,
+    steps: Sequence[vroom.VehicleStep] = (),
+) -> vroom.Vehicle:
     own = {skills[e] for e in v.equipment if e in skills} | {_lock_skill(skills, index)}
     breaks = []
     if v.shift_break is not None:
@@ -99,6 +134,7 @@ def _vehicle(index: int, v: Vehicle, skills: dict[str, int], fixed_cost: int) ->
         time_window=vroom.TimeWindow(v.shift_start, v.shift_end),
         breaks=breaks,
         costs=vroom.VehicleCosts(fixed=fixed_cost),
+        steps=steps,
     )
 
 
