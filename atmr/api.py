@@ -95,15 +95,12 @@ class RowListApiView(CompanyListApiView):
     """
 
     # Serve unchanged pages from the cache (see atmr/list_cache.py) for up to this long.
-    page_cache = True
     page_ttl_s = list_cache.PAGE_TTL_S
 
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not self.page_cache:
-            return super().get(request, *args, **kwargs)
         # Authentication and the role check have run: the key holds the company and who asks.
         viewer = self.driver_id or "office"
         key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())

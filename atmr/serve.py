@@ -103,21 +103,19 @@ def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Sta
     uvicorn = [PY, "-m", "uvicorn", "atmr.asgi:application", "--host", "127.0.0.1"]
     uvicorn += ["--port", str(shape.ws_port), "--workers", str(shape.asgi_workers)]
     uvicorn += ["--no-access-log"]
-    web = subprocess.Popen(
-        gunicorn,
-        cwd=ROOT,
-        env=env,
-        stdout=out("gunicorn"),  # type: ignore[arg-type]
-        stderr=subprocess.STDOUT if log_dir else None,
+
+    def spawn(name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=out(name),  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT if log_dir else None,
+        )
+
+    stack = Stack(
+        web=spawn("gunicorn", gunicorn), asgi=spawn("uvicorn", uvicorn), shape=shape, env=env
     )
-    asgi = subprocess.Popen(
-        uvicorn,
-        cwd=ROOT,
-        env=env,
-        stdout=out("uvicorn"),  # type: ignore[arg-type]
-        stderr=subprocess.STDOUT if log_dir else None,
-    )
-    stack = Stack(web=web, asgi=asgi, shape=shape, env=env)
     try:
         wait_until_up(f"http://127.0.0.1:{shape.port}/api/health/ready")
         wait_until_up(f"http://127.0.0.1:{shape.ws_port}/api/health")

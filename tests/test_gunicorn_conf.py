@@ -6,12 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from atmr.serve import wait_until_up
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,17 +25,11 @@ def one_thread_gunicorn():
     cmd = [sys.executable, "-m", "gunicorn", "atmr.wsgi:application"]
     cmd += ["-c", "python:atmr.gunicorn_conf"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/health"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            assert proc.poll() is None, "gunicorn exited"
-            assert time.monotonic() < deadline, "gunicorn did not come up"
-            time.sleep(0.2)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/api/health", timeout_s=30)
+    except RuntimeError:
+        proc.kill()
+        raise
     yield port
     proc.terminate()
     proc.wait(timeout=20)
