@@ -26,6 +26,7 @@ from dispatch.engine.solver.common import make_plan, schedule, triage, visits_of
 from dispatch.engine.solver.fallback import enforce_feasible
 from dispatch.engine.solver.ortools_stage import repair
 from dispatch.engine.solver.reduce import eliminate_routes
+from dispatch.engine.solver.ride_insertion import INSERT_SHARE, insert_unassigned
 from dispatch.engine.solver.vroom_stage import VroomOptions, solve_vroom
 from dispatch.engine.solver.windows import ride_safe, tighten
 
@@ -192,11 +193,19 @@ def _polish(
 ) -> Plan:
     """OR-Tools from VROOM's plan until the deadline; the best plan (checker-clean if any).
 
-    A start that leaves requests out gets half the time: the search often cannot re-insert
-    them from there, but can from its own first solution on the exact windows. Once a plan
-    serves everyone, the rest of the time polishes it further.
+    Requests VROOM left out are first inserted exactly (ride times included) where they
+    fit. A start that still leaves requests out gets half the time: the search often cannot
+    re-insert them from there, but can from its own first solution on the exact windows.
+    Once a plan serves everyone, the rest of the time polishes it further. The plan's
+    stages list every run, including those that found nothing better.
     """
     best = plan
+    if len(best.unassigned) > len(rejected):
+        # OR-Tools re-inserts one node pair at a time and can stay stuck with a request
+        # out (Cordeau a3-36); exact insertion finds it room in a fraction of a second.
+        until = time.monotonic() + INSERT_SHARE * (deadline - time.monotonic())
+        best = insert_unassigned(problem, best, deadline=until, fixed_cost=fixed)
+    ran = list(best.stages)
     starts = [best]
     if len(best.unassigned) > len(rejected):
         missing = [Unassigned(r.id, Reason.NO_ROOM) for r in todo]
@@ -207,11 +216,12 @@ def _polish(
         left = deadline - time.monotonic()
         until = deadline if complete or not starts else time.monotonic() + left / 2
         found = _repair(problem, exact, start, todo, rejected, until, fixed)
+        ran.append(found.stages[-1])
         if _better(problem, found, best, fixed):
             best = found
         if len(best.unassigned) == len(rejected):
             starts = [best] if found is best and best is not start else []
-    return best
+    return replace(best, stages=tuple(ran))
 
 
 def _better(problem: Problem, plan: Plan, than: Plan, fixed: int) -> bool:
