@@ -2,7 +2,7 @@
 product's own run service (load, matrix, solve + check, save), on the real OSRM over the
 synthetic map and on the straight-line fall-back, plus OSRM down.
 
-    .venv/bin/python bench/dispatch_bench.py [--sizes 50,100,200,400] [--repeat 5]
+    .venv/bin/python bench/dispatch_bench.py [--sizes 50,100,200,400] [--days 3] [--repeat 2]
         [--providers osrm,osrm_ch,fallback,osrm_down] [--max-table-size 1000]
 
 Uses DATABASE_URL when set (PostgreSQL), otherwise a throw-away SQLite file under bench/.
@@ -54,9 +54,12 @@ PHASES = ("load_ms", "matrix_ms", "solve_ms", "save_ms")
 DRIVERS_PER_100 = 15
 
 
-def build_company(size: int) -> Company:
-    """A company with `size` trips on DAY and 15 drivers per 100 trips (a third are vans)."""
-    name = f"Bench Transports {size}"
+def build_company(size: int, variant: int = 0) -> Company:
+    """A company with `size` trips on DAY and 15 drivers per 100 trips (a third are vans).
+
+    Each `variant` is another day drawn the same way (other homes, times and needs).
+    """
+    name = f"Bench Transports {size}" + (f" #{variant}" if variant else "")
     for old in Company.objects.filter(name=name):
         # Clients and users are protected from a cascade on purpose; the bench clears them.
         Booking.objects.filter(company=old).delete()
@@ -65,8 +68,9 @@ def build_company(size: int) -> Company:
         old.delete()
     company = Company.objects.create(name=name, lat=46.52, lon=6.63)
     DispatchSettings.objects.create(company=company)
-    rng = random.Random(size)
-    homes = land_points(size, seed=size)
+    seed = size if not variant else size * 1000 + variant
+    rng = random.Random(seed)
+    homes = land_points(size, seed=seed)
     care = land_points(12, seed=9999)
     for n in range(max(2, math.ceil(size * DRIVERS_PER_100 / 100))):
         van = n % 3 == 0
@@ -77,7 +81,7 @@ def build_company(size: int) -> Company:
             wheelchair_places=2 if van else 0,
         )
         user = User.objects.create(
-            email=f"bench{size}-{n}@bench.test", company=company, role="driver"
+            email=f"bench{size}-{variant}-{n}@bench.test", company=company, role="driver"
         )
         home = homes[rng.randrange(len(homes))]
         start = [datetime.min.time().replace(hour=h) for h in (6, 7, 8)][n % 3]
@@ -152,10 +156,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def measure(company: Company, repeat: int) -> dict[str, object]:
+def measure(companies: list[Company], repeat: int) -> dict[str, object]:
     samples: dict[str, list[float]] = {p: [] for p in (*PHASES, "total_ms")}
     failed, assigned, unassigned, fallback = 0, [], [], []
-    for _ in range(repeat):
+    for company in [c for c in companies for _ in range(repeat)]:
         run, total = one_run(company)
         failed += run.status != DispatchRun.Status.SUCCEEDED
         for phase in PHASES:
@@ -197,19 +201,20 @@ def print_table(rows: list[tuple[str, int, dict[str, object]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,100,200,400")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--days", type=int, default=3, help="different days per size")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each day")
     parser.add_argument("--providers", default="osrm,osrm_ch,fallback,osrm_down")
     parser.add_argument("--max-table-size", type=int, default=1000)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     providers = args.providers.split(",")
     call_command("migrate", verbosity=0)
-    companies = {size: build_company(size) for size in sizes}
+    companies = {size: [build_company(size, v) for v in range(args.days)] for size in sizes}
     rows = []
     # Workers load the solver libraries when they start (atmr/celery.py): one untimed run
     # here does the same, so the first timed run does not pay for imports.
     settings.OSRM_URL = ""
-    one_run(companies[sizes[0]])
+    one_run(companies[sizes[0]][0])
     servers = {
         name: start_osrm(max_table_size=args.max_table_size, algorithm=algorithm)
         for name, algorithm in (("osrm", "mld"), ("osrm_ch", "ch"))

@@ -42,6 +42,7 @@ PICK_SHARES = (0.5, 0.0, 1.0)
 # REDUCE_UNTIL of the time limit (it stops much earlier when it cannot empty a route).
 VROOM_SHARE_BEFORE_REDUCE = 0.5
 REDUCE_UNTIL = 0.95
+REDUCE_PER_VROOM = 0.5
 # Rough seconds per squared request of one VROOM run on two threads, by exploration level
 # (measured on the Li & Lim 200-task set). A run the time limit cuts short returns a much
 # worse plan than a complete run one level shallower, so the level is capped to fit.
@@ -154,7 +155,10 @@ def _reduce(
     if len(plan.unassigned) > len(rejected) or check_plan(problem, plan):
         return plan
     started = time.monotonic()
-    routes = eliminate_routes(variant, plan.routes, options, until)
+    # Each route gets at most REDUCE_PER_VROOM times what VROOM took: a day VROOM plans in a
+    # fraction of a second is not held up for seconds by an attempt that fails.
+    attempt = REDUCE_PER_VROOM * sum(s.seconds for s in plan.stages if s.name == "vroom")
+    routes = eliminate_routes(variant, plan.routes, options, until, attempt_s=attempt)
     if len(routes) == len(plan.routes):
         return plan
     stages = (*plan.stages, StageTiming("reduce", time.monotonic() - started))

@@ -56,11 +56,14 @@ def eliminate_routes(
     routes: Sequence[Route],
     options: VroomOptions,
     deadline: float,
+    attempt_s: float | None = None,
 ) -> tuple[Route, ...]:
     """`routes` with as many routes emptied as time allows (same requests served).
 
     `problem` is the one VROOM saw (its windows); `deadline` is a `time.monotonic()` value
-    and `options.time_limit_s` is ignored.
+    and `options.time_limit_s` is ignored. Each route gets at most `attempt_s` seconds:
+    a route that can go usually goes quickly, and one that cannot would otherwise take the
+    whole time to give up on.
     """
     if not _eligible_problem(problem):
         return tuple(routes)
@@ -70,7 +73,8 @@ def eliminate_routes(
     failed = 0
     while len(current) > 1 and failed < TARGETS and time.monotonic() < deadline:
         ranked = sorted(current, key=lambda r: (len(r.request_ids), len(r.stops)))
-        search = _Search(problem, options, deadline)
+        until = deadline if attempt_s is None else min(deadline, time.monotonic() + attempt_s)
+        search = _Search(problem, options, until, polish_by=deadline)
         smaller = search.empty(current, ranked[failed])
         if smaller is None:
             failed += 1
@@ -114,8 +118,13 @@ class _Lane:
 
 
 class _Search:
-    def __init__(self, problem: Problem, options: VroomOptions, deadline: float) -> None:
+    def __init__(
+        self, problem: Problem, options: VroomOptions, deadline: float, polish_by: float
+    ) -> None:
+        # The search stops at `deadline`; the final polish of an emptied plan may run until
+        # `polish_by` (the ejections leave routes far longer than they need to be).
         self.problem, self.options, self.deadline = problem, options, deadline
+        self.polish_by = polish_by
         self.d = problem.matrix.durations
         self.by_id = {v.id: v for v in problem.vehicles}
         self.penalty: Counter[str] = Counter()
@@ -154,7 +163,7 @@ class _Search:
         if pool:
             return None
         # The last run polishes the routes for distance: a deeper search is cheap from here.
-        final = self._squeeze(lanes, [], POLISH_EXPLORATION)
+        final = self._squeeze(lanes, [], POLISH_EXPLORATION, until=self.polish_by)
         return None if final is None or final[1] else tuple(self._routes(final[0]))
 
     # --- lanes -----------------------------------------------------------------------
@@ -381,10 +390,14 @@ class _Search:
         return out
 
     def _squeeze(
-        self, lanes: list[_Lane], pool: list[Request], exploration: int | None = None
+        self,
+        lanes: list[_Lane],
+        pool: list[Request],
+        exploration: int | None = None,
+        until: float | None = None,
     ) -> tuple[list[_Lane], list[Request]] | None:
         """VROOM's local search from the lanes, with the pool as unassigned requests."""
-        left = self.deadline - time.monotonic()
+        left = (self.deadline if until is None else until) - time.monotonic()
         if left <= 0:
             return None
         requests = [r for lane in lanes for pick, r in lane.visits if pick] + pool

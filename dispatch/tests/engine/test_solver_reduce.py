@@ -49,6 +49,17 @@ def test_elimination_moves_a_lone_request_into_the_other_route() -> None:
     assert check_plan(problem, plan) == []
 
 
+def test_each_route_gets_at_most_its_attempt_time() -> None:
+    # The same two trips: with no time per attempt the spare route stays, with time it goes.
+    requests = (Request("a", 1, 2, 0, 1000), Request("b", 3, 4, 2000, 3000))
+    vans = (_van("v"), _van("w"))
+    problem = Problem(requests, vans, line_matrix(5))
+    start = [_route(problem, vans[0], "a"), _route(problem, vans[1], "b")]
+    deadline = time.monotonic() + 5.0
+    assert eliminate_routes(problem, start, OPTIONS, deadline, attempt_s=0.0) == tuple(start)
+    assert len(eliminate_routes(problem, start, OPTIONS, deadline, attempt_s=2.0)) == 1
+
+
 def test_elimination_repeats_while_routes_can_go() -> None:
     # c must come first (fixed at 100), a and b fit around it: three routes become one.
     requests = (
