@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from vroom._vroom import VroomInputException
+
 from dispatch.engine.checker import check_plan
 from dispatch.engine.plan import Plan, Route, StageTiming, Unassigned
 from dispatch.engine.plan import UnassignedReason as Reason
@@ -25,7 +27,7 @@ from dispatch.engine.problem import Problem, Request
 from dispatch.engine.solver.common import make_plan, schedule, triage, visits_of
 from dispatch.engine.solver.fallback import enforce_feasible
 from dispatch.engine.solver.ortools_stage import repair
-from dispatch.engine.solver.reduce import eliminate_routes
+from dispatch.engine.solver.reduce import POLISH_EXPLORATION, eliminate_routes
 from dispatch.engine.solver.ride_insertion import INSERT_SHARE, insert_unassigned
 from dispatch.engine.solver.vroom_stage import VroomOptions, solve_vroom
 from dispatch.engine.solver.windows import ride_safe, tighten
@@ -88,9 +90,11 @@ def solve(
     plan, variant = _best_vroom(problem, variants, todo, rejected, options)
     stage = StageTiming("vroom", time.monotonic() - started)
     plan = make_plan(problem, plan.routes, plan.unassigned, [stage])
-    if fixed and not polish:
+    if not polish:
         until = min(deadline, started + time_limit_s * REDUCE_UNTIL)
-        plan = _reduce(problem, variant, plan, rejected, options, until)
+        plan = _recover(problem, variant, plan, rejected, options, until)
+        if fixed:
+            plan = _reduce(problem, variant, plan, rejected, options, until)
     if polish or check_plan(problem, plan):
         plan = _polish(problem, exact, plan, todo, rejected, deadline, fixed)
     started = time.monotonic()
@@ -137,6 +141,39 @@ def _vroom_share(todo: Sequence[Request], polish: bool, fixed: int) -> float:
     if _has_ride_limits(todo):
         return VROOM_SHARE_WITH_REPAIR
     return VROOM_SHARE_BEFORE_REDUCE if fixed else VROOM_SHARE_ALONE
+
+
+def _recover(
+    problem: Problem,
+    variant: Problem,
+    plan: Plan,
+    rejected: list[Unassigned],
+    options: VroomOptions,
+    until: float,
+) -> Plan:
+    """`plan` with trips it left out for lack of room served where VROOM's deepest local
+    search from its routes finds them a place (tens of milliseconds: a patient left out is
+    worth far more). Kept only when the checker passes and it scores better: fewer trips
+    left out first."""
+    if len(plan.unassigned) == len(rejected) or time.monotonic() >= until:
+        return plan
+    started = time.monotonic()
+    skip = {u.request_id for u in rejected}
+    todo = [variant.request(r.id) for r in problem.requests if r.id not in skip]
+    run = replace(options, time_limit_s=until - time.monotonic(), exploration=POLISH_EXPLORATION)
+    try:
+        found = solve_vroom(variant, todo, problem.vehicles, run, initial=plan.routes)
+    except VroomInputException:
+        return plan  # VROOM finds its own routes infeasible under a rule it reads differently
+    stages = (*plan.stages, StageTiming("recover", time.monotonic() - started))
+    no_room = [Unassigned(rid, Reason.NO_ROOM) for rid in found.unassigned]
+    candidate = make_plan(problem, found.routes, rejected + no_room, stages)
+    fixed = options.fixed_cost
+    if check_plan(problem, candidate) or _score(problem, candidate, fixed) >= _score(
+        problem, plan, fixed
+    ):
+        return replace(plan, stages=stages)
+    return candidate
 
 
 def _reduce(

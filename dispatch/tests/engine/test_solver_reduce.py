@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from dispatch.engine.checker import check_plan
-from dispatch.engine.plan import Route, StopKind
+from dispatch.engine.plan import Route, StopKind, Unassigned, UnassignedReason
 from dispatch.engine.problem import Break, Problem, Request, Vehicle
 from dispatch.engine.solver import solve
 from dispatch.engine.solver.common import Visit, make_plan, schedule
-from dispatch.engine.solver.orchestrate import _affordable
+from dispatch.engine.solver.orchestrate import _affordable, _recover
 from dispatch.engine.solver.reduce import eliminate_routes
 from dispatch.engine.solver.vroom_stage import VroomOptions, solve_vroom
 from dispatch.tests.engine.helpers import line_matrix
@@ -128,3 +128,26 @@ def test_exploration_is_capped_to_what_the_time_allows() -> None:
     assert _affordable(5, 50, 1.0) == 5
     assert _affordable(5, 105, 0.5) == 3
     assert _affordable(4, 1000, 0.01) == 1
+
+
+def test_trips_left_out_are_recovered_from_the_routes() -> None:
+    # A plan that served "a" but left "b" out although the van has time for it afterwards.
+    requests = (Request("a", 1, 2, 0, 1000), Request("b", 3, 4, 2000, 3000))
+    van = _van("v")
+    problem = Problem(requests, (van,), line_matrix(5))
+    plan = make_plan(
+        problem, [_route(problem, van, "a")], [Unassigned("b", UnassignedReason.NO_ROOM)], ()
+    )
+    found = _recover(problem, problem, plan, [], OPTIONS, time.monotonic() + 5.0)
+    assert found.unassigned == ()
+    assert _served(found.routes) == ["a", "b"]
+    assert check_plan(problem, found) == []
+    assert [s.name for s in found.stages] == ["recover"]
+
+
+def test_a_complete_plan_is_not_recovered() -> None:
+    requests = (Request("a", 1, 2, 0, 1000),)
+    van = _van("v")
+    problem = Problem(requests, (van,), line_matrix(5))
+    plan = make_plan(problem, [_route(problem, van, "a")], [], ())
+    assert _recover(problem, problem, plan, [], OPTIONS, time.monotonic() + 5.0) is plan
