@@ -175,12 +175,7 @@ def _recover(
     stages = (*plan.stages, StageTiming("recover", time.monotonic() - started))
     no_room = [Unassigned(rid, Reason.NO_ROOM) for rid in found.unassigned]
     candidate = make_plan(problem, found.routes, rejected + no_room, stages)
-    fixed = options.fixed_cost
-    if check_plan(problem, candidate) or _score(problem, candidate, fixed) >= _score(
-        problem, plan, fixed
-    ):
-        return replace(plan, stages=stages)
-    return candidate
+    return _keep_better(problem, plan, candidate, options.fixed_cost)
 
 
 def _reduce(
@@ -207,11 +202,16 @@ def _reduce(
         return plan
     stages = (*plan.stages, StageTiming("reduce", time.monotonic() - started))
     candidate = make_plan(problem, routes, plan.unassigned, stages)
-    fixed = options.fixed_cost
+    return _keep_better(problem, plan, candidate, options.fixed_cost)
+
+
+def _keep_better(problem: Problem, plan: Plan, candidate: Plan, fixed: int) -> Plan:
+    """`candidate` if it passes the checker and scores better, else `plan` with the
+    candidate's stages (the attempt's time is still reported)."""
     if check_plan(problem, candidate) or _score(problem, candidate, fixed) >= _score(
         problem, plan, fixed
     ):
-        return replace(plan, stages=stages)
+        return replace(plan, stages=candidate.stages)
     return candidate
 
 
