@@ -95,27 +95,40 @@ def window_of(problem: Problem, vehicle: Vehicle, visit: Visit) -> int:
     return request.dropoff_window[0]
 
 
-def schedule(problem: Problem, vehicle: Vehicle, visits: Sequence[Visit]) -> Route:
-    """Earliest-time schedule of the visits, between the vehicle's start and end stops.
-
-    No feasibility is promised: the checker judges the result. A break is taken after the
-    previous stop, at its location, before driving on.
-    """
-    d = problem.matrix.durations
+def onboard_load(problem: Problem, vehicle: Vehicle) -> tuple[int, int]:
+    """(seats, wheelchair places) taken at the start by the patients already on board."""
     seats = sum(problem.request(rid).seats for rid in vehicle.onboard)
     chairs = sum(problem.request(rid).wheelchairs for rid in vehicle.onboard)
+    return seats, chairs
+
+
+def schedule(
+    problem: Problem,
+    vehicle: Vehicle,
+    visits: Sequence[Visit],
+    starts: Sequence[int] | None = None,
+) -> Route:
+    """Earliest-time schedule of the visits, between the vehicle's start and end stops.
+
+    `starts` gives each visit's service start instead (a schedule worked out elsewhere, e.g.
+    with pick-ups delayed to keep rides short). No feasibility is promised: the checker
+    judges the result. A break is taken after the previous stop, at its location, before
+    driving on.
+    """
+    d = problem.matrix.durations
+    seats, chairs = onboard_load(problem, vehicle)
     t, here = vehicle.shift_start, vehicle.start
     stops = [Stop(StopKind.START, here, t, t, t, seats, chairs)]
-    for visit in visits:
+    for k, visit in enumerate(visits):
         if visit.kind is StopKind.BREAK:
-            begin = max(t, window_of(problem, vehicle, visit))
+            begin = max(t, window_of(problem, vehicle, visit)) if starts is None else starts[k]
             t = begin + service_of(problem, vehicle, visit)
             stops.append(Stop(StopKind.BREAK, here, begin, begin, t, seats, chairs))
             continue
         request = problem.request(visit.request_id or "")
         where = request.pickup if visit.kind is StopKind.PICKUP else request.dropoff
         arrival = t + d[here][where]
-        begin = max(arrival, window_of(problem, vehicle, visit))
+        begin = max(arrival, window_of(problem, vehicle, visit)) if starts is None else starts[k]
         t, here = begin + service_of(problem, vehicle, visit), where
         sign = 1 if visit.kind is StopKind.PICKUP else -1
         seats, chairs = (

@@ -99,7 +99,7 @@ def solve(
     plan = make_plan(problem, plan.routes, plan.unassigned, [stage])
     if not polish:
         until = min(deadline, started + time_limit_s * REDUCE_UNTIL)
-        plan = _recover(problem, variant, plan, rejected, options, until)
+        plan = _recover(problem, variant, plan, todo, rejected, options, until)
         if fixed:
             plan = _reduce(problem, variant, plan, rejected, options, until)
     if polish or check_plan(problem, plan):
@@ -154,19 +154,17 @@ def _recover(
     problem: Problem,
     variant: Problem,
     plan: Plan,
+    todo: Sequence[Request],
     rejected: list[Unassigned],
     options: VroomOptions,
     until: float,
 ) -> Plan:
     """`plan` with trips it left out for lack of room served where VROOM's deepest local
     search from its routes finds them a place (tens of milliseconds: a patient left out is
-    worth far more). Kept only when the checker passes and it scores better: fewer trips
-    left out first."""
+    worth far more). Kept only when it is `_better`."""
     if len(plan.unassigned) == len(rejected) or time.monotonic() >= until:
         return plan
     started = time.monotonic()
-    skip = {u.request_id for u in rejected}
-    todo = [variant.request(r.id) for r in problem.requests if r.id not in skip]
     run = replace(options, time_limit_s=until - time.monotonic(), exploration=POLISH_EXPLORATION)
     try:
         found = solve_vroom(variant, todo, problem.vehicles, run, initial=plan.routes)
@@ -206,13 +204,11 @@ def _reduce(
 
 
 def _keep_better(problem: Problem, plan: Plan, candidate: Plan, fixed: int) -> Plan:
-    """`candidate` if it passes the checker and scores better, else `plan` with the
-    candidate's stages (the attempt's time is still reported)."""
-    if check_plan(problem, candidate) or _score(problem, candidate, fixed) >= _score(
-        problem, plan, fixed
-    ):
-        return replace(plan, stages=candidate.stages)
-    return candidate
+    """`candidate` if it is `_better`, else `plan` with the candidate's stages (the
+    attempt's time is still reported)."""
+    if _better(problem, candidate, plan, fixed):
+        return candidate
+    return replace(plan, stages=candidate.stages)
 
 
 def _affordable(exploration: int, requests: int, seconds: float) -> int:

@@ -25,10 +25,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from dispatch.engine.plan import Plan, Route, StageTiming, Stop, StopKind, Unassigned
+from dispatch.engine.plan import Plan, Route, StageTiming, StopKind, Unassigned
 from dispatch.engine.plan import UnassignedReason as Reason
 from dispatch.engine.problem import Problem, Request, Vehicle
-from dispatch.engine.solver.common import Visit, candidate_vehicles, make_plan, visits_of
+from dispatch.engine.solver.common import (
+    Visit,
+    candidate_vehicles,
+    make_plan,
+    onboard_load,
+    schedule,
+    visits_of,
+)
 
 # Share of the solver's time left that a caller should give `insert_unassigned`.
 INSERT_SHARE = 0.1
@@ -102,8 +109,7 @@ def _layout(
 
 
 def _fits_load(problem: Problem, vehicle: Vehicle, visits: Sequence[Visit]) -> bool:
-    seats = sum(problem.request(rid).seats for rid in vehicle.onboard)
-    chairs = sum(problem.request(rid).wheelchairs for rid in vehicle.onboard)
+    seats, chairs = onboard_load(problem, vehicle)
     for visit in visits:
         r = problem.request(visit.request_id or "")
         sign = 1 if visit.kind is StopKind.PICKUP else -1
@@ -116,28 +122,7 @@ def _fits_load(problem: Problem, vehicle: Vehicle, visits: Sequence[Visit]) -> b
 def timed_route(problem: Problem, vehicle: Vehicle, visits: Sequence[Visit]) -> Route | None:
     """The route of `visits` on their earliest feasible schedule, or None if none exists."""
     times = earliest_times(problem, vehicle, visits)
-    if times is None:
-        return None
-    d = problem.matrix.durations
-    seats = sum(problem.request(rid).seats for rid in vehicle.onboard)
-    chairs = sum(problem.request(rid).wheelchairs for rid in vehicle.onboard)
-    t, here = vehicle.shift_start, vehicle.start
-    stops = [Stop(StopKind.START, here, t, t, t, seats, chairs)]
-    for visit, begin in zip(visits, times, strict=True):
-        r = problem.request(visit.request_id or "")
-        pick = visit.kind is StopKind.PICKUP
-        where, service, sign = (
-            (r.pickup, r.pickup_service, 1) if pick else (r.dropoff, r.dropoff_service, -1)
-        )
-        seats, chairs = seats + sign * r.seats, chairs + sign * r.wheelchairs
-        stops.append(
-            Stop(visit.kind, where, t + d[here][where], begin, begin + service, seats, chairs, r.id)
-        )
-        t, here = begin + service, where
-    if vehicle.end is not None:
-        t += d[here][vehicle.end]
-        stops.append(Stop(StopKind.END, vehicle.end, t, t, t, seats, chairs))
-    return Route(vehicle.id, tuple(stops))
+    return None if times is None else schedule(problem, vehicle, visits, times)
 
 
 def cheapest_insertion(

@@ -138,7 +138,7 @@ def test_trips_left_out_are_recovered_from_the_routes() -> None:
     plan = make_plan(
         problem, [_route(problem, van, "a")], [Unassigned("b", UnassignedReason.NO_ROOM)], ()
     )
-    found = _recover(problem, problem, plan, [], OPTIONS, time.monotonic() + 5.0)
+    found = _recover(problem, problem, plan, requests, [], OPTIONS, time.monotonic() + 5.0)
     assert found.unassigned == ()
     assert _served(found.routes) == ["a", "b"]
     assert check_plan(problem, found) == []
@@ -150,4 +150,4 @@ def test_a_complete_plan_is_not_recovered() -> None:
     van = _van("v")
     problem = Problem(requests, (van,), line_matrix(5))
     plan = make_plan(problem, [_route(problem, van, "a")], [], ())
-    assert _recover(problem, problem, plan, [], OPTIONS, time.monotonic() + 5.0) is plan
+    assert _recover(problem, problem, plan, requests, [], OPTIONS, time.monotonic() + 5.0) is plan
