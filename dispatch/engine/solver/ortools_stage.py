@@ -54,8 +54,13 @@ class _Model:
     def __init__(
         self, problem: Problem, requests: Sequence[Request], vehicles: Sequence[Vehicle]
     ) -> None:
-        self.problem, self.requests, self.vehicles = problem, requests, vehicles
+        self.problem, self.vehicles = problem, vehicles
         self.horizon = max(v.shift_end for v in vehicles)
+        # A request whose window opens after every one of these shifts has ended (one that
+        # only a vehicle with a break, left out here, could serve) cannot be a node: its
+        # time range would be empty. It is reported unassigned instead.
+        self.asked = requests
+        self.requests = [r for r in requests if self._in_horizon(r)]
         self.nodes: list[Node] = []
         self.pairs: dict[str, tuple[int | None, int]] = {}
         self.drop_unit = 0
@@ -68,10 +73,17 @@ class _Model:
             )
             starts.append(self._add(Node(v.start, 0, v.shift_start, v.shift_end, seats, chairs)))
             ends.append(self._add(Node(v.end, 0, v.shift_start, v.shift_end)))
-        for r in requests:
+        for r in self.requests:
             self.pairs[r.id] = self._request_nodes(r)
         self.manager = pywrapcp.RoutingIndexManager(len(self.nodes), len(vehicles), starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
+
+    def _in_horizon(self, r: Request) -> bool:
+        drop_earliest, drop_latest = r.dropoff_window
+        last = self.horizon if drop_latest is None else min(drop_latest, self.horizon)
+        onboard = any(r.id in v.onboard for v in self.vehicles)
+        picks = onboard or r.pickup_earliest <= min(r.pickup_latest, self.horizon)
+        return picks and drop_earliest <= last
 
     def _add(self, node: Node) -> int:
         self.nodes.append(node)
@@ -264,5 +276,5 @@ def _read(
             t = stops[-1].departure + d[here][vehicle.end]
             stops.append(Stop(StopKind.END, vehicle.end, t, t, t, seats, chairs))
         routes.append(Route(vehicle.id, tuple(stops)))
-    missing = tuple(r.id for r in model.requests if r.id not in served)
+    missing = tuple(r.id for r in model.asked if r.id not in served)
     return RepairResult(tuple(routes), missing)

@@ -181,3 +181,18 @@ def test_same_seed_same_plan() -> None:
         solve(problem, time_limit_s=LIMIT, seed=3).routes
         == solve(problem, time_limit_s=LIMIT, seed=3).routes
     )
+
+
+def test_repair_reports_a_request_beyond_its_vehicles_shifts_instead_of_failing() -> None:
+    # Found by the property test: only a vehicle with a break (which OR-Tools leaves out)
+    # could serve "late"; its window opens after the other vehicle's shift has ended.
+    from dispatch.engine.solver.ortools_stage import repair
+
+    late = Request("late", 1, 2, 531, 540)
+    early = Request("early", 1, 2, 0, 100)
+    short = Vehicle("short", 0, 0, 530, 1)
+    problem = Problem((late, early), (short,), line_matrix(3))
+    result = repair(problem, [late, early], [short], {}, time_limit_s=0.2, fixed_cost=1000)
+    assert result is not None
+    assert result.unassigned == ("late",)
+    assert [r.request_ids for r in result.routes] == [("early",)]
