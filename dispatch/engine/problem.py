@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dispatch.engine.geo import TravelMatrix
 
@@ -182,7 +183,10 @@ def _check_matrix(matrix: TravelMatrix) -> None:
             _check(all(cell >= 0 for cell in row), f"matrix: negative {name} cell")
 
 
-def _unique(mapping: dict[str, object], items: Iterable[object], what: str) -> dict:
+V = TypeVar("V")
+
+
+def _unique(mapping: dict[str, V], items: Iterable[object], what: str) -> dict[str, V]:
     _check(len(mapping) == len(tuple(items)), f"duplicate {what} id")
     return mapping
 

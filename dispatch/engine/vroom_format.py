@@ -13,7 +13,7 @@ unassigned entries carry our extension `reason`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from dispatch.engine.geo import TravelMatrix
 from dispatch.engine.plan import Plan, Route, StopKind
@@ -51,7 +51,7 @@ def _expect(condition: bool, message: str) -> None:
 def _list(data: dict[str, Any], key: str) -> list[Any]:
     value = data.get(key, [])
     _expect(isinstance(value, list), f"`{key}` must be a list")
-    return value
+    return cast(list[Any], value)
 
 
 def _matrix(matrices: Any) -> TravelMatrix:

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import TypeVar, cast
 
 from vroom._vroom import VroomInputException
 
@@ -35,6 +36,8 @@ from dispatch.engine.plan import Route, StopKind
 from dispatch.engine.problem import Problem, Request, Vehicle
 from dispatch.engine.solver.common import Visit, fits_kind, fits_size, schedule
 from dispatch.engine.solver.vroom_stage import VroomOptions, solve_vroom
+
+T = TypeVar("T")
 
 # Pool steps per route before giving up on it (per request of the plan: a step costs a
 # few milliseconds), and VROOM's local search every so many.
@@ -210,7 +213,7 @@ class _Search:
         """`lane` without r's stops (cheaper than building it again from the visits)."""
         a, b = (k + 1 for k, (_, q) in enumerate(lane.visits) if q.id == r.id)
 
-        def cut(xs: list) -> list:
+        def cut(xs: list[T]) -> list[T]:
             return xs[:a] + xs[a + 1 : b] + xs[b + 1 :]
 
         seats = lane.seats[:a] + [x - r.seats for x in lane.seats[a + 1 : b]] + lane.seats[b + 1 :]
@@ -288,8 +291,10 @@ class _Search:
         seat_room = [v.seats - x - r.seats for x in lane.seats]
         chair_room = [v.wheelchairs - x - r.wheelchairs for x in lane.chairs]
         p, q = r.pickup, r.dropoff
-        to_p = [d[x][p] for x in loc[:-1]]
-        to_q = [d[x][q] for x in loc[:-1]]
+        # Only a route's end may be open (None); every earlier stop is a place.
+        inner = cast(list[int], loc[:-1])
+        to_p = [d[x][p] for x in inner]
+        to_q = [d[x][q] for x in inner]
         from_p = [0 if x is None else d[p][x] for x in loc]
         from_q = [0 if x is None else d[q][x] for x in loc]
         direct = d[p][q]
