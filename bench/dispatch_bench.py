@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def build_company(size: int, variant: int = 0) -> Company:
             )
         )
     Client.objects.bulk_create(clients)
-    for client in clients:
+    for client, home in zip(clients, homes, strict=True):
         dest = care[rng.randrange(len(care))]
         local = datetime.combine(DAY, datetime.min.time(), tzinfo=TZ) + timedelta(
             minutes=rng.randrange(7 * 60, 16 * 60, 5)
@@ -119,8 +120,8 @@ def build_company(size: int, variant: int = 0) -> Company:
                 client=client,
                 mobility=client.mobility,
                 pickup_address="home",
-                pickup_lat=client.lat,
-                pickup_lon=client.lon,
+                pickup_lat=home.lat,
+                pickup_lon=home.lon,
                 dropoff_address="care",
                 dropoff_lat=dest.lat,
                 dropoff_lon=dest.lon,
@@ -156,7 +157,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def measure(companies: list[Company], repeat: int) -> dict[str, object]:
+def measure(companies: list[Company], repeat: int) -> dict[str, Any]:
     samples: dict[str, list[float]] = {p: [] for p in (*PHASES, "total_ms")}
     failed, assigned, unassigned, fallback = 0, [], [], []
     for company in [c for c in companies for _ in range(repeat)]:
@@ -168,7 +169,7 @@ def measure(companies: list[Company], repeat: int) -> dict[str, object]:
         assigned.append(run.assigned_count)
         unassigned.append(run.unassigned_count)
         fallback.append(run.fallback_share)
-    row: dict[str, object] = {
+    row: dict[str, Any] = {
         "failed": failed,
         "assigned": statistics.median(assigned),
         "unassigned": statistics.median(unassigned),
@@ -179,7 +180,7 @@ def measure(companies: list[Company], repeat: int) -> dict[str, object]:
     return row
 
 
-def print_table(rows: list[tuple[str, int, dict[str, object]]]) -> None:
+def print_table(rows: list[tuple[str, int, dict[str, Any]]]) -> None:
     head = (
         "| travel times | trips | drivers | assigned | unassigned | estimated | "
         + " | ".join(f"{p[:-3]} p50/p95 ms" for p in (*PHASES, "total_ms"))

@@ -3,6 +3,8 @@ generated inside PostgreSQL (INSERT ... SELECT generate_series), about 1 M rows 
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 FILLER_PREFIX = "Bench Filler "
@@ -56,9 +58,15 @@ WHERE cl.k = rows.g %% n.total
 """
 
 
+def _count(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> int:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None  # count(*) always answers one row
+    return int(row[0])
+
+
 def booking_count(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT count(*) FROM bookings_booking").fetchone()[0]
+        return _count(conn, "SELECT count(*) FROM bookings_booking")
 
 
 def grow_to(dsn: str, total: int, say: object = print) -> int:
@@ -67,19 +75,20 @@ def grow_to(dsn: str, total: int, say: object = print) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(_COMPANIES, {"prefix": FILLER_PREFIX, "companies": FILLER_COMPANIES})
         conn.execute(_CLIENTS, {"per": CLIENTS_PER_COMPANY, "like": like})
-        have = conn.execute("SELECT count(*) FROM bookings_booking").fetchone()[0]
-        start = conn.execute(
+        have = _count(conn, "SELECT count(*) FROM bookings_booking")
+        start = _count(
+            conn,
             "SELECT count(*) FROM bookings_booking b JOIN accounts_company c "
             "ON c.id = b.company_id WHERE c.name LIKE %s",
             (like,),
-        ).fetchone()[0]
+        )
         # A quarter of the generated numbers are skipped (see the WHERE), so ask for 4/3.
         while have < total:
             want = min(BATCH, total - have)
             stop = start + want * 4 // 3 + 1
             conn.execute(_BOOKINGS, {"like": like, "start": start, "stop": stop})
             start = stop + 1
-            have = conn.execute("SELECT count(*) FROM bookings_booking").fetchone()[0]
+            have = _count(conn, "SELECT count(*) FROM bookings_booking")
             say(f"  bookings in the table: {have:,}")  # type: ignore[operator]
         conn.execute("ANALYZE bookings_booking")
         conn.execute("ANALYZE bookings_client")

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,6 +163,7 @@ class Bench:
                 "SELECT xact_commit + xact_rollback FROM pg_stat_database "
                 "WHERE datname = current_database()"
             ).fetchone()
+        assert row is not None  # the current database always has a pg_stat_database row
         return Sample(time.monotonic(), cpu(self.web_procs(web)), cpu(pg), busy, row[0])
 
     def wrk(
@@ -188,7 +190,7 @@ class Bench:
     def run(
         self,
         web: subprocess.Popen[bytes],
-        loads: list[tuple[str, str, int, dict[str, str] | None]],
+        loads: Sequence[tuple[str, str, int, dict[str, str] | None]],
         duration: int,
     ) -> list[Result]:
         """Runs the loads together; CPU and SQL counters cover the whole window."""
@@ -263,9 +265,11 @@ class Bench:
     # --- EXPLAIN --------------------------------------------------------------------------
     def explain(self, label: str) -> None:
         with psycopg.connect(self.dsn) as conn:
-            company, tz = conn.execute(
+            found = conn.execute(
                 "SELECT id, timezone FROM accounts_company WHERE name = %s", (DEMO,)
             ).fetchone()
+            assert found is not None, "the demo company is seeded before the bench runs"
+            company, tz = found
             driver = conn.execute(
                 "SELECT driver_id FROM bookings_booking WHERE company_id = %s AND driver_id "
                 "IS NOT NULL LIMIT 1",
