@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
@@ -145,4 +146,9 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.client} {self.scheduled_at:%Y-%m-%d %H:%M}"
+        # In the active zone: the company's in the admin (atmr/timezones.py), UTC elsewhere.
+        try:
+            when = timezone.localtime(self.scheduled_at)
+        except OverflowError:  # a stored year 9999: still printable
+            when = self.scheduled_at
+        return f"{self.client} {when:%Y-%m-%d %H:%M}"
