@@ -65,6 +65,13 @@ class CompanyDateTimeField(serializers.DateTimeField):
         "out_of_range": "{reason}",
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "ISO 8601. Without an offset, wall-clock time in the company's time zone.",
+        )
+        super().__init__(**kwargs)
+
     def enforce_timezone(self, value: datetime) -> datetime:
         if timezone.is_naive(value):
             value = self._localize(value)

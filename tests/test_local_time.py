@@ -113,6 +113,27 @@ def test_admin_change_form_shows_and_reads_the_company_zone(company, staff_web):
     assert booking.pickup_earliest == datetime(2026, 12, 1, 6, 20, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("day", "clock"), [("9999-12-31", "23:55"), ("0001-01-01", "00:05")])
+def test_admin_refuses_a_time_out_of_range_with_a_form_error(company, staff_web, day, clock):
+    data = form_data(staff_web.get("/admin/bookings/booking/add/"))
+    data.update(
+        client=str(ClientFactory(company=company).id),
+        pickup_address="A",
+        pickup_lat="46.5",
+        pickup_lon="6.6",
+        dropoff_address="B",
+        dropoff_lat="46.2",
+        dropoff_lon="6.1",
+        passengers="1",
+    )
+    for field in ("scheduled_at", "pickup_earliest", "pickup_latest"):
+        data.update({f"{field}_0": day, f"{field}_1": clock})
+    response = staff_web.post("/admin/bookings/booking/add/", data)
+    assert response.status_code == 200  # the form again, with the error
+    assert "Must be between" in str(response.context["adminform"].form.errors["scheduled_at"])
+    assert not Booking.objects.exists()
+
+
 def test_admin_changelist_shows_local_times(company, staff_web):
     BookingFactory(company=company, scheduled_at=WINTER_SIX_UTC)
     page = staff_web.get("/admin/bookings/booking/")
