@@ -20,8 +20,15 @@ SANE_AHEAD = timedelta(days=731)  # two years
 
 
 def format_local(moment: datetime, tz: tzinfo, *, with_date: bool = False) -> str:
-    """`moment` in `tz` as "07:30" (or "2026-12-02 07:30" with the date)."""
-    local = moment.astimezone(tz)
+    """`moment` in `tz` as "07:30" (or "2026-12-02 07:30" with the date).
+
+    Never raises for an aware `moment`: one so close to year 1 or 9999 that converting it
+    overflows (a row from before the accepted range existed) is written as it is stored.
+    """
+    try:
+        local = moment.astimezone(tz)
+    except OverflowError:
+        local = moment
     return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -13,6 +14,7 @@ from django.test import Client as WebClient
 from atmr.accounts.tokens import refresh_token_for
 from atmr.chat.models import ChatMessage
 from atmr.exceptions import DomainError
+from atmr.localtime import format_local
 from bookings.models import Booking
 from bookings.services import Place, booking_create
 from tests.factories import (
@@ -429,3 +431,11 @@ def test_manual_assign_conflict_names_the_local_time(company, dispatcher_client)
     assert response.status_code == 409
     detail = response.json()["detail"]
     assert " at 09:00:" in detail and "UTC" not in detail
+
+
+def test_format_local_writes_company_time_and_survives_the_ends_of_time():
+    zurich, tokyo = ZoneInfo("Europe/Zurich"), ZoneInfo("Asia/Tokyo")
+    assert format_local(WINTER_SIX_UTC, zurich) == "07:00"
+    assert format_local(WINTER_SIX_UTC, tokyo, with_date=True) == "2026-12-01 15:00"
+    end = datetime(9999, 12, 31, 23, 55, tzinfo=UTC)
+    assert format_local(end, zurich, with_date=True) == "9999-12-31 23:55"
