@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import Client as WebClient
+from django.utils import timezone
 
 from atmr.accounts.tokens import refresh_token_for
 from atmr.chat.models import ChatMessage
@@ -106,6 +107,7 @@ def test_admin_change_form_shows_and_reads_the_company_zone(company, staff_web):
     assert (data["scheduled_at_0"], data["scheduled_at_1"]) == ("2026-12-01", "07:00:00")
     assert b"Europe/Zurich" in page.content  # the header says which zone
     assert f"{booking.client} 2026-12-01 07:00" in page.content.decode()  # the title too
+    assert timezone.get_current_timezone_name() == "UTC"  # only for the request's length
 
     data.update(scheduled_at_1="07:30", pickup_earliest_1="07:20", pickup_latest_1="07:45")
     response = staff_web.post(url, data)
