@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from atmr import health
+from atmr import health, timezones
 from atmr.accounts import api as accounts_api
 from atmr.chat import api as chat_api
 from bookings import api as bookings_api
@@ -61,6 +61,7 @@ api = [
 ]
 
 urlpatterns = [
+    path("admin/timezone/", timezones.admin_timezone_choose, name="admin-timezone"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

@@ -17,3 +17,11 @@ class VehicleUnsuitable(DomainError):
 
 class BookingConflict(Conflict):
     code = "booking_conflict"
+
+
+class BookingTimeOutOfRange(DomainError):
+    code = "out_of_range"
+
+
+class BookingInPast(DomainError):
+    code = "booking_in_past"

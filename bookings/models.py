@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from atmr.accounts.models import Company
+from atmr.localtime import moment_range_error
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from drivers.models import Driver, Vehicle
 
@@ -145,4 +148,21 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.client} {self.scheduled_at:%Y-%m-%d %H:%M}"
+        # In the active zone: the company's in the admin (atmr/timezones.py), UTC elsewhere.
+        try:
+            when = timezone.localtime(self.scheduled_at)
+        except OverflowError:  # a stored year 9999: still printable
+            when = self.scheduled_at
+        return f"{self.client} {when:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        # Model forms (the admin) get the services' accepted range too: beyond it, day and
+        # window arithmetic overflows (see atmr/localtime.py).
+        errors = {}
+        for name in ("scheduled_at", "pickup_earliest", "pickup_latest", "appointment_at"):
+            moment = getattr(self, name)
+            reason = moment_range_error(moment) if moment is not None else None
+            if reason:
+                errors[name] = reason
+        if errors:
+            raise ValidationError(errors)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from atmr.fields import CompanyObjectField
+from atmr.fields import CompanyDateTimeField, CompanyObjectField, DayField
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility
 from bookings.services import Place
@@ -295,10 +295,11 @@ def _check_times(attrs: dict[str, Any]) -> None:
 
 
 class TripTimesSerializer(serializers.Serializer):
-    scheduled_at = serializers.DateTimeField()
-    pickup_earliest = serializers.DateTimeField(required=False)
-    pickup_latest = serializers.DateTimeField(required=False)
-    appointment_at = serializers.DateTimeField(required=False, allow_null=True)
+    # Without an offset, times are the company's local time (see CompanyDateTimeField).
+    scheduled_at = CompanyDateTimeField()
+    pickup_earliest = CompanyDateTimeField(required=False)
+    pickup_latest = CompanyDateTimeField(required=False)
+    appointment_at = CompanyDateTimeField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         _check_times(attrs)
@@ -317,15 +318,20 @@ class BookingCreateInputSerializer(TripTimesSerializer):
     )
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     return_trip = TripTimesSerializer(required=False, help_text="Creates the trip back too.")
+    record_past = serializers.BooleanField(
+        default=False,
+        help_text="Record a trip that already happened: a pick-up more than 24 h ago is "
+        "refused without it.",
+    )
 
 
 class BookingUpdateInputSerializer(serializers.Serializer):
     pickup = PlaceSerializer(required=False)
     dropoff = PlaceSerializer(required=False)
-    scheduled_at = serializers.DateTimeField(required=False)
-    pickup_earliest = serializers.DateTimeField(required=False)
-    pickup_latest = serializers.DateTimeField(required=False)
-    appointment_at = serializers.DateTimeField(required=False, allow_null=True)
+    scheduled_at = CompanyDateTimeField(required=False)
+    pickup_earliest = CompanyDateTimeField(required=False)
+    pickup_latest = CompanyDateTimeField(required=False)
+    appointment_at = CompanyDateTimeField(required=False, allow_null=True)
     passengers = serializers.IntegerField(min_value=1, max_value=8, required=False)
     urgent = serializers.BooleanField(required=False)
     mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
@@ -352,9 +358,7 @@ class BookingAssignInputSerializer(serializers.Serializer):
 class BookingListQuerySerializer(serializers.Serializer):
     """Query parameters of `GET /api/bookings`."""
 
-    date = serializers.DateField(
-        required=False, help_text="A local day (company time zone), YYYY-MM-DD."
-    )
+    date = DayField(required=False, help_text="A local day (company time zone), YYYY-MM-DD.")
     status = serializers.MultipleChoiceField(
         choices=Booking.Status.choices, required=False, help_text="Repeat for several."
     )

@@ -13,10 +13,13 @@ from django.utils import timezone
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError, NotFound
 from atmr.list_cache import lists_changed
+from atmr.localtime import format_local, moment_range_error
 from bookings.errors import (
     BookingConflict,
+    BookingInPast,
     BookingInvalidTransition,
     BookingNotEditable,
+    BookingTimeOutOfRange,
     VehicleUnsuitable,
 )
 from bookings.models import Booking, Client, Mobility
@@ -51,10 +54,48 @@ def client_update(*, client: Client, **changes: Any) -> Client:
 
 
 # --- bookings -------------------------------------------------------------------------------
+# A pick-up further back than this is a record of a trip that happened, not a plan: creating
+# one needs `record_past` (office staff entering yesterday's trips for billing).
+PAST_GRACE = timedelta(hours=24)
+_TIME_FIELDS = ("scheduled_at", "pickup_earliest", "pickup_latest", "appointment_at")
+
+
 def default_window(company: Company, scheduled_at: datetime) -> tuple[datetime, datetime]:
-    return (
-        scheduled_at - timedelta(minutes=company.window_before_minutes),
-        scheduled_at + timedelta(minutes=company.window_after_minutes),
+    try:
+        return (
+            scheduled_at - timedelta(minutes=company.window_before_minutes),
+            scheduled_at + timedelta(minutes=company.window_after_minutes),
+        )
+    except OverflowError:  # callers check the range first; this keeps a slip from being a 500
+        raise BookingTimeOutOfRange(
+            "The pick-up time is out of range.", field="scheduled_at"
+        ) from None
+
+
+def booking_check_times(*, booking: Booking, fields: tuple[str, ...] = _TIME_FIELDS) -> None:
+    """Raise BookingTimeOutOfRange (400) naming the first of `fields` outside the accepted range.
+
+    The range (`atmr.localtime`) keeps window, day and route arithmetic from overflowing near
+    year 1 or 9999; run it before any of that on a booking whatever the database holds.
+    """
+    _check_range({name: getattr(booking, name) for name in fields})
+
+
+def _check_range(moments: dict[str, datetime | None]) -> None:
+    for name, moment in moments.items():
+        reason = moment_range_error(moment) if moment is not None else None
+        if reason:
+            raise BookingTimeOutOfRange(reason, field=name)
+
+
+def _check_not_past(booking: Booking, company: Company) -> None:
+    if booking.scheduled_at >= timezone.now() - PAST_GRACE:
+        return
+    when = format_local(booking.scheduled_at, company.tz, with_date=True)
+    raise BookingInPast(
+        f"The pick-up ({when}) is more than 24 hours in the past; "
+        "record it as a past trip (record_past) if it already happened.",
+        field="scheduled_at",
     )
 
 
@@ -99,6 +140,14 @@ def _booking_from(
     price: Decimal | None = None,
     notes: str = "",
 ) -> Booking:
+    _check_range(
+        {
+            "scheduled_at": scheduled_at,
+            "pickup_earliest": pickup_earliest,
+            "pickup_latest": pickup_latest,
+            "appointment_at": appointment_at,
+        }
+    )
     earliest, latest = default_window(company, scheduled_at)
     booking = Booking(
         company=company,
@@ -125,24 +174,39 @@ def _booking_from(
 
 @transaction.atomic
 def booking_create(
-    *, company: Company, client: Client, return_trip: dict[str, Any] | None = None, **fields: Any
+    *,
+    company: Company,
+    client: Client,
+    return_trip: dict[str, Any] | None = None,
+    record_past: bool = False,
+    **fields: Any,
 ) -> Booking:
-    """Create a booking, and its return trip (addresses swapped) in the same transaction."""
+    """Create a booking, and its return trip (addresses swapped) in the same transaction.
+
+    A pick-up more than `PAST_GRACE` ago is refused (BookingInPast, 400 on `scheduled_at`)
+    unless `record_past`: the office records a trip that already happened.
+    """
     if client.company_id != company.id:
         raise DomainError("Unknown client.", field="client")
     booking = _booking_from(company=company, client=client, **fields)
+    if not record_past:
+        _check_not_past(booking, company)
     booking.save()
     if return_trip is not None:
-        back = _booking_from(
-            company=company,
-            client=client,
-            pickup=fields["dropoff"],
-            dropoff=fields["pickup"],
-            passengers=booking.passengers,
-            urgent=booking.urgent,
-            mobility=booking.mobility,
-            **return_trip,
-        )
+        try:
+            back = _booking_from(
+                company=company,
+                client=client,
+                pickup=fields["dropoff"],
+                dropoff=fields["pickup"],
+                passengers=booking.passengers,
+                urgent=booking.urgent,
+                mobility=booking.mobility,
+                **return_trip,
+            )
+        except DomainError as exc:
+            exc.field = f"return_trip.{exc.field}" if exc.field else "return_trip"
+            raise
         if back.scheduled_at <= booking.scheduled_at:
             raise DomainError(
                 "The return trip must be scheduled after the outbound trip.",
@@ -177,6 +241,7 @@ def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
         else:
             setattr(booking, name, value)
             updated.append(name)
+    booking_check_times(booking=booking, fields=tuple(n for n in _TIME_FIELDS if n in changes))
     _check_window(booking)
     if booking.driver_id:
         reason = vehicle_suits(
@@ -254,6 +319,7 @@ def booking_assign(*, booking: Booking, driver: Driver) -> Booking:
         raise NotFound("Unknown driver.", field="driver")
     if booking.status not in EDITABLE:
         raise BookingNotEditable(f"A {booking.status} booking cannot be reassigned.")
+    booking_check_times(booking=booking, fields=("scheduled_at",))
     vehicle = driver.default_vehicle
     reason = vehicle_suits(vehicle, mobility=booking.mobility, passengers=booking.passengers)
     if reason:

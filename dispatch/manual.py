@@ -7,6 +7,7 @@ import copy
 from django.db.models import Q
 
 from atmr.accounts.selectors import company_get
+from atmr.localtime import format_local
 from bookings import services as booking_services
 from bookings.errors import VehicleUnsuitable
 from bookings.models import Booking
@@ -27,6 +28,8 @@ def booking_assign_checked(*, booking: Booking, driver: Driver) -> Booking:
     Raises DriverDayConflict (409) naming the booking it collides with, or none when the
     trip does not fit the shift at all.
     """
+    # A stored time out of range (year 9999) would overflow the day arithmetic: 400 instead.
+    booking_services.booking_check_times(booking=booking, fields=("scheduled_at",))
     if driver.company_id == booking.company_id and driver.active:
         reason = booking_services.vehicle_suits(
             driver.default_vehicle, mobility=booking.mobility, passengers=booking.passengers
@@ -76,9 +79,10 @@ def _check_day(booking: Booking, driver: Driver) -> None:
         )
     nearest = sorted(others, key=lambda b: abs(b.scheduled_at - booking.scheduled_at))
     culprit = next((b for b in nearest if not _fits(booking, [b], driver)), nearest[0])
+    at = format_local(culprit.scheduled_at, company_get(company_id=booking.company_id).tz)
     raise DriverDayConflict(
         f"The driver cannot also serve booking {culprit.id} at "
-        f"{culprit.scheduled_at:%H:%M} UTC: not enough time or room between the trips.",
+        f"{at}: not enough time or room between the trips.",
         field="driver",
         conflicting_booking=str(culprit.id),
     )

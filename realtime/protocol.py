@@ -14,6 +14,7 @@ from uuid import UUID
 
 import orjson
 
+from atmr.localtime import moment_range_error
 from drivers.locations import Position
 
 MAX_FRAME_CHARS = 32_768
@@ -144,7 +145,7 @@ def _timestamp(value: Any, field: str, now: datetime) -> datetime:
     if value is None:
         raise ProtocolError("missing_field", f"{field} is required.", field=field)
     if isinstance(value, str):
-        when = _iso(value, field)
+        when = _iso(value, field, now)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         try:
             when = datetime.fromtimestamp(value / 1000, tz=UTC)
@@ -161,13 +162,17 @@ def _timestamp(value: Any, field: str, now: datetime) -> datetime:
     return when
 
 
-def _iso(value: str, field: str) -> datetime:
+def _iso(value: str, field: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
         raise ProtocolError("invalid_field", f"{field} is not ISO 8601.", field=field) from None
     if when.tzinfo is None:
         raise ProtocolError("invalid_field", f"{field} needs a UTC offset or Z.", field=field)
+    # The shared range first: converting year 1 or 9999 with an offset to UTC overflows.
+    reason = moment_range_error(when, now=now)
+    if reason:
+        raise ProtocolError("invalid_field", f"{field}: {reason}", field=field)
     return when.astimezone(UTC)
 
 

@@ -33,7 +33,9 @@ class ChatMessageListApi(CompanyApiView):
         ),
     )
     def get(self, request: Request) -> Response:
-        params = ChatMessageListInputSerializer(data=request.query_params)
+        params = ChatMessageListInputSerializer(
+            data=request.query_params, context=self.get_serializer_context()
+        )
         params.is_valid(raise_exception=True)
         limit = params.validated_data["limit"]
         messages = list(

@@ -3,13 +3,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from atmr.chat.models import ChatMessage
+from atmr.fields import CompanyDateTimeField
 from realtime.schemas import ChatSender
 
 MAX_PAGE = 200
 
 
 class ChatMessageListInputSerializer(serializers.Serializer):
-    before = serializers.DateTimeField(required=False)
+    before = CompanyDateTimeField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=50)
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bookings import services
-from bookings.errors import BookingConflict, BookingInvalidTransition
+from bookings.errors import BookingConflict, BookingInvalidTransition, BookingTimeOutOfRange
 from bookings.models import Booking
 from bookings.transitions import ALLOWED, FINAL
 from realtime.groups import group_for_company_dispatch, group_for_driver
@@ -78,3 +80,22 @@ def test_driver_may_only_progress_its_own_booking(company):
         services.booking_set_status(booking=booking, status=step, driver=mine)
     booking.refresh_from_db()
     assert booking.status == "completed"
+
+
+def test_default_window_near_the_end_of_time_is_a_field_error_not_an_overflow(company):
+    end = datetime(9999, 12, 31, 23, 55, tzinfo=UTC)
+    with pytest.raises(BookingTimeOutOfRange) as caught:
+        services.default_window(company, end)
+    assert caught.value.field == "scheduled_at"
+    with pytest.raises(BookingTimeOutOfRange):
+        services.default_window(company, datetime(1, 1, 1, 0, 5, tzinfo=UTC))
+
+
+def test_assign_refuses_a_stored_booking_out_of_range(company):
+    stored = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    booking = BookingFactory(
+        company=company, scheduled_at=stored, pickup_earliest=stored, pickup_latest=stored
+    )
+    with pytest.raises(BookingTimeOutOfRange) as caught:
+        services.booking_assign(booking=booking, driver=DriverFactory(company=company))
+    assert caught.value.field == "scheduled_at"

@@ -202,6 +202,12 @@ async def test_other_company_dispatchers_see_no_positions(driver_token, other_di
             "invalid_field",
             "positions[0].lat",
         ),
+        (
+            '{"type": "location_batch", "positions": [{"lat": 1, "lon": 2, '
+            '"ts": "0001-01-01T00:05:00+01:00"}]}',
+            "invalid_field",
+            "positions[0].ts",
+        ),
         ('{"type": "chat_message", "text": 42}', "invalid_field", "text"),
         ('{"type": "chat_message", "text": "   "}', "invalid_field", "text"),
         (

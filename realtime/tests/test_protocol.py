@@ -67,6 +67,11 @@ def test_duplicate_timestamps_in_one_batch_are_one_fix():
         ({"lat": 1, "lon": 1, "ts": "2026-12-01T09:10:00Z"}, "positions[0].ts"),  # future
         ({"lat": 1, "lon": 1, "ts": "2026-11-01T09:00:00Z"}, "positions[0].ts"),  # too old
         ({"lat": 1, "lon": 1, "ts": 10**18}, "positions[0].ts"),
+        # Year 1 and 9999 with an offset overflowed the conversion to UTC (a dropped socket).
+        ({"lat": 1, "lon": 1, "ts": "0001-01-01T00:05:00+01:00"}, "positions[0].ts"),
+        ({"lat": 1, "lon": 1, "ts": "0001-01-01T00:05:00Z"}, "positions[0].ts"),
+        ({"lat": 1, "lon": 1, "ts": "9999-12-31T23:55:00-01:00"}, "positions[0].ts"),
+        ({"lat": 1, "lon": 1, "ts": -62135596800000}, "positions[0].ts"),
         ({"lat": 1, "lon": 1, "ts": [1]}, "positions[0].ts"),
         ({"lat": 1, "lon": 1, "ts": "2026-12-01T08:59:00Z", "speed": -1}, "positions[0].speed"),
         (
