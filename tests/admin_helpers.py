@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from channels.layers import get_channel_layer
 from django.test import Client as WebClient
-from django.utils import timezone
 
+# The zone the admin reads and shows times in, for these tests: the companies' default zone,
+# set as the server's zone too (`use_admin_zone`), so it holds with or without a per-company
+# time-zone middleware.
+ADMIN_ZONE = "Europe/Zurich"
 # Long enough for a loaded machine: the first event must arrive within it.
 EVENT_TIMEOUT_S = 10.0
 # How long "nothing more" is watched for; a slow machine can only make this check pass.
@@ -21,9 +25,13 @@ def web_for(user: Any) -> WebClient:
     return web
 
 
+def use_admin_zone(settings: Any) -> None:
+    settings.TIME_ZONE = ADMIN_ZONE
+
+
 def local(moment: Any) -> tuple[str, str]:
-    """The admin's split date and time widgets' values for `moment` (current time zone)."""
-    moment = timezone.localtime(moment)
+    """The admin's split date and time widgets' values for `moment` (in ADMIN_ZONE)."""
+    moment = moment.astimezone(ZoneInfo(ADMIN_ZONE))
     return moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S")
 
 

@@ -11,11 +11,22 @@ from django.utils import timezone
 from bookings import services
 from bookings.models import Booking
 from realtime.groups import group_for_company_dispatch, group_for_driver
-from tests.admin_helpers import EventListener, booking_change_data, local, web_for
+from tests.admin_helpers import (
+    EventListener,
+    booking_change_data,
+    local,
+    use_admin_zone,
+    web_for,
+)
 from tests.factories import GENEVA, LAUSANNE, BookingFactory, ClientFactory, DriverFactory, at
 from tests.factories import UserFactory as _UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _admin_zone(settings):
+    use_admin_zone(settings)
 
 
 @pytest.fixture
@@ -81,6 +92,31 @@ def test_status_field_offers_only_the_allowed_steps(company, staff_web):
     page = staff_web.get(f"/admin/bookings/booking/{booking.id}/change/")
     choices = {value for value, _ in page.context["adminform"].form.fields["status"].choices}
     assert choices == {"en_route", "on_board", "no_show", "cancelled", "completed"}
+
+
+@pytest.mark.parametrize("status", Booking.Status.values)
+def test_change_page_opens_in_every_status(status, company, staff_web):
+    driver = DriverFactory(company=company) if status != "pending" else None
+    booking = BookingFactory(company=company, status=status, driver=driver)
+    assert staff_web.get(f"/admin/bookings/booking/{booking.id}/change/").status_code == 200
+
+
+def test_mark_completed_action_tells_the_office(
+    company, staff_web, listener, django_capture_on_commit_callbacks
+):
+    booking = BookingFactory(
+        company=company, status="on_board", driver=DriverFactory(company=company)
+    )
+    listener.subscribe(group_for_company_dispatch(company.id))
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_web.post(
+            "/admin/bookings/booking/",
+            {"action": "mark_completed", "_selected_action": [booking.id]},
+        )
+    booking.refresh_from_db()
+    assert booking.status == "completed"
+    [event] = listener.events(group_for_company_dispatch(company.id), 1)
+    assert event["booking"]["status"] == "completed"
 
 
 def test_progress_goes_through_the_service_and_tells_the_office(
@@ -328,6 +364,22 @@ def test_create_with_a_driver_runs_the_conflict_check(company, staff_web):
     response = staff_web.post("/admin/bookings/booking/add/", data)
     assert f"cannot also serve booking {busy.id}" in form_errors(response)
     assert Booking.objects.count() == 1  # the new booking was rolled back with the refusal
+
+
+def test_superuser_creates_for_the_chosen_company(company, other_company):
+    web = web_for(_UserFactory(company=None, is_superuser=True, is_staff=True))
+    client = ClientFactory(company=other_company)
+    response = web.post("/admin/bookings/booking/add/", add_data(client, company=other_company.id))
+    assert response.status_code == 302, form_errors(response)
+    assert Booking.objects.get().company == other_company
+
+
+def test_superuser_cannot_book_another_companys_client(company, other_company):
+    web = web_for(_UserFactory(company=None, is_superuser=True, is_staff=True))
+    client = ClientFactory(company=other_company)
+    response = web.post("/admin/bookings/booking/add/", add_data(client, company=company.id))
+    assert "Unknown client" in form_errors(response)
+    assert Booking.objects.count() == 0
 
 
 @pytest.mark.skipif(

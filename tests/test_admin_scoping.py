@@ -102,6 +102,8 @@ def test_staff_see_no_other_company_anywhere(role, company, world):
                 {f"{field}__year": 2026, f"{field}__month": 12},
             ):
                 _assert_hidden(web.get(base, query), secrets, f"{base} {query}")
+        if model_admin.search_fields:
+            assert web.get(base, {"q": "Zetatag"}).context["cl"].result_count == 0, base
         popup = web.get(base, {"_popup": 1, "_to_field": "id"})
         _assert_hidden(popup, secrets, f"{base} popup")
         _walk_forms(web, model, base, mine, theirs, secrets)
