@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -80,7 +80,9 @@ class BookingAdminForm(forms.ModelForm):
         if "status" in self.fields:
             current = self.instance.status
             targets = {current} | (ALLOWED[current] - DRIVER_STATUSES)
-            self.fields["status"].choices = [c for c in S.choices if c[0] in targets]
+            status = self.fields["status"]
+            assert isinstance(status, forms.ChoiceField)
+            status.choices = [c for c in S.choices if c[0] in targets]
             self.fields[
                 "status"
             ].help_text = "Choose a driver to assign the booking; clear the driver to unassign it."
@@ -88,7 +90,8 @@ class BookingAdminForm(forms.ModelForm):
             self.fields["cancel_reason"].help_text = "Required to cancel."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         # The driver decides between pending and assigned; the status field stays as shown.
         if "driver" in self.changed_data and "status" not in self.changed_data and "status" in data:
             data["status"] = S.ASSIGNED if data.get("driver") else S.PENDING
@@ -99,7 +102,7 @@ class BookingAdminForm(forms.ModelForm):
 
     def full_clean(self) -> None:
         super().full_clean()
-        if self._errors or not self.is_bound:
+        if not self.is_bound or self.errors:
             return
         try:
             # One savepoint: a later refusal (e.g. the driver's day) undoes the earlier steps.
@@ -115,7 +118,7 @@ class BookingAdminForm(forms.ModelForm):
     def _create(self) -> Booking:
         data = self.cleaned_data
         # Passed only when ticked, so the admin works before and after `record_past` exists.
-        past = {"record_past": True} if data.get("record_past") else {}
+        past: dict[str, Any] = {"record_past": True} if data.get("record_past") else {}
         booking = services.booking_create(
             company=self._company(),
             client=data["client"],
@@ -153,8 +156,9 @@ class BookingAdminForm(forms.ModelForm):
         return services.booking_set_status(booking=booking, status=status)
 
     def save(self, commit: bool = True) -> Booking:
-        assert self.booking is not None, "saved only after a valid full_clean"
-        self.save_m2m = lambda: None  # no many-to-many fields; the services saved everything
+        """The booking the services saved during validation (the admin calls this after)."""
+        if self.booking is None:
+            raise ValueError("The booking is saved only by a valid form.")
         return self.booking
 
 
@@ -229,13 +233,13 @@ class BookingAdmin(CompanyScopedAdmin):
             readonly.append("cancel_reason")
         return readonly
 
-    def save_model(self, request: HttpRequest, obj: Booking, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         """Nothing left to save: the form saved through the services while validating."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """No related rows are edited here."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # a booking is cancelled, with a reason, never deleted behind the drivers
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Booking], change: Any) -> None:
