@@ -81,6 +81,12 @@ class CompanyScopedForm(ModelForm):
     def _validate_company_constraints(self) -> None:
         instance = self.instance
         names = {f.name for f in instance._meta.concrete_fields}
+        try:
+            # One row per company (a one-to-one company field): the staff's company has it.
+            instance.validate_unique(exclude=names - {self.company_field})
+        except ValidationError:
+            noun = instance._meta.verbose_name
+            self.add_error(None, f"The company already has its {noun}: change that one.")
         exclude = names - set(self.cleaned_data) - {self.company_field}
         for model, constraints in instance.get_constraints():
             for constraint in constraints:

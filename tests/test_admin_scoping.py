@@ -271,3 +271,22 @@ def test_assigned_without_driver_is_a_sentence(company):
     assert "An assigned booking needs a driver" in str(raised.value)
     assert "booking_assigned_has_driver" not in str(raised.value)
     assert Booking.objects.get(pk=booking.pk).driver_id is not None
+
+
+def test_second_settings_row_for_a_company_is_a_form_error(company):
+    DispatchSettings.objects.create(company=company, solver_time_limit_s=7)
+    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
+    response = web.post(
+        "/admin/dispatch/dispatchsettings/add/",
+        {
+            "service_walks_s": 1,
+            "service_wheelchair_s": 1,
+            "service_stretcher_s": 1,
+            "max_ride_factor": 2,
+            "max_ride_extra_minutes": 1,
+            "solver_time_limit_s": 1,
+        },
+    )
+    assert response.status_code == 200
+    assert "already has its dispatch settings" in str(response.context["adminform"].form.errors)
+    assert DispatchSettings.objects.get(company=company).solver_time_limit_s == 7
