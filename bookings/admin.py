@@ -206,9 +206,9 @@ class BookingAdmin(CompanyScopedAdmin):
         who = ["client"]
         if request.user.is_superuser:
             who.append("company")
-        dispatch = ["driver", "vehicle"]
+        dispatch = ["driver"]
         if obj is not None:
-            dispatch += ["status", "cancel_reason", "return_of"]
+            dispatch += ["vehicle", "status", "cancel_reason", "return_of"]
         sets: list[tuple[str, dict[str, Any]]] = [
             ("Client", {"fields": who}),
             ("Pick-up", {"fields": PICKUP}),
