@@ -75,6 +75,8 @@ if DEBUG_TOOLBAR:
     INSTALLED_APPS.append("debug_toolbar")
     MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
     INTERNAL_IPS = ["127.0.0.1"]
+# Collapsed: the toolbar's panel would otherwise cover the admin's save buttons on every page.
+DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
 
 ROOT_URLCONF = "atmr.urls"
 WSGI_APPLICATION = "atmr.wsgi.application"

@@ -23,14 +23,23 @@ class Mobility(models.TextChoices):
 
 def _coordinate_checks(model: str, prefix: str, *, nullable: bool) -> list[models.CheckConstraint]:
     lat, lon = f"{prefix}lat", f"{prefix}lon"
+    place = {"pickup_": "pick-up", "dropoff_": "drop-off"}.get(prefix, "address")
     lat_ok = Q(**{f"{lat}__gte": -90, f"{lat}__lte": 90})
     lon_ok = Q(**{f"{lon}__gte": -180, f"{lon}__lte": 180})
     if nullable:
         lat_ok |= Q(**{f"{lat}__isnull": True})
         lon_ok |= Q(**{f"{lon}__isnull": True})
     return [
-        models.CheckConstraint(condition=lat_ok, name=f"{model}_{prefix}lat_range"),
-        models.CheckConstraint(condition=lon_ok, name=f"{model}_{prefix}lon_range"),
+        models.CheckConstraint(
+            condition=lat_ok,
+            name=f"{model}_{prefix}lat_range",
+            violation_error_message=f"The {place} latitude must be between -90 and 90.",
+        ),
+        models.CheckConstraint(
+            condition=lon_ok,
+            name=f"{model}_{prefix}lon_range",
+            violation_error_message=f"The {place} longitude must be between -180 and 180.",
+        ),
     ]
 
 
@@ -123,19 +132,24 @@ class Booking(models.Model):
                 condition=Q(pickup_earliest__lte=F("scheduled_at"))
                 & Q(scheduled_at__lte=F("pickup_latest")),
                 name="booking_window_ordered",
+                violation_error_message="The pick-up window must contain the scheduled time.",
             ),
             models.CheckConstraint(
                 condition=Q(appointment_at__isnull=True)
                 | Q(appointment_at__gt=F("pickup_earliest")),
                 name="booking_appointment_after_pickup",
+                violation_error_message="The appointment must be after the earliest pick-up.",
             ),
             models.CheckConstraint(
                 condition=Q(passengers__gte=1) & Q(passengers__lte=8),
                 name="booking_passengers_range",
+                violation_error_message="A booking carries 1 to 8 passengers.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="assigned") | Q(driver__isnull=False),
                 name="booking_assigned_has_driver",
+                violation_error_message="An assigned booking needs a driver: choose one, or "
+                "leave the booking pending.",
             ),
         ]
         indexes = [

@@ -27,10 +27,16 @@ class Vehicle(models.Model):
     class Meta:
         ordering = ["plate"]
         constraints = [
-            models.UniqueConstraint(fields=["company", "plate"], name="vehicle_plate_per_company"),
+            models.UniqueConstraint(
+                fields=["company", "plate"],
+                name="vehicle_plate_per_company",
+                violation_error_message="The company already has a vehicle with this plate.",
+            ),
             models.CheckConstraint(
                 condition=Q(seats__gte=1) | Q(wheelchair_places__gte=1) | Q(stretcher=True),
                 name="vehicle_carries_someone",
+                violation_error_message="A vehicle needs at least one seat, wheelchair place "
+                "or stretcher.",
             ),
         ]
 
@@ -75,14 +81,17 @@ class Driver(models.Model):
                 | Q(shift_end__isnull=True)
                 | Q(shift_start__lt=F("shift_end")),
                 name="driver_shift_ordered",
+                violation_error_message="The shift must end after it starts, on the same day.",
             ),
             models.CheckConstraint(
                 condition=Q(home_lat__isnull=True) | Q(home_lat__gte=-90, home_lat__lte=90),
                 name="driver_home_lat_range",
+                violation_error_message="The home latitude must be between -90 and 90.",
             ),
             models.CheckConstraint(
                 condition=Q(home_lon__isnull=True) | Q(home_lon__gte=-180, home_lon__lte=180),
                 name="driver_home_lon_range",
+                violation_error_message="The home longitude must be between -180 and 180.",
             ),
         ]
 
@@ -108,10 +117,16 @@ class DriverLocation(models.Model):
         constraints = [
             # A phone re-sends unacknowledged batches after a reconnect: store each fix once.
             # Also serves a driver's track ordered by time.
-            models.UniqueConstraint(fields=["driver", "recorded_at"], name="driver_location_once"),
+            models.UniqueConstraint(
+                fields=["driver", "recorded_at"],
+                name="driver_location_once",
+                violation_error_message="This position fix is stored already.",
+            ),
             models.CheckConstraint(
                 condition=Q(lat__gte=-90, lat__lte=90) & Q(lon__gte=-180, lon__lte=180),
                 name="driver_location_in_range",
+                violation_error_message="A position needs a latitude between -90 and 90 and a "
+                "longitude between -180 and 180.",
             ),
         ]
         indexes = [

@@ -96,23 +96,6 @@ def test_autocomplete_is_scoped(company, other_company, staff_web):
     assert len(response.json()["results"]) == 1
 
 
-def test_cancel_action_goes_through_the_service(company, staff_web):
-    pending = BookingFactory(company=company)
-    done = BookingFactory(company=company, status="completed")
-    response = staff_web.post(
-        "/admin/bookings/booking/",
-        {"action": "cancel_bookings", "_selected_action": [pending.id, done.id]},
-        follow=True,
-    )
-    assert response.status_code == 200
-    pending.refresh_from_db()
-    done.refresh_from_db()
-    assert pending.status == Booking.Status.CANCELLED
-    assert done.status == Booking.Status.COMPLETED  # final: refused, reported, untouched
-    messages = [str(m) for m in response.context["messages"]]
-    assert any("1 booking(s) updated" in m for m in messages)
-
-
 def test_staff_create_booking_lands_in_their_company(company, staff_web):
     client = ClientFactory(company=company)
     response = staff_web.post(
@@ -139,3 +122,13 @@ def test_drivers_cannot_enter_the_back_office(company):
     web = WebClient()
     web.force_login(UserFactory(company=company, role="driver", is_staff=True))
     assert web.get("/admin/bookings/booking/").status_code == 403
+
+
+def test_the_admin_says_atmr(staff_web):
+    page = staff_web.get("/admin/")
+    assert page.context["site_header"] == "ATMR back-office"
+    assert "<title>ATMR administration | ATMR</title>" in page.content.decode()
+
+
+def test_debug_toolbar_starts_collapsed(settings):
+    assert settings.DEBUG_TOOLBAR_CONFIG["SHOW_COLLAPSED"] is True

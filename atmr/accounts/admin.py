@@ -79,3 +79,9 @@ class UserAdmin(CompanyScopedAdmin, DjangoUserAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.has_change_permission(request)
+
+
+# Named here because every deployment registers this module; the templates use these names.
+admin.site.site_header = "ATMR back-office"
+admin.site.site_title = "ATMR"
+admin.site.index_title = "ATMR administration"

@@ -45,10 +45,12 @@ class Company(models.Model):
             models.CheckConstraint(
                 condition=Q(lat__isnull=True) | Q(lat__gte=-90, lat__lte=90),
                 name="company_lat_range",
+                violation_error_message="The latitude must be between -90 and 90.",
             ),
             models.CheckConstraint(
                 condition=Q(lon__isnull=True) | Q(lon__gte=-180, lon__lte=180),
                 name="company_lon_range",
+                violation_error_message="The longitude must be between -180 and 180.",
             ),
         ]
 
@@ -109,6 +111,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=Q(company__isnull=False) | Q(is_superuser=True),
                 name="user_company_unless_superuser",
+                violation_error_message="A user needs a company (only superusers have none).",
             ),
         ]
 
