@@ -25,6 +25,7 @@ def test_login_returns_tokens_and_user(dispatcher):
         "email": dispatcher.email,
         "role": "dispatcher",
         "company": str(dispatcher.company_id),
+        "driver_id": None,
     }
     me = APIClient()
     me.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access']}")
