@@ -6,6 +6,7 @@ layer, Celery tasks run in-process, straight-line travel times.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -190,6 +191,15 @@ REST_FRAMEWORK = {
     },
     "UNAUTHENTICATED_USER": None,
 }
+
+# Peers whose X-Forwarded-For is believed (addresses or CIDRs), or the number of proxies in
+# front when their addresses are not fixed; neither: the header is ignored (accounts/throttles).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+try:
+    [ipaddress.ip_network(proxy, strict=False) for proxy in TRUSTED_PROXIES]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
