@@ -181,7 +181,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
     # Raw datetimes (outside serializers) end in "Z" like DRF's encoder writes them.
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z,),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson with a nesting limit: a deeply nested body is a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["atmr.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "atmr.pagination.PagePagination",
     "EXCEPTION_HANDLER": "atmr.exceptions.api_exception_handler",

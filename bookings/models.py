@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -47,7 +48,15 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        constraints = _coordinate_checks("client", "", nullable=True)
+        constraints = [
+            *_coordinate_checks("client", "", nullable=True),
+            # A position is both coordinates or none (half of one crashed the demo seeding).
+            models.CheckConstraint(
+                condition=Q(lat__isnull=True, lon__isnull=True)
+                | Q(lat__isnull=False, lon__isnull=False),
+                name="client_lat_lon_together",
+            ),
+        ]
         indexes = [
             # The client picker searches by name within one company.
             models.Index(fields=["company", "last_name", "first_name"], name="client_company_name"),
@@ -55,6 +64,11 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.last_name} {self.first_name}"
+
+    def clean(self) -> None:
+        if (self.lat is None) != (self.lon is None):
+            missing = "lat" if self.lat is None else "lon"
+            raise ValidationError({missing: "Give lat and lon together."})
 
 
 class Booking(models.Model):
