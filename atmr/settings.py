@@ -127,6 +127,8 @@ if POSTGRES and env_bool("DB_PREPARED_STATEMENTS", True):
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# E-mail log-in that refuses users of a suspended company, at every door (API and admin).
+AUTHENTICATION_BACKENDS = ["atmr.accounts.backends.CompanyUserBackend"]
 
 # --- Redis: cache, channel layer, Celery broker ---------------------------------------------
 REDIS_URL = env_str("REDIS_URL") or ""

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 
+from atmr.accounts.backends import COMPANY_INACTIVE
 from atmr.accounts.models import Company
 from atmr.accounts.tokens import refresh_token_for, user_check_may_sign_in
 from atmr.exceptions import Unauthorized
@@ -34,6 +35,8 @@ class LoginOutputSerializer(serializers.Serializer):
 def login(*, request: Any, email: str, password: str) -> dict[str, Any]:
     user = authenticate(request, email=email.strip().lower(), password=password)
     if user is None or not user.is_active:
+        if getattr(request, "auth_refusal", None) == COMPANY_INACTIVE:
+            raise Unauthorized("This company's account is suspended.", code=COMPANY_INACTIVE)
         raise Unauthorized("E-mail or password is wrong.", code="bad_credentials")
     user_check_may_sign_in(user)
     refresh = refresh_token_for(user)

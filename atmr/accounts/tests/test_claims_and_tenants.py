@@ -131,3 +131,30 @@ def test_login_schema_documents_driver_id(db):
     user = schema["components"]["schemas"]["LoginUser"]
     assert "driver_id" in user["required"]
     assert user["properties"]["driver_id"]["nullable"] is True
+
+
+def test_suspended_company_staff_cannot_log_into_the_back_office(company):
+    from django.test import Client as WebClient
+
+    staff = UserFactory(company=company, role="admin", is_staff=True)
+    web = WebClient()
+    form = {"username": staff.email, "password": PASSWORD, "next": "/admin/"}
+    assert web.post("/admin/login/", form).status_code == 302  # logged in
+    assert web.get("/admin/").status_code == 200
+    company.active = False
+    company.save()
+    # The open session stops working, and a new log-in is refused.
+    assert web.get("/admin/").status_code == 302
+    response = WebClient().post("/admin/login/", form)
+    assert response.status_code == 200 and response.context["form"].errors
+
+
+def test_wrong_password_of_a_suspended_company_says_nothing_about_it(company):
+    user = UserFactory(company=company)
+    company.active = False
+    company.save()
+    response = APIClient().post(
+        "/api/auth/login", {"email": user.email, "password": "wrong"}, format="json"
+    )
+    assert response.status_code == 401
+    assert response.json()["detail"] == "E-mail or password is wrong."
