@@ -93,3 +93,24 @@ def test_client_model_and_database_refuse_half_a_position(company):
     assert "lon" in refused.value.message_dict
     with pytest.raises(IntegrityError), transaction.atomic():
         client.save()
+
+
+# --- NUL characters (PostgreSQL text cannot hold them) are a field error ---------------------
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/clients", {"first_name": "A\x00", "last_name": "B"}, "first_name"),
+        ("/api/clients", {"first_name": "A", "last_name": "B", "notes": "x\x00y"}, "notes"),
+        (
+            "/api/drivers",
+            {"email": "d@x.test", "first_name": "A", "last_name": "\x00"},
+            "last_name",
+        ),
+        ("/api/auth/login", {"email": "a@b.test", "password": "pw\x00"}, "password"),
+    ],
+)
+def test_nul_in_text_is_a_field_error(dispatcher_client, url, body, field):
+    response = dispatcher_client.post(url, body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
