@@ -90,6 +90,20 @@ def prepare(env: dict[str, str]) -> None:
     manage(env, "collectstatic", "--noinput", "-v", "0")
 
 
+# realtime/PROTOCOL.md's limits: frames over WS_MAX_SIZE bytes are refused (1009) before they
+# are buffered, and per-message deflate stays off, so a small compressed frame can never
+# inflate to megabytes (nor cost zlib time on the loop every other socket shares).
+WS_MAX_SIZE = 65_536
+
+
+def uvicorn_command(shape: Shape, host: str = "127.0.0.1") -> list[str]:
+    """The websocket server's command line (docker-compose.yml's `asgi` uses the same flags)."""
+    command = [PY, "-m", "uvicorn", "atmr.asgi:application", "--host", host]
+    command += ["--port", str(shape.ws_port), "--workers", str(shape.asgi_workers)]
+    command += ["--ws-max-size", str(WS_MAX_SIZE), "--ws-per-message-deflate", "false"]
+    return [*command, "--no-access-log"]
+
+
 def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Stack:
     def out(name: str) -> object:
         if log_dir is None:
@@ -100,9 +114,7 @@ def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Sta
     gunicorn = [PY, "-m", "gunicorn", "atmr.wsgi:application", "-c", "python:atmr.gunicorn_conf"]
     gunicorn += ["--bind", f"127.0.0.1:{shape.port}", "--workers", str(shape.workers)]
     gunicorn += ["--threads", str(shape.threads)]
-    uvicorn = [PY, "-m", "uvicorn", "atmr.asgi:application", "--host", "127.0.0.1"]
-    uvicorn += ["--port", str(shape.ws_port), "--workers", str(shape.asgi_workers)]
-    uvicorn += ["--no-access-log"]
+    uvicorn = uvicorn_command(shape)
 
     def spawn(name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(

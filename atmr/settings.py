@@ -6,6 +6,7 @@ layer, Celery tasks run in-process, straight-line travel times.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -130,6 +131,8 @@ if POSTGRES and env_bool("DB_PREPARED_STATEMENTS", True):
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# E-mail log-in that refuses users of a suspended company, at every door (API and admin).
+AUTHENTICATION_BACKENDS = ["atmr.accounts.backends.CompanyUserBackend"]
 
 # --- Redis: cache, channel layer, Celery broker ---------------------------------------------
 REDIS_URL = env_str("REDIS_URL") or ""
@@ -184,7 +187,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
     # Raw datetimes (outside serializers) end in "Z" like DRF's encoder writes them.
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z,),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson with a nesting limit: a deeply nested body is a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["atmr.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "atmr.pagination.PagePagination",
     "EXCEPTION_HANDLER": "atmr.exceptions.api_exception_handler",
@@ -194,6 +198,15 @@ REST_FRAMEWORK = {
     },
     "UNAUTHENTICATED_USER": None,
 }
+
+# Peers whose X-Forwarded-For is believed (addresses or CIDRs), or the number of proxies in
+# front when their addresses are not fixed; neither: the header is ignored (accounts/throttles).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+try:
+    [ipaddress.ip_network(proxy, strict=False) for proxy in TRUSTED_PROXIES]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),

@@ -59,7 +59,16 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        constraints = _coordinate_checks("client", "", nullable=True)
+        constraints = [
+            *_coordinate_checks("client", "", nullable=True),
+            # A position is both coordinates or none (half of one crashed the demo seeding).
+            models.CheckConstraint(
+                condition=Q(lat__isnull=True, lon__isnull=True)
+                | Q(lat__isnull=False, lon__isnull=False),
+                name="client_lat_lon_together",
+                violation_error_message="Give both the latitude and the longitude, or neither.",
+            ),
+        ]
         indexes = [
             # The client picker searches by name within one company.
             models.Index(fields=["company", "last_name", "first_name"], name="client_company_name"),
@@ -67,6 +76,11 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.last_name} {self.first_name}"
+
+    def clean(self) -> None:
+        if (self.lat is None) != (self.lon is None):
+            missing = "lat" if self.lat is None else "lon"
+            raise ValidationError({missing: "Give lat and lon together."})
 
 
 class Booking(models.Model):

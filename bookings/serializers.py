@@ -273,8 +273,12 @@ class ClientInputSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("lat" in attrs) != ("lon" in attrs):
-            raise serializers.ValidationError({"lon": "Give lat and lon together."})
+        # Half a position is no position: dispatch and the demo seeding need both or neither.
+        if ("lat" in attrs) != ("lon" in attrs) or (attrs.get("lat") is None) != (
+            attrs.get("lon") is None
+        ):
+            missing = "lat" if attrs.get("lat") is None else "lon"
+            raise serializers.ValidationError({missing: "Give lat and lon together."})
         return attrs
 
 

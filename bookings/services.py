@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from atmr.accounts.models import Company
+from atmr.accounts.selectors import company_get
 from atmr.exceptions import DomainError, NotFound
 from atmr.list_cache import lists_changed
 from atmr.localtime import format_local, moment_range_error
@@ -23,7 +24,7 @@ from bookings.errors import (
     VehicleUnsuitable,
 )
 from bookings.models import Booking, Client, Mobility
-from bookings.transitions import DRIVER_SETTABLE, EDITABLE, can_transition
+from bookings.transitions import EDITABLE, can_transition, driver_step_refusal
 from drivers.models import Driver, Vehicle
 from realtime.events import build_assignment, build_booking_updated
 from realtime.groups import group_for_company_dispatch, group_for_driver
@@ -303,8 +304,15 @@ def booking_set_status(*, booking: Booking, status: str, driver: Driver | None =
     if driver is not None:
         if booking.driver_id != driver.id:
             raise NotFound("Unknown booking.", field="booking_id")
-        if status not in DRIVER_SETTABLE:
-            raise BookingInvalidTransition(f"A driver cannot set {status}.", field="status")
+        refusal = driver_step_refusal(
+            current=booking.status,
+            target=status,
+            scheduled_at=booking.scheduled_at,
+            tz=company_get(company_id=booking.company_id).tz,
+            now=timezone.now(),
+        )
+        if refusal:
+            raise BookingInvalidTransition(refusal, field="status")
     _set_status(booking, status)
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)

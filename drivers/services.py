@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from atmr.accounts.models import Company, User
+from atmr.accounts.services import EMAIL_UNAVAILABLE, EmailUnavailable, user_email_check_available
 from atmr.exceptions import DomainError, NotFound
 from drivers.models import Driver, Vehicle
 
@@ -36,17 +37,19 @@ def driver_create(
 ) -> Driver:
     """Create the driver's log-in (role driver) and its driver record together."""
     _check_vehicle(company, fields.get("default_vehicle"))
-    email = email.strip().lower()
-    if User.objects.filter(email=email).exists():
-        raise DomainError("A user with this e-mail exists already.", field="email")
-    user = User.objects.create_user(
-        email,
-        password,
-        first_name=first_name,
-        last_name=last_name,
-        company=company,
-        role=User.Role.DRIVER,
-    )
+    email = user_email_check_available(email=email)
+    try:
+        with transaction.atomic():  # a concurrent create of the same address loses here
+            user = User.objects.create_user(
+                email,
+                password,
+                first_name=first_name,
+                last_name=last_name,
+                company=company,
+                role=User.Role.DRIVER,
+            )
+    except IntegrityError:
+        raise EmailUnavailable(EMAIL_UNAVAILABLE, field="email") from None
     driver = Driver(company=company, user=user, **fields)
     driver.full_clean()
     try:

@@ -2,7 +2,8 @@
 
 The token comes from the `Authorization: Bearer <token>` handshake header (phones; keeps it
 out of access logs) or the `?token=<token>` query string (browsers cannot set headers). Its
-claims (see atmr/accounts/tokens.py) are trusted as the API trusts them: no user query.
+claims (see atmr/accounts/tokens.py) are trusted as the API trusts them: no user query. The
+company is read (cached) once at connect: a suspended company's users may not open sockets.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
+
+from atmr.accounts.models import Company
+from atmr.accounts.selectors import company_get
 
 # Close codes (also in realtime/PROTOCOL.md).
 CLOSE_UNAUTHENTICATED = 4401  # missing, malformed, badly signed or expired token
@@ -82,3 +87,20 @@ def authenticate_scope(scope: dict[str, Any]) -> SocketUser:
         driver_id=str(driver_id) if driver_id else None,
         expires_at=datetime.fromtimestamp(int(token["exp"]), tz=UTC),
     )
+
+
+def socket_company_check(user: SocketUser) -> None:
+    """Raises SocketAuthError (4403) when the user's company is suspended or gone."""
+    try:
+        company = company_get(company_id=user.company_id)
+    except (Company.DoesNotExist, ValueError):
+        raise SocketAuthError(CLOSE_UNAUTHENTICATED, "Unknown company.") from None
+    if not company.active:
+        raise SocketAuthError(CLOSE_FORBIDDEN, "This company's account is suspended.")
+
+
+async def authenticate_socket(scope: dict[str, Any]) -> SocketUser:
+    """authenticate_scope, then the company check (one cached read, off the event loop)."""
+    user = authenticate_scope(scope)
+    await database_sync_to_async(socket_company_check)(user)
+    return user

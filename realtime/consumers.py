@@ -27,7 +27,7 @@ from bookings.models import Booking
 from bookings.selectors import booking_list
 from bookings.services import booking_set_status
 from drivers.locations import DriverBatch, Position, StoreResult, location_batches_store
-from realtime.auth import CLOSE_FORBIDDEN, SocketAuthError, SocketUser, authenticate_scope
+from realtime.auth import CLOSE_FORBIDDEN, SocketAuthError, SocketUser, authenticate_socket
 from realtime.events import (
     booking_summary,
     build_ack,
@@ -220,7 +220,7 @@ class _CompanySocket(AsyncWebsocketConsumer):
         self.bucket = RateBucket()
         self.expiry: asyncio.TimerHandle | None = None
         try:
-            user = authenticate_scope(self.scope)
+            user = await authenticate_socket(self.scope)
             self.check_role(user)
         except SocketAuthError as exc:
             # Accept first so the client sees the close code (a refused handshake is a bare 403).

@@ -199,6 +199,8 @@ def _parse_chat(data: dict[str, Any], client_id: ClientId, now: datetime) -> Inb
     if not isinstance(text, str):
         raise ProtocolError("invalid_field", "text must be a string.", field="text")
     text = text.strip()
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse it as the API does
+        raise ProtocolError("invalid_field", "text must not contain NUL characters.", field="text")
     if not 1 <= len(text) <= MAX_CHAT_CHARS:
         raise ProtocolError(
             "invalid_field", f"text must be 1 to {MAX_CHAT_CHARS} characters.", field="text"

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from atmr.accounts.models import Company, User
+from atmr.accounts.services import EMAIL_UNAVAILABLE
 from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
 
 
@@ -41,8 +44,31 @@ class CompanyAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
 
+def _clean_email(form: forms.ModelForm) -> str:
+    """The address, or the API's one answer for a taken address (whichever company has it)."""
+    email = str(form.cleaned_data.get("email", "")).strip().lower()
+    taken = User.objects.filter(email__iexact=email)
+    if form.instance.pk:
+        taken = taken.exclude(pk=form.instance.pk)
+    if taken.exists():
+        raise forms.ValidationError(EMAIL_UNAVAILABLE)
+    return email
+
+
+class UserAddForm(DjangoUserAdmin.add_form):  # type: ignore[name-defined,misc]
+    def clean_email(self) -> str:
+        return _clean_email(self)
+
+
+class UserEditForm(UserChangeForm):
+    def clean_email(self) -> str:
+        return _clean_email(self)
+
+
 @admin.register(User)
 class UserAdmin(CompanyScopedAdmin, DjangoUserAdmin):
+    add_form = UserAddForm
+    form = UserEditForm
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "company", "role", "is_staff", "is_active"]
     list_filter = ["role", "is_staff", "is_active", "company"]

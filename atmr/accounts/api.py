@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from atmr.accounts.selectors import company_get
@@ -16,9 +14,11 @@ from atmr.accounts.serializers import (
     LoginInputSerializer,
     LoginOutputSerializer,
     RefreshInputSerializer,
+    RefreshOutputSerializer,
     login,
 )
 from atmr.accounts.throttles import LoginEmailThrottle, LoginIpThrottle
+from atmr.accounts.tokens import tokens_refresh
 from atmr.api import CompanyApiView
 from atmr.exceptions import Unauthorized
 from atmr.permissions import EVERYONE
@@ -41,16 +41,12 @@ class RefreshApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RefreshInputSerializer, responses=TokenRefreshSerializer)
+    @extend_schema(request=RefreshInputSerializer, responses=RefreshOutputSerializer)
     def post(self, request: Request) -> Response:
-        serializer = TokenRefreshSerializer(data=request.data)
-        try:
-            serializer.is_valid(raise_exception=True)
-        except AuthenticationFailed as exc:  # the user was deactivated or deleted
-            raise Unauthorized(str(exc.detail), code="user_inactive") from exc
-        except TokenError as exc:
-            raise Unauthorized(exc.args[0], code="token_not_valid") from exc
-        return Response(serializer.validated_data)
+        """A new access token with the user's role, company and driver as they are now."""
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(tokens_refresh(refresh=data.validated_data["refresh"]))
 
 
 class LogoutApi(APIView):

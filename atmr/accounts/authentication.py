@@ -5,6 +5,10 @@ refreshing re-checks the user in the database. This saves a query on every reque
 
 A token verified once is remembered until it expires: checking the signature and claims again
 cost about a third of a cached API response's CPU, and a token's bytes cannot change.
+
+A suspended company (`Company.active = false`) loses access within `RECHECK_S` seconds: its
+tokens are refused while the suspension mark (atmr/accounts/tokens.py, a cache read, no SQL)
+is set, checked when a token is first seen and again every `RECHECK_S` while remembered.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
+
+from atmr.accounts.selectors import company_is_suspended
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,11 @@ def claims_user_from_token(token: Any) -> ClaimsUser:
         raise InvalidToken(f"Token has no '{exc.args[0]}' claim.") from exc
 
 
-# raw token -> (expiry as a Unix time, user, validated token); per process, bounded.
-_VERIFIED: dict[bytes, tuple[float, ClaimsUser, Any]] = {}
+# raw token -> (expiry as a Unix time, next suspension check, user, validated token);
+# per process, bounded.
+_VERIFIED: dict[bytes, tuple[float, float, ClaimsUser, Any]] = {}
 VERIFIED_MAX = 4096
+RECHECK_S = 10.0
 
 
 class ClaimsJWTAuthentication(JWTAuthentication):
@@ -70,14 +79,20 @@ class ClaimsJWTAuthentication(JWTAuthentication):
         raw = None if header is None else self.get_raw_token(header)
         if raw is None:
             return None
+        now = time.time()
         known = _VERIFIED.get(raw)
-        if known is not None and known[0] > time.time():
-            return known[1], known[2]
-        token = self.get_validated_token(raw)
-        user = self.get_user(token)
-        if len(_VERIFIED) >= VERIFIED_MAX:
-            _VERIFIED.clear()  # rare, and each entry is cheap to rebuild
-        _VERIFIED[raw] = (float(token["exp"]), user, token)
+        if known is not None and known[0] > now:
+            expires, recheck, user, token = known
+        else:
+            token = self.get_validated_token(raw)
+            expires, recheck, user = float(token["exp"]), 0.0, self.get_user(token)
+        if recheck <= now:
+            if company_is_suspended(company_id=user.company_id):
+                _VERIFIED.pop(raw, None)
+                raise AuthenticationFailed("This company's account is suspended.")
+            if len(_VERIFIED) >= VERIFIED_MAX:
+                _VERIFIED.clear()  # rare, and each entry is cheap to rebuild
+            _VERIFIED[raw] = (expires, now + RECHECK_S, user, token)
         return user, token
 
     def get_user(self, validated_token: Any) -> ClaimsUser:  # type: ignore[override]

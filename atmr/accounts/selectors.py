@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 
 from atmr.accounts.models import Company
 
 _COMPANY_KEY = "company:v1:{}"
 _COMPANY_TTL_S = 300
+# Set while a company is suspended, for as long as an access token lives: log-in and refresh
+# check the database, so after that no token issued before the suspension is still valid.
+_SUSPENDED_KEY = "company:suspended:{}"
 
 
 def company_get(*, company_id: object) -> Company:
@@ -22,3 +26,17 @@ def company_get(*, company_id: object) -> Company:
 
 def company_forget(*, company_id: object) -> None:
     cache.delete(_COMPANY_KEY.format(company_id))
+
+
+def company_suspended_mark(*, company_id: object, suspended: bool) -> None:
+    key = _SUSPENDED_KEY.format(company_id)
+    if suspended:
+        lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
+        cache.set(key, True, int(lifetime) + 60)
+    else:
+        cache.delete(key)
+
+
+def company_is_suspended(*, company_id: object) -> bool:
+    """Whether access tokens of this company must be refused now (no SQL: a cache read)."""
+    return bool(cache.get(_SUSPENDED_KEY.format(company_id)))

@@ -12,6 +12,23 @@ from django.db import transaction
 from atmr.accounts.models import Company, User
 from atmr.exceptions import DomainError
 
+# One answer for an address taken in the caller's company or in any other: e-mails are unique
+# across the deployment, and telling "exists elsewhere" apart would reveal another tenant's
+# staff and patients' drivers to whoever probes the create forms.
+EMAIL_UNAVAILABLE = "This e-mail address cannot be used; choose another one."
+
+
+class EmailUnavailable(DomainError):
+    code = "email_unavailable"
+
+
+def user_email_check_available(*, email: str, field: str = "email") -> str:
+    """The normalized address, or EmailUnavailable (same words whoever holds it)."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise EmailUnavailable(EMAIL_UNAVAILABLE, field=field)
+    return email
+
 
 @transaction.atomic
 def company_create(*, name: str, admin_email: str, admin_password: str, **fields: Any) -> Company:

@@ -1,10 +1,19 @@
-"""Issuing tokens: the claims every request relies on are written here and only here."""
+"""Issuing tokens: the claims every request relies on are written here and only here.
+
+Claims always come from the user row as it is now: at log-in and at every refresh (a refresh
+never copies the old token's role, company or driver), so a role or company change, a
+deactivated user or a suspended company takes effect at the next refresh at the latest.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from atmr.accounts.models import User
+from atmr.exceptions import Unauthorized
 
 
 def token_claims(user: User) -> dict[str, str | None]:
@@ -22,3 +31,36 @@ def refresh_token_for(user: User) -> RefreshToken:
     for key, value in token_claims(user).items():
         token[key] = value
     return token
+
+
+def user_check_may_sign_in(user: User | None) -> User:
+    """The user if it may hold tokens now; else Unauthorized (401) saying why."""
+    if user is None or not user.is_active:
+        raise Unauthorized("This account is disabled or no longer exists.", code="user_inactive")
+    if user.company_id is None:
+        raise Unauthorized("This account belongs to no company.", code="no_company")
+    if not user.company.active:
+        raise Unauthorized("This company's account is suspended.", code="company_inactive")
+    return user
+
+
+def tokens_refresh(*, refresh: str) -> dict[str, Any]:
+    """A new access token whose claims are read from the database now.
+
+    Raises Unauthorized for a bad, expired or blacklisted refresh token, and for a user who
+    was deleted, deactivated or whose company was suspended since.
+    """
+    try:
+        token = RefreshToken(refresh)  # type: ignore[arg-type]  # checks the blacklist too
+    except TokenError as exc:
+        raise Unauthorized(exc.args[0], code="token_not_valid") from exc
+    user = (
+        User.objects.select_related("company", "driver_profile")
+        .filter(id=token.payload.get("user_id"))
+        .first()
+    )
+    user = user_check_may_sign_in(user)
+    access = token.access_token
+    for key, value in token_claims(user).items():
+        access[key] = value
+    return {"access": str(access)}

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from bookings import services
 from bookings.errors import BookingConflict, BookingInvalidTransition, BookingTimeOutOfRange
@@ -71,7 +72,8 @@ def test_stale_copy_loses_the_race(company):
 
 def test_driver_may_only_progress_its_own_booking(company):
     mine, other = DriverFactory(company=company), DriverFactory(company=company)
-    booking = BookingFactory(company=company, driver=mine, status="assigned")
+    soon = timezone.now() + timedelta(minutes=30)  # a driver starts only today's trips
+    booking = BookingFactory(company=company, driver=mine, status="assigned", scheduled_at=soon)
     with pytest.raises(Exception, match="Unknown booking"):
         services.booking_set_status(booking=booking, status="en_route", driver=other)
     with pytest.raises(BookingInvalidTransition):

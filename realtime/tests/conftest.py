@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
 from django.db import connections
+from django.utils import timezone
 
 from atmr.accounts.tokens import refresh_token_for
 from realtime.consumers import LOCATION_WRITER_THREADS, _location_writers
@@ -65,5 +66,9 @@ def other_dispatcher_token(other_company, token_for) -> str:
 @pytest.fixture
 def assigned_booking(company, driver):
     return BookingFactory(
-        company=company, driver=driver, vehicle=driver.default_vehicle, status="assigned"
+        company=company,
+        driver=driver,
+        vehicle=driver.default_vehicle,
+        status="assigned",
+        scheduled_at=timezone.now() + timedelta(minutes=30),  # drivers start today's trips only
     )

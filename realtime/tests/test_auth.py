@@ -105,3 +105,31 @@ async def _sync(function):
     from channels.db import database_sync_to_async
 
     return await database_sync_to_async(function)()
+
+
+async def test_suspended_company_cannot_open_sockets(company, driver_token):
+    def suspend() -> None:
+        company.active = False
+        company.save()
+
+    await _sync(suspend)
+    assert await _close_code(f"/ws/driver/?token={driver_token}") == CLOSE_FORBIDDEN
+
+
+async def test_refreshed_token_carries_the_new_role_onto_sockets(company):
+    from rest_framework.test import APIClient
+
+    from atmr.accounts.tokens import refresh_token_for
+
+    user = await _sync(lambda: UserFactory(company=company, role="admin"))
+    refresh = await _sync(lambda: str(refresh_token_for(user)))
+
+    def demote_and_refresh() -> str:
+        user.role = "driver"
+        user.save(update_fields=["role"])
+        response = APIClient().post("/api/auth/refresh", {"refresh": refresh}, format="json")
+        assert response.status_code == 200
+        return response.json()["access"]
+
+    access = await _sync(demote_and_refresh)
+    assert await _close_code(f"/ws/company/?token={access}") == CLOSE_FORBIDDEN

@@ -25,6 +25,7 @@ def test_login_returns_tokens_and_user(dispatcher):
         "email": dispatcher.email,
         "role": "dispatcher",
         "company": str(dispatcher.company_id),
+        "driver_id": None,
     }
     me = APIClient()
     me.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access']}")
@@ -176,3 +177,57 @@ def test_a_tampered_token_is_refused_after_its_original_was_remembered(dispatche
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     assert client.get("/api/companies/me").status_code == 401
+
+
+@pytest.fixture
+def two_logins_per_ip():
+    from atmr.accounts.throttles import LoginEmailThrottle, LoginIpThrottle
+
+    saved = LoginIpThrottle.THROTTLE_RATES
+    LoginIpThrottle.THROTTLE_RATES = {**saved, "login_ip": "2/min", "login_email": "100/min"}
+    LoginEmailThrottle.THROTTLE_RATES = LoginIpThrottle.THROTTLE_RATES
+    yield
+    LoginIpThrottle.THROTTLE_RATES = saved
+    LoginEmailThrottle.THROTTLE_RATES = saved
+
+
+def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(db, two_logins_per_ip):
+    client = APIClient()
+    codes = [
+        login(client, f"u{n}@x.test", "x", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code
+        for n in range(3)
+    ]
+    assert codes == [401, 401, 429]
+
+
+def test_forwarded_for_from_a_trusted_proxy_names_the_client(db, two_logins_per_ip, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    client = APIClient()
+
+    def attempt(forwarded: str, peer: str = "10.1.2.3") -> int:
+        return login(
+            client, "a@x.test", "x", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded
+        ).status_code
+
+    # The client's own (spoofable) first entry is skipped: the proxy appended the real one.
+    assert [attempt(f"1.1.1.{n}, 198.51.100.7") for n in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.8, 10.9.9.9") == 401  # another client behind two proxies
+    # A peer outside the trusted range is its own client, whatever it forwards.
+    assert [attempt("198.51.100.9", peer="192.0.2.1") for _ in range(3)] == [401, 401, 429]
+
+
+def test_num_proxies_takes_the_address_that_many_hops_from_the_right(settings):
+    from django.test import RequestFactory
+
+    from atmr.accounts.throttles import client_ip
+
+    settings.TRUSTED_PROXIES, settings.NUM_PROXIES = [], 1
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7"
+    )
+    assert client_ip(request) == "198.51.100.7"
+    settings.NUM_PROXIES = 0
+    assert client_ip(request) == "10.0.0.1"
+    bad = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="not-an-ip")
+    settings.NUM_PROXIES = 1
+    assert client_ip(bad) == "10.0.0.1"
