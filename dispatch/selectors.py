@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from bookings.models import Booking
 from bookings.selectors import day_bounds
@@ -61,4 +61,23 @@ def shift_drivers(*, company_id: object) -> list[Driver]:
         )
         .select_related("user", "default_vehicle")
         .order_by("id")
+    )
+
+
+def run_superseding(*, run: DispatchRun) -> DispatchRun | None:
+    """The newest run of `run`'s company and day that makes its plan out of date.
+
+    That is a run created after it that succeeded (a newer plan of the same day), or any
+    other run applied after `run` loaded the day (its trips changed under the plan).
+    """
+    loaded = run.started_at or run.created_at
+    return (
+        run_list(company_id=run.company_id, service_date=run.service_date)
+        .exclude(id=run.id)
+        .filter(
+            Q(created_at__gt=run.created_at, status=DispatchRun.Status.SUCCEEDED)
+            | Q(applied_at__gt=loaded)
+        )
+        .order_by("-created_at")
+        .first()
     )
