@@ -31,7 +31,7 @@ def execute_run_enqueue(run_id: str) -> None:
 
     Tests keep eager execution in-line (DISPATCH_EAGER_IN_THREAD is off under tests).
     """
-    if settings.CELERY_TASK_ALWAYS_EAGER and settings.DISPATCH_EAGER_IN_THREAD:
+    if execute_run.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
         threading.Thread(
             target=_execute_in_thread, args=(run_id,), name=f"dispatch-run-{run_id}", daemon=True
         ).start()
