@@ -28,16 +28,8 @@ from tests.factories import (
     at,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eve_of_test_day")]
 DAY = "2026-12-01"
-
-
-@pytest.fixture(autouse=True)
-def _the_day_before():
-    # The factories plan trips on 2026-12-01; a run for a past day is refused, so these
-    # tests live on the eve of it, whatever today's date.
-    with time_machine.travel(datetime(2026, 11, 30, 15, 0, tzinfo=ZURICH), tick=True):
-        yield
 
 
 @pytest.fixture
