@@ -216,3 +216,24 @@ def test_dispatch_a_day_names_the_active_run(company, staff_web):
 def test_dispatch_a_day_proposes_today_in_the_company_zone(company, staff_web):
     form = staff_web.get(f"{RUNS}dispatch-day/").context["form"]
     assert form.initial["service_date"] == datetime(2026, 11, 30).date()
+
+
+def test_a_superuser_dispatches_and_applies_for_a_chosen_company(
+    company, day, django_capture_on_commit_callbacks
+):
+    web = WebClient()
+    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
+    form = {"service_date": "2026-12-01", "mode": "suggest", "company": company.id}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web.post(f"{RUNS}dispatch-day/", form)
+    run = DispatchRun.objects.get(company=company)
+    assert response.url == f"{RUNS}{run.id}/change/"
+    assert web.post(f"{RUNS}{run.id}/apply/").status_code == 302
+    assert Booking.objects.filter(company=company, status="assigned").count() == 1
+
+
+def test_company_staff_of_another_role_cannot_dispatch(company, day):
+    web = WebClient()
+    web.force_login(UserFactory(company=company, role="driver", is_staff=True))
+    response = web.post(f"{RUNS}dispatch-day/", {"service_date": "2026-12-01", "mode": "auto"})
+    assert response.status_code == 302 and not DispatchRun.objects.exists()
