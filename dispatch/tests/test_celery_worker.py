@@ -118,6 +118,22 @@ def test_worker_executes_a_queued_run(start_worker, company):
     assert trip.status == "assigned" and run.assigned_count == 1
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie nobody reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _long_day(company, day: datetime, trips: int) -> None:
     """A day big enough that VROOM searches for several seconds."""
     for _ in range(15):
@@ -143,7 +159,7 @@ def test_a_killed_worker_fails_its_run_and_frees_the_day(start_worker, company, 
     settings.DISPATCH_RUN_STALE_S = 10
     worker, log = start_worker(DISPATCH_HEARTBEAT_S="1", DISPATCH_RUN_STALE_S="10")
     day = _tomorrow()
-    _long_day(company, day, trips=350)
+    _long_day(company, day, trips=450)
     conf = selectors.dispatch_settings_get(company_id=company.id)
     conf.solver_time_limit_s = 120  # the solve must still be going when the worker dies
     conf.save()
@@ -158,9 +174,13 @@ def test_a_killed_worker_fails_its_run_and_frees_the_day(start_worker, company, 
     _wait_for(lambda: row().heartbeat_at > solving.heartbeat_at, "heartbeat mid-solve", log)
     assert execution.runs_fail_stale() == 0  # a beating run is alive
     assert row().status == "running" and row().progress_detail.startswith("travel matrix")
+    solvers = _children(worker.pid)
+    assert solvers, "the solve should run in a child process of the worker"
 
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=DEADLINE_S)
+    # The solver dies with its worker instead of burning a core for the rest of its limit.
+    _wait_for(lambda: not any(_alive(pid) for pid in solvers), "solver exit", log)
     # What the beat task does every 15 s: the run goes silent, then is failed.
     _wait_for(lambda: execution.runs_fail_stale() == 1, "stale run failed", log)
     dead = row()
