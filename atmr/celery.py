@@ -16,7 +16,8 @@ app.autodiscover_tasks()
 
 # Periodic jobs live here so one file shows everything beat runs.
 app.conf.beat_schedule = {
-    "dispatch-fail-stale-runs": {"task": "dispatch.tasks.fail_stale_runs", "schedule": 300.0},
+    # A run whose process died is failed within DISPATCH_RUN_STALE_S (45 s) + 15 s.
+    "dispatch-fail-stale-runs": {"task": "dispatch.tasks.fail_stale_runs", "schedule": 15.0},
     # Driver positions older than 30 days, deleted nightly in batches (drivers/locations.py).
     "drivers-prune-locations": {
         "task": "drivers.prune_locations",

@@ -163,6 +163,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
+# Dispatch runs: the executing process beats every DISPATCH_HEARTBEAT_S seconds; a running run
+# silent for DISPATCH_RUN_STALE_S is failed (beat sweep, and on start of a run for its day).
+DISPATCH_HEARTBEAT_S = env_int("DISPATCH_HEARTBEAT_S", 5)
+DISPATCH_RUN_STALE_S = env_int("DISPATCH_RUN_STALE_S", 45)
+if not 1 <= DISPATCH_HEARTBEAT_S * 3 <= DISPATCH_RUN_STALE_S:
+    # A live run missing two beats in a row must not be taken for a dead one.
+    raise ImproperlyConfigured("DISPATCH_RUN_STALE_S must be at least 3 x DISPATCH_HEARTBEAT_S.")
+# With eager tasks (no worker) a run executes in a background thread, off the request; tests
+# keep it in-line so they can assert on its outcome.
+DISPATCH_EAGER_IN_THREAD = not TESTING
+
 # --- Travel times ---------------------------------------------------------------------------
 OSRM_URL = env_str("OSRM_URL") or ""
 OSRM_TIMEOUT_S = float(env_str("OSRM_TIMEOUT_S", "2.0") or 2.0)

@@ -43,7 +43,7 @@ from django.core.management import call_command  # noqa: E402
 
 from atmr.accounts.models import Company, User  # noqa: E402
 from bookings.models import Booking, Client, Mobility  # noqa: E402
-from dispatch import services  # noqa: E402
+from dispatch import execution, services  # noqa: E402
 from dispatch.local_osrm.server import free_port, start_osrm  # noqa: E402
 from dispatch.local_osrm.synthetic_map import land_points  # noqa: E402
 from dispatch.models import DispatchRun, DispatchSettings  # noqa: E402
@@ -147,7 +147,7 @@ def one_run(company: Company) -> tuple[DispatchRun, float]:
     reset_day(company)
     started = time.perf_counter()
     run = services.run_start(company=company, service_date=DAY, mode="auto", enqueue=False)
-    run = services.run_execute(str(run.id))
+    run = execution.run_execute(str(run.id))
     run.refresh_from_db()
     return run, (time.perf_counter() - started) * 1000
 

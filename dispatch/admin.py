@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from atmr.accounts.models import Company
 from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
 from atmr.exceptions import DomainError
-from dispatch import services
+from dispatch import selectors, services
 from dispatch.models import DispatchRun, DispatchSettings
+from dispatch.run_effects import run_summary
 
 
 @admin.register(DispatchSettings)
@@ -33,6 +38,34 @@ class DispatchDayForm(forms.Form):
     company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False)
 
 
+# What the run page shows as plain fields; routes and unassigned trips get their own tables.
+RUN_PAGE_FIELDS = [
+    "company",
+    "service_date",
+    "mode",
+    "status",
+    "progress_detail",
+    "error",
+    "created_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "applied_at",
+    "bookings_count",
+    "drivers_count",
+    "assigned_count",
+    "unassigned_count",
+    "drive_seconds",
+    "distance_metres",
+    "travel_source",
+    "fallback_share",
+    "load_ms",
+    "matrix_ms",
+    "solve_ms",
+    "save_ms",
+]
+
+
 @admin.register(DispatchRun)
 class DispatchRunAdmin(CompanyScopedAdmin):
     list_display = [
@@ -51,27 +84,105 @@ class DispatchRunAdmin(CompanyScopedAdmin):
     list_filter = ["status", "mode", "service_date"]
     list_select_related = ["company"]
     date_hierarchy = "service_date"
-    readonly_fields = [f.name for f in DispatchRun._meta.fields]
+    fields = RUN_PAGE_FIELDS
+    readonly_fields = RUN_PAGE_FIELDS
     change_list_template = "admin/dispatch/dispatchrun/change_list.html"
+    change_form_template = "admin/dispatch/dispatchrun/change_form.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are started with "Dispatch a day", never typed in
 
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # a run is a record; it is applied with its own button, never edited
+
     def get_urls(self):  # type: ignore[no-untyped-def]
+        view = self.admin_site.admin_view
         extra = [
             path(
                 "dispatch-day/",
-                self.admin_site.admin_view(self.dispatch_day),
+                view(self.dispatch_day),
                 name="dispatch_dispatchrun_dispatch_day",
-            )
+            ),
+            path(
+                "<path:object_id>/apply/",
+                view(self.apply_run),
+                name="dispatch_dispatchrun_apply",
+            ),
+            path(
+                "<path:object_id>/progress/",
+                view(self.run_progress),
+                name="dispatch_dispatchrun_progress",
+            ),
         ]
         return extra + super().get_urls()
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        run = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if run is not None:
+            routes, unassigned = selectors.run_sheet(run=run)
+            context.update(
+                run=run,
+                routes=routes,
+                unassigned=unassigned,
+                active=run.status in DispatchRun.ACTIVE,
+                progress_percent=round(run.progress * 100),
+                can_apply=self._may_act(request) and _applicable(run),
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def _may_act(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser or is_company_staff(request))
+
+    def _run_page(self, run_id: object) -> HttpResponseRedirect:
+        return redirect("admin:dispatch_dispatchrun_change", run_id)
+
+    def apply_run(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Apply a suggested run through the same service (and checks) as the API."""
+        run = self.get_object(request, object_id)  # scoped: another company's run is None
+        if run is None or not self._may_act(request):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if request.method != "POST":
+            return self._run_page(run.id)
+        try:
+            applied = services.run_apply(run=run)
+        except DomainError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+        else:
+            kept = len(applied.skipped)
+            note = f"; {kept} changed meanwhile and left as they are" if kept else ""
+            self.message_user(
+                request,
+                f"Plan applied: trips given to their drivers{note}.",
+                messages.SUCCESS,
+            )
+        return self._run_page(run.id)
+
+    def run_progress(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Where the run stands, for a page that polls (the run page also refreshes)."""
+        run = self.get_object(request, object_id)
+        if run is None:
+            return JsonResponse({"detail": "Not found."}, status=404)
+        return JsonResponse(
+            {
+                "id": str(run.id),
+                "status": run.status,
+                "progress": run.progress,
+                "detail": run_summary(run),
+            }
+        )
+
     def dispatch_day(self, request: HttpRequest) -> HttpResponse:
-        """Start a run for a chosen day of the staff member's company."""
-        if not (request.user.is_superuser or is_company_staff(request)):
+        """Queue a run for a chosen day of the staff member's company, then show its page."""
+        if not self._may_act(request):
             return redirect("admin:index")
-        form = DispatchDayForm(request.POST or None, initial={"service_date": timezone.localdate()})
+        form = DispatchDayForm(request.POST or None, initial={"service_date": _today(request)})
         if request.user.is_superuser:
             form.fields["company"].queryset = Company.objects.all()
             form.fields["company"].required = True
@@ -89,9 +200,33 @@ class DispatchRunAdmin(CompanyScopedAdmin):
                     by=request.user.id,
                 )
             except DomainError as exc:
-                self.message_user(request, exc.detail, messages.ERROR)
+                self._refused(request, form, exc)
             else:
-                self.message_user(request, f"Dispatch run {run.id} started.", messages.SUCCESS)
-                return redirect("admin:dispatch_dispatchrun_changelist")
+                self.message_user(request, "Dispatch run queued.", messages.SUCCESS)
+                return self._run_page(run.id)
         context = {**self.admin_site.each_context(request), "form": form, "title": "Dispatch a day"}
         return render(request, "admin/dispatch/dispatch_day.html", context)
+
+    def _refused(self, request: HttpRequest, form: DispatchDayForm, exc: DomainError) -> None:
+        if exc.field in form.fields:
+            form.add_error(exc.field, exc.detail)
+        elif exc.extra.get("run"):
+            link = reverse("admin:dispatch_dispatchrun_change", args=[exc.extra["run"]])
+            self.message_user(
+                request,
+                format_html('{} <a href="{}">See that run</a>.', exc.detail, link),
+                messages.ERROR,
+            )
+        else:
+            self.message_user(request, exc.detail, messages.ERROR)
+
+
+def _applicable(run: DispatchRun) -> bool:
+    return run.status == DispatchRun.Status.SUCCEEDED and run.applied_at is None
+
+
+def _today(request: HttpRequest) -> object:
+    """Today in the staff member's company zone (the server's date for a superuser)."""
+    company_id = getattr(request.user, "company_id", None)
+    company = Company.objects.filter(id=company_id).first() if company_id else None
+    return timezone.now().astimezone(company.tz).date() if company else timezone.localdate()

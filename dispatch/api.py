@@ -19,7 +19,8 @@ from dispatch.serializers import (
 
 
 class RunStartApi(CompanyApiView):
-    """Queue a dispatch run for a day: 202 with the run, 409 naming the active one."""
+    """Queue a dispatch run for a day: 202 with the run; 400 `service_date_past` for a day
+    before today in the company's zone; 409 `run_active` naming the active run."""
 
     serializer_class = RunDetailSerializer
 
@@ -64,6 +65,9 @@ class RunDetailApi(CompanyApiView):
 
 
 class RunApplyApi(RunDetailApi):
+    """Apply a suggested run: 200 with the run; 409 `run_not_applicable` (not succeeded, or
+    applied already) or `run_superseded` naming the newer run in `run`."""
+
     @extend_schema(request=None, responses=RunDetailSerializer)
     def post(self, request: Request, run_id: UUID) -> Response:
         run = self.get_scoped_object(self.get_queryset(), run_id)

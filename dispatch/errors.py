@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from atmr.exceptions import Conflict
+from atmr.exceptions import Conflict, DomainError
 
 
 class RunActive(Conflict):
@@ -13,3 +13,11 @@ class RunNotApplicable(Conflict):
 
 class DriverDayConflict(Conflict):
     code = "driver_day_conflict"
+
+
+class RunSuperseded(Conflict):
+    code = "run_superseded"
+
+
+class RunDayPast(DomainError):
+    code = "service_date_past"

@@ -65,6 +65,12 @@ class DispatchRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # Written every few seconds by the process executing the run: a running run whose
+    # heartbeat stopped lost its worker (see execution.runs_fail_stale).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Where a running run stands, for pages that show its progress (0..1 and in words).
+    progress = models.FloatField(default=0.0)
+    progress_detail = models.CharField(max_length=200, blank=True)
     # Milliseconds per phase.
     load_ms = models.PositiveIntegerField(null=True, blank=True)
     matrix_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -97,7 +103,7 @@ class DispatchRun(models.Model):
         indexes = [
             # GET /api/dispatch/runs?date=: a company's runs of a day, newest first.
             models.Index(fields=["company", "service_date", "-created_at"], name="run_company_day"),
-            # The stale-run sweep looks for running runs by start time.
+            # The stale-run sweep looks for running runs (then by heartbeat, few rows).
             models.Index(fields=["status", "started_at"], name="run_status_started"),
         ]
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from atmr.localtime import format_local
 from bookings.models import Booking
 from bookings.selectors import day_bounds
+from dispatch import reasons
 from dispatch.models import DispatchRun, DispatchSettings
-from drivers.models import Driver
+from drivers.models import Driver, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
 # (pinned to that driver). Patients on board are finished by their driver outside the plan.
@@ -61,4 +64,114 @@ def shift_drivers(*, company_id: object) -> list[Driver]:
         )
         .select_related("user", "default_vehicle")
         .order_by("id")
+    )
+
+
+def run_superseding(*, run: DispatchRun) -> DispatchRun | None:
+    """The newest run of `run`'s company and day that makes its plan out of date.
+
+    That is a run created after it that succeeded (a newer plan of the same day), or any
+    other run applied after `run` loaded the day (its trips changed under the plan).
+    """
+    loaded = run.started_at or run.created_at
+    return (
+        run_list(company_id=run.company_id, service_date=run.service_date)
+        .exclude(id=run.id)
+        .filter(
+            Q(created_at__gt=run.created_at, status=DispatchRun.Status.SUCCEEDED)
+            | Q(applied_at__gt=loaded)
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+# --- the run page: routes and left-out trips as a person reads them --------------------------
+STOP_WORDS = {
+    "start": "Leaves",
+    "pickup": "Pick-up",
+    "dropoff": "Drop-off",
+    "break": "Break",
+    "end": "Back",
+}
+
+
+@dataclass(frozen=True)
+class StopRow:
+    order: int
+    time: str  # HH:MM in the company's zone
+    kind: str
+    patient: str
+    address: str
+    booking_id: str | None
+
+
+@dataclass(frozen=True)
+class RouteSheet:
+    driver: str
+    vehicle: str
+    stops: list[StopRow]
+
+
+@dataclass(frozen=True)
+class UnassignedRow:
+    booking_id: str
+    patient: str
+    pickup: str  # scheduled pick-up, HH:MM in the company's zone
+    reason: str  # in words
+
+
+def run_sheet(*, run: DispatchRun) -> tuple[list[RouteSheet], list[UnassignedRow]]:
+    """The run's routes and unassigned trips for its page, in three queries (the run's
+    company, its bookings with their patients, its vehicles), times in the company's zone."""
+    tz = run.company.tz
+    wanted = {s["booking"] for r in run.routes for s in r["stops"] if s["booking"]}
+    wanted |= {u["booking"] for u in run.unassigned}
+    bookings = {
+        str(b.id): b
+        for b in Booking.objects.filter(company_id=run.company_id, id__in=wanted).select_related(
+            "client"
+        )
+    }
+    vehicles = {
+        str(v.id): v.plate
+        for v in Vehicle.objects.filter(
+            company_id=run.company_id, id__in={r["vehicle"] for r in run.routes}
+        )
+    }
+    routes = [
+        RouteSheet(
+            driver=route["driver_name"],
+            vehicle=vehicles.get(route["vehicle"], ""),
+            stops=[
+                _stop_row(i, stop, bookings.get(stop["booking"] or ""), tz)
+                for i, stop in enumerate(route["stops"], start=1)
+            ],
+        )
+        for route in run.routes
+    ]
+    left_out = [_unassigned_row(item, bookings.get(item["booking"]), tz) for item in run.unassigned]
+    return routes, left_out
+
+
+def _stop_row(order: int, stop: dict, booking: Booking | None, tz: tzinfo) -> StopRow:
+    address = ""
+    if booking is not None:
+        address = booking.dropoff_address if stop["kind"] == "dropoff" else booking.pickup_address
+    return StopRow(
+        order=order,
+        time=format_local(datetime.fromisoformat(stop["service_start"]), tz),
+        kind=STOP_WORDS.get(stop["kind"], stop["kind"]),
+        patient=str(booking.client) if booking is not None else "",
+        address=address,
+        booking_id=str(booking.id) if booking is not None else None,
+    )
+
+
+def _unassigned_row(item: dict, booking: Booking | None, tz: tzinfo) -> UnassignedRow:
+    return UnassignedRow(
+        booking_id=item["booking"],
+        patient=str(booking.client) if booking is not None else "",
+        pickup=format_local(booking.scheduled_at, tz) if booking is not None else "",
+        reason=item.get("detail") or reasons.unassigned_words(item["reason"], booking, tz),
     )

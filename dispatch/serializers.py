@@ -38,6 +38,9 @@ class UnassignedSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=["no_equipment", "no_capacity", "window_unreachable", "no_room"]
     )
+    detail = serializers.CharField(
+        required=False, help_text="The reason in words, times in the company's zone."
+    )
 
 
 _SUMMARY_FIELDS = [

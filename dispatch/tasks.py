@@ -1,18 +1,48 @@
-"""Celery entry points for dispatch: ids in, one service call."""
+"""Celery entry points for dispatch: ids in, one call; and the seam that queues a run."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+import threading
 
-from dispatch import services
+from celery import shared_task
+from django.conf import settings
+from django.db import connections
+
+from dispatch import execution
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def execute_run(run_id: str) -> None:
     # Idempotent: a re-delivered message for a run that is no longer queued does nothing.
-    services.run_execute(run_id)
+    execution.run_execute(run_id)
 
 
 @shared_task(ignore_result=True)
 def fail_stale_runs() -> int:
-    return services.runs_fail_stale()
+    return execution.runs_fail_stale()
+
+
+def execute_run_enqueue(run_id: str) -> None:
+    """Have the run executed: by a worker, or without one (eager tasks) in a background
+    thread of this process, so the request that started it answers at once.
+
+    Tests keep eager execution in-line (DISPATCH_EAGER_IN_THREAD is off under tests).
+    """
+    if execute_run.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
+        threading.Thread(
+            target=_execute_in_thread, args=(run_id,), name=f"dispatch-run-{run_id}", daemon=True
+        ).start()
+    else:
+        execute_run.delay(run_id)
+
+
+def _execute_in_thread(run_id: str) -> None:
+    try:
+        execution.run_execute(run_id)
+    except Exception:  # run_execute records failures on the run; this is the last resort
+        logger.exception("Dispatch run %s: background execution failed", run_id)
+    finally:
+        connections.close_all()  # this thread's own connections

@@ -12,13 +12,16 @@ pass-through with an empty request log before and after each test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
+import time_machine
 
 from dispatch.engine.geo import Location
 from dispatch.local_osrm.fault_proxy import FaultProxy
 from dispatch.local_osrm.server import start_osrm
 from dispatch.local_osrm.synthetic_map import land_points
+from tests.factories import ZURICH
 
 # The server enforces the same limit the providers use by default, so a chunking bug shows
 # up as a TooBig error instead of passing silently.
@@ -59,3 +62,11 @@ def fault_proxy(_fault_proxy_session: FaultProxy) -> Iterator[FaultProxy]:
 @pytest.fixture
 def make_points() -> Callable[..., list[Location]]:
     return land_points
+
+
+@pytest.fixture
+def eve_of_test_day() -> Iterator[None]:
+    """Afternoon of 2026-11-30 in Zurich, whatever today is: the factories plan trips on
+    2026-12-01, and a run for a past day is refused. The clock keeps ticking."""
+    with time_machine.travel(datetime(2026, 11, 30, 15, 0, tzinfo=ZURICH), tick=True):
+        yield

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+import os
+import signal
+from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.models import Booking
-from dispatch import services
+from dispatch import execution, services
+from dispatch.errors import RunDayPast, RunSuperseded
 from dispatch.local_osrm.fault_proxy import Fault, Mode
 from dispatch.models import DispatchRun, RunAssignment
 from dispatch.tasks import execute_run
 from tests.factories import (
     GENEVA,
     LAUSANNE,
+    ZURICH,
     BookingFactory,
     DriverFactory,
     VehicleFactory,
     at,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eve_of_test_day")]
 DAY = "2026-12-01"
 
 
@@ -142,7 +147,9 @@ def test_shift_is_respected_and_infeasible_trip_reported(start, company, dispatc
     fits.refresh_from_db()
     late.refresh_from_db()
     assert fits.status == "assigned" and late.status == "pending"
-    assert run["unassigned"] == [{"booking": str(late.id), "reason": "window_unreachable"}]
+    assert [(u["booking"], u["reason"]) for u in run["unassigned"]] == [
+        (str(late.id), "window_unreachable")
+    ]
 
 
 @pytest.mark.parametrize("urgent", ["from_lausanne", "from_geneva"])
@@ -166,14 +173,20 @@ def test_when_not_everything_fits_the_urgent_trip_is_served(
     served.refresh_from_db()
     assert served.status == "assigned"
     other = next(t for name, t in trips.items() if name != urgent)
-    assert run["unassigned"] == [{"booking": str(other.id), "reason": "no_room"}]
+    assert [(u["booking"], u["reason"]) for u in run["unassigned"]] == [(str(other.id), "no_room")]
 
 
 def test_stretcher_without_a_stretcher_vehicle_is_no_equipment(start, company, dispatcher_client):
     DriverFactory(company=company)
     trip = BookingFactory(company=company, mobility="stretcher")
     run = start(dispatcher_client).json()
-    assert run["unassigned"] == [{"booking": str(trip.id), "reason": "no_equipment"}]
+    assert run["unassigned"] == [
+        {
+            "booking": str(trip.id),
+            "reason": "no_equipment",
+            "detail": "No vehicle on shift has a stretcher.",
+        }
+    ]
 
 
 def test_one_active_run_per_company_day(start, company, small_day, dispatcher_client):
@@ -225,7 +238,7 @@ def test_stale_running_run_is_failed_and_day_can_restart(
     DispatchRun.objects.filter(id=run.id).update(
         status="running", started_at=timezone.now() - timedelta(hours=1)
     )
-    assert services.runs_fail_stale() == 1
+    assert execution.runs_fail_stale() == 1
     run.refresh_from_db()
     assert run.status == "failed" and "worker" in run.error
     assert start(dispatcher_client).status_code == 202
@@ -357,3 +370,217 @@ def test_run_publishes_progress_and_result_to_the_office(
     }
     to_drivers = [e for g, e in sent if g in (group_for_driver(car.id), group_for_driver(van.id))]
     assert len(to_drivers) == 4 and {e["action"] for e in to_drivers} == {"assigned"}
+
+
+# --- a past day -------------------------------------------------------------------------------
+def test_a_past_day_is_refused_by_the_service_naming_service_date(company):
+    yesterday = timezone.datetime(2026, 11, 29).date()
+    with pytest.raises(RunDayPast) as refused:
+        services.run_start(company=company, service_date=yesterday, mode="auto")
+    assert refused.value.field == "service_date"
+    assert "2026-11-29" in refused.value.detail and "Europe/Zurich" in refused.value.detail
+    assert DispatchRun.objects.count() == 0
+
+
+def test_a_past_day_is_a_400_from_the_api(dispatcher_client):
+    response = dispatcher_client.post(
+        "/api/dispatch/run", {"date": "2026-11-29", "mode": "auto"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "service_date_past"
+    assert response.json()["field"] == "service_date"
+    assert DispatchRun.objects.count() == 0
+
+
+def test_today_in_the_company_zone_is_not_past(company):
+    # 00:30 on 1 December in Zurich is still 30 November in UTC: the company's day counts.
+    with time_machine.travel(datetime(2026, 12, 1, 0, 30, tzinfo=ZURICH), tick=False):
+        run = services.run_start(
+            company=company, service_date=datetime(2026, 12, 1).date(), mode="auto", enqueue=False
+        )
+    assert run.status == "queued"
+
+
+def test_the_command_refuses_a_past_day(company):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="service_date 2026-11-29 is in the past"):
+        call_command("dispatch", company=company.name, date=datetime(2026, 11, 29).date())
+    assert DispatchRun.objects.count() == 0
+
+
+# --- superseded runs --------------------------------------------------------------------------
+def test_applying_a_run_a_newer_one_superseded_is_409_naming_it(
+    start, company, small_day, dispatcher_client
+):
+    older = start(dispatcher_client, mode="suggest").json()
+    newer = start(dispatcher_client, mode="suggest").json()
+    response = dispatcher_client.post(f"/api/dispatch/runs/{older['id']}/apply")
+    assert response.status_code == 409, response.json()
+    body = response.json()
+    assert body["code"] == "run_superseded" and body["run"] == newer["id"]
+    assert newer["id"] in body["detail"]
+    assert Booking.objects.filter(status="assigned").count() == 0
+    assert DispatchRun.objects.get(id=older["id"]).applied_at is None
+    # The newer plan is the one to apply.
+    assert dispatcher_client.post(f"/api/dispatch/runs/{newer['id']}/apply").status_code == 200
+
+
+def test_an_auto_run_supersedes_an_older_suggestion(start, company, small_day, dispatcher_client):
+    suggestion = start(dispatcher_client, mode="suggest").json()
+    auto = start(dispatcher_client, mode="auto").json()
+    run = DispatchRun.objects.get(id=suggestion["id"])
+    with pytest.raises(RunSuperseded) as refused:
+        services.run_apply(run=run)
+    assert refused.value.extra == {"run": auto["id"]}
+    assert "was applied at 2026-11-30 " in refused.value.detail  # local time, with the date
+
+
+def test_an_older_run_applied_later_supersedes_a_newer_suggestion(
+    company, small_day, django_capture_on_commit_callbacks
+):
+    day = datetime(2026, 12, 1).date()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.run_start(company=company, service_date=day, mode="suggest")
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.run_start(company=company, service_date=day, mode="suggest")
+    DispatchRun.objects.filter(id=first.id).update(applied_at=timezone.now())
+    with pytest.raises(RunSuperseded) as refused:
+        services.run_apply(run=second)
+    assert refused.value.extra == {"run": str(first.id)}
+
+
+def test_failed_and_other_days_runs_do_not_supersede(
+    start, company, small_day, other_company, dispatcher_client
+):
+    run = start(dispatcher_client, mode="suggest").json()
+    created = DispatchRun.objects.get(id=run["id"]).created_at
+    later = created + timedelta(minutes=1)
+    DispatchRun.objects.create(company=company, service_date=run["service_date"], status="failed")
+    DispatchRun.objects.create(
+        company=company, service_date=datetime(2026, 12, 2).date(), status="succeeded"
+    )
+    DispatchRun.objects.create(
+        company=other_company, service_date=run["service_date"], status="succeeded"
+    )
+    DispatchRun.objects.update(created_at=later)  # all "newer" than the run...
+    DispatchRun.objects.filter(id=run["id"]).update(created_at=created)  # ...but itself
+    assert dispatcher_client.post(f"/api/dispatch/runs/{run['id']}/apply").status_code == 200
+
+
+# --- runs whose worker died -------------------------------------------------------------------
+def _running(company, *, heartbeat_age_s):
+    run = services.run_start(
+        company=company, service_date=datetime(2026, 12, 1).date(), mode="auto", enqueue=False
+    )
+    beat = timezone.now() - timedelta(seconds=heartbeat_age_s)
+    DispatchRun.objects.filter(id=run.id).update(
+        status="running", started_at=beat - timedelta(minutes=5), heartbeat_at=beat
+    )
+    return run
+
+
+def test_a_running_run_that_beats_is_left_alone(company):
+    run = _running(company, heartbeat_age_s=10)  # started 5 min ago, but alive
+    assert execution.runs_fail_stale() == 0
+    run.refresh_from_db()
+    assert run.status == "running"
+
+
+def test_a_run_silent_past_the_threshold_is_failed_with_local_time(company, settings):
+    run = _running(company, heartbeat_age_s=settings.DISPATCH_RUN_STALE_S + 1)
+    assert execution.runs_fail_stale() == 1
+    run.refresh_from_db()
+    assert run.status == "failed" and run.finished_at is not None
+    beat = (timezone.now() - timedelta(seconds=settings.DISPATCH_RUN_STALE_S + 1)).astimezone(
+        ZURICH
+    )
+    assert f"last heartbeat at {beat:%Y-%m-%d %H:%M}" in run.error
+
+
+def test_starting_a_run_frees_a_day_whose_run_went_silent(company, dispatcher_client, settings):
+    dead = _running(company, heartbeat_age_s=settings.DISPATCH_RUN_STALE_S + 1)
+    response = dispatcher_client.post("/api/dispatch/run", {"date": DAY}, format="json")
+    assert response.status_code == 202, response.json()
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+
+
+def test_starting_a_run_beside_a_live_one_is_still_409(company, dispatcher_client):
+    alive = _running(company, heartbeat_age_s=5)
+    response = dispatcher_client.post("/api/dispatch/run", {"date": DAY}, format="json")
+    assert response.status_code == 409 and response.json()["run"] == str(alive.id)
+
+
+def test_the_defaults_free_a_dead_workers_day_within_a_minute(settings):
+    from atmr.celery import app
+
+    sweep = app.conf.beat_schedule["dispatch-fail-stale-runs"]["schedule"]
+    # Worst case: the last beat just before death, then the threshold, then the next sweep.
+    assert settings.DISPATCH_HEARTBEAT_S + settings.DISPATCH_RUN_STALE_S + sweep <= 65
+    assert settings.DISPATCH_RUN_STALE_S + sweep <= 60
+
+
+def test_a_run_failed_as_stale_does_not_come_back_when_its_process_resumes(
+    company, small_day, monkeypatch
+):
+    run = services.run_start(
+        company=company, service_date=datetime(2026, 12, 1).date(), mode="auto", enqueue=False
+    )
+    real_solve = execution.solve_off_gil
+
+    def stall_then_solve(problem, *, time_limit_s):
+        # The sweep decides this process is dead while it solves.
+        DispatchRun.objects.filter(id=run.id).update(status="failed", error="stale")
+        return real_solve(problem, time_limit_s=time_limit_s)
+
+    monkeypatch.setattr(execution, "solve_off_gil", stall_then_solve)
+    execution.run_execute(str(run.id))
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error == "stale"
+    assert RunAssignment.objects.filter(run=run).count() == 0
+    assert Booking.objects.filter(status="assigned").count() == 0
+
+
+def test_a_solver_that_dies_fails_the_run_in_words(company, small_day, monkeypatch):
+    parent = os.getpid()
+
+    def die(problem, *, time_limit_s):
+        if os.getpid() != parent:  # only ever the forked child
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("the solve ran in the test process")
+
+    monkeypatch.setattr("dispatch.adapters.solve_day", die)
+    run = services.run_start(
+        company=company, service_date=datetime(2026, 12, 1).date(), mode="auto", enqueue=False
+    )
+    execution.run_execute(str(run.id))
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "solver process stopped unexpectedly" in run.error
+
+
+def test_the_solve_runs_in_a_child_process_and_its_errors_come_back(monkeypatch):
+    monkeypatch.setattr("dispatch.adapters.solve_day", lambda problem, *, time_limit_s: os.getpid())
+    assert execution.solve_off_gil(None, time_limit_s=1) != os.getpid()
+
+    def broken(problem, *, time_limit_s):
+        raise ValueError("no vehicles")
+
+    monkeypatch.setattr("dispatch.adapters.solve_day", broken)
+    with pytest.raises(RuntimeError, match="The solver failed: ValueError: no vehicles"):
+        execution.solve_off_gil(None, time_limit_s=1)
+
+
+def test_unassigned_reasons_are_worded_in_local_time(start, company, dispatcher_client):
+    DriverFactory(company=company, shift_start=time(8, 0), shift_end=time(12, 0))
+    late = BookingFactory(company=company, scheduled_at=at(17))  # 16:50-17:15 in Zurich
+    run = start(dispatcher_client).json()
+    stored = DispatchRun.objects.get(id=run["id"]).unassigned
+    assert stored == [
+        {
+            "booking": str(late.id),
+            "reason": "window_unreachable",
+            "detail": "No driver's shift can reach the pick-up between 16:50 and 17:15.",
+        }
+    ]

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError
-from dispatch import services
+from dispatch import execution, services
 from dispatch.models import DispatchRun
 
 
@@ -44,8 +44,9 @@ class Command(BaseCommand):
                 company=company, service_date=options["date"], mode=options["mode"], enqueue=False
             )
         except DomainError as exc:
-            raise CommandError(f"{exc.detail} (run {exc.extra.get('run')})") from exc
-        run = services.run_execute(
+            active = f" (run {exc.extra['run']})" if exc.extra.get("run") else ""
+            raise CommandError(f"{exc.detail}{active}") from exc
+        run = execution.run_execute(
             str(run.id), progress=lambda line: self.stdout.write(f"  {line}")
         )
         run.refresh_from_db()

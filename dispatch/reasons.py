@@ -1,0 +1,36 @@
+"""Why a run left a trip out, in words a dispatcher reads (times in the company's zone)."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from atmr.localtime import format_local
+from bookings.models import Booking, Mobility
+
+_NEEDS = {Mobility.WHEELCHAIR: "a wheelchair place", Mobility.STRETCHER: "a stretcher"}
+
+# Without the booking (a run stored before reasons were worded), the reason alone.
+GENERIC = {
+    "no_equipment": "No vehicle on shift has the equipment this trip needs.",
+    "no_capacity": "No vehicle on shift has enough places for this trip.",
+    "window_unreachable": "No driver's shift can reach the pick-up within its window.",
+    "no_room": "Every driver who could take it is busy around its pick-up window.",
+}
+
+
+def unassigned_words(reason: str, booking: Booking | None, tz: tzinfo) -> str:
+    """`reason` (an engine UnassignedReason value) for `booking`, with local times."""
+    if booking is None:
+        return GENERIC.get(reason, reason)
+    earliest = format_local(booking.pickup_earliest, tz)
+    latest = format_local(booking.pickup_latest, tz)
+    if reason == "no_equipment":
+        needs = _NEEDS.get(booking.mobility, "the right kind of place")
+        return f"No vehicle on shift has {needs}."
+    if reason == "no_capacity":
+        return f"No vehicle on shift has places for {booking.passengers} passengers."
+    if reason == "window_unreachable":
+        return f"No driver's shift can reach the pick-up between {earliest} and {latest}."
+    if reason == "no_room":
+        return f"Every driver who could take it is busy around its pick-up ({earliest}–{latest})."
+    return GENERIC.get(reason, reason)
