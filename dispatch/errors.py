@@ -21,3 +21,7 @@ class RunSuperseded(Conflict):
 
 class RunDayPast(DomainError):
     code = "service_date_past"
+
+
+class RunDayOutOfRange(DomainError):
+    code = "service_date_out_of_range"

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from atmr.fields import DayField
 from dispatch.models import DispatchRun
 
 
 class RunStartInputSerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = DayField()
     mode = serializers.ChoiceField(choices=DispatchRun.Mode.choices, default=DispatchRun.Mode.AUTO)
 
 
 class RunListQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = DayField(required=False)
 
 
 class StopSerializer(serializers.Serializer):

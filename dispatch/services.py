@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from atmr.accounts.models import Company
-from atmr.localtime import format_local
+from atmr.localtime import day_range_error, format_local
 from dispatch import execution, selectors
-from dispatch.errors import RunActive, RunDayPast, RunNotApplicable, RunSuperseded
+from dispatch.errors import RunActive, RunDayOutOfRange, RunDayPast, RunNotApplicable, RunSuperseded
 from dispatch.models import DispatchRun
 from dispatch.run_effects import run_announce, run_assignments_apply
 from dispatch.tasks import execute_run_enqueue
@@ -34,6 +34,9 @@ def run_start(
             f"{today.isoformat()} in {company.tz}); only today or a later day can be dispatched.",
             field="service_date",
         )
+    too_far = day_range_error(service_date, today=today)
+    if too_far:
+        raise RunDayOutOfRange(f"service_date: {too_far}", field="service_date")
     execution.runs_fail_stale(company_id=company.id, service_date=service_date)
     try:
         with transaction.atomic():

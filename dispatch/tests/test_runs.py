@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from dispatch import execution, services
-from dispatch.errors import RunDayPast, RunSuperseded
+from dispatch.errors import RunDayOutOfRange, RunDayPast, RunSuperseded
 from dispatch.local_osrm.fault_proxy import Fault, Mode
 from dispatch.models import DispatchRun, RunAssignment
 from dispatch.tasks import execute_run
@@ -389,6 +389,23 @@ def test_a_past_day_is_a_400_from_the_api(dispatcher_client):
     assert response.status_code == 400
     assert response.json()["code"] == "service_date_past"
     assert response.json()["field"] == "service_date"
+    assert DispatchRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "2030-01-01"])
+def test_a_day_past_the_accepted_range_is_a_400_not_a_500(dispatcher_client, day):
+    response = dispatcher_client.post("/api/dispatch/run", {"date": day}, format="json")
+    assert response.status_code == 400
+    assert "date" in response.json()
+    assert dispatcher_client.get(f"/api/dispatch/runs?date={day}").status_code == 400
+    assert DispatchRun.objects.count() == 0
+
+
+def test_the_service_refuses_a_day_out_of_range_for_every_door(company):
+    # The admin and the command reach run_start without the API's serializer.
+    with pytest.raises(RunDayOutOfRange) as refused:
+        services.run_start(company=company, service_date=datetime(2031, 1, 1).date(), mode="auto")
+    assert refused.value.field == "service_date"
     assert DispatchRun.objects.count() == 0
 
 
