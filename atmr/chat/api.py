@@ -33,6 +33,7 @@ class ChatMessageListApi(CompanyApiView):
         ),
     )
     def get(self, request: Request) -> Response:
+        """The team chat's history, newest first. Page back with `before=<next_before>`."""
         params = ChatMessageListInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         limit = params.validated_data["limit"]
