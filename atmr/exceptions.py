@@ -67,6 +67,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         exc = ValidationError(detail=detail)
+    if isinstance(exc, ValidationError) and isinstance(exc.detail, list):
+        # A field validated outside a serializer (DRF's `?search=`) says a bare list; the
+        # documented shape is an object of fields.
+        exc = ValidationError(detail={"non_field_errors": exc.detail})
     response = exception_handler(exc, context)
     # DRF's own errors (401, 403, 404, 405, 429, unreadable JSON) say only `detail`: give them
     # the `code` every other error carries, so clients branch on one key.

@@ -183,6 +183,12 @@ def test_drf_errors_carry_a_code_too(dispatcher_client, driver_client):
     assert unreadable.json()["code"] == "parse_error"
 
 
+def test_a_validation_error_outside_a_serializer_is_an_object_of_fields(dispatcher_client):
+    response = dispatcher_client.get("/api/clients", {"search": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Null characters are not allowed."]}
+
+
 def test_a_crash_under_api_answers_json_and_elsewhere_html(dispatcher_client, monkeypatch):
     from atmr.accounts import api as accounts_api
 
