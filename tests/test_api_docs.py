@@ -65,6 +65,7 @@ def test_every_operation_has_its_own_description(openapi):
         text = " ".join(operation.get("description", "").split())
         assert text, f"{name} has no description"
         assert text not in GENERIC_DOCS, f"{name} shows a base class's docstring"
+        assert text.startswith(operation["summary"]), name
         descriptions.setdefault(text, []).append(name)
     shared = {text: names for text, names in descriptions.items() if len(names) > 1}
     assert not shared, shared
