@@ -92,7 +92,7 @@ def _error_json(code: str, detail: str, status_code: int) -> JsonResponse:
 
 
 @csrf_exempt  # a 404 for any method, not a CSRF failure page
-def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+def api_not_found(request: HttpRequest) -> HttpResponse:
     """The last /api/ route: a JSON 404, or the slash-appended URL if that one exists."""
     if not request.path_info.endswith("/") and request.method in ("GET", "HEAD"):
         try:

@@ -59,7 +59,7 @@ api = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Last: any other /api/ path, a malformed id included, is a JSON 404 (DEBUG or not).
-    re_path(r"^(?P<rest>.*)$", exceptions.api_not_found, name="api-not-found"),
+    re_path(r"^.*$", exceptions.api_not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

@@ -190,7 +190,7 @@ def test_a_validation_error_outside_a_serializer_is_an_object_of_fields(dispatch
     assert response.json() == {"non_field_errors": ["Null characters are not allowed."]}
 
 
-def test_a_crash_under_api_answers_json_and_elsewhere_html(dispatcher_client, monkeypatch):
+def test_a_crash_under_api_answers_json(dispatcher_client, monkeypatch):
     from atmr.accounts import api as accounts_api
 
     def crash(**kwargs):
