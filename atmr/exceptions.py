@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -63,4 +67,66 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         exc = ValidationError(detail=detail)
-    return exception_handler(exc, context)
+    if isinstance(exc, ValidationError) and isinstance(exc.detail, list):
+        # A field validated outside a serializer (DRF's `?search=`) says a bare list; the
+        # documented shape is an object of fields.
+        exc = ValidationError(detail={"non_field_errors": exc.detail})
+    response = exception_handler(exc, context)
+    # DRF's own errors (401, 403, 404, 405, 429, unreadable JSON) say only `detail`: give them
+    # the `code` every other error carries, so clients branch on one key.
+    if response is not None and isinstance(response.data, dict) and "code" not in response.data:
+        detail = response.data.get("detail")
+        if isinstance(detail, ErrorDetail):
+            response.data = {"code": detail.code, **response.data}
+    return response
+
+
+# --- Errors Django answers before or outside DRF ----------------------------------------------
+# A path no API view matches (an unknown path, or an id that is not a UUID), a body Django
+# refuses (400), or a crash (500): under /api/ the client gets the same JSON error shape; the
+# admin and other pages keep Django's HTML pages.
+
+
+def _error_json(code: str, detail: str, status_code: int) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status_code)
+
+
+@csrf_exempt  # a 404 for any method, not a CSRF failure page
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """The last /api/ route: a JSON 404, or the slash-appended URL if that one exists."""
+    if not request.path_info.endswith("/") and request.method in ("GET", "HEAD"):
+        try:
+            match = resolve(f"{request.path_info}/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            return HttpResponsePermanentRedirect(f"{request.path}/")
+    return _error_json("not_found", f"No API endpoint at {request.path}.", 404)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _error_json("bad_request", "The request could not be read.", 400)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _error_json("permission_denied", "You may not do this.", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _error_json("not_found", "Not found.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return _error_json("server_error", "Server error: it has been logged.", 500)
+    return defaults.server_error(request)

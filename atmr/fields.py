@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from atmr.accounts.selectors import company_get
@@ -113,3 +115,35 @@ class DayField(serializers.DateField):
         if reason:
             self.fail("out_of_range", reason=reason)
         return day
+
+
+_LOCAL_TIME = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        # RFC 3339's name for a time of day without an offset; OpenAPI's `time` requires one.
+        "format": "partial-time",
+        "pattern": _LOCAL_TIME,
+        "example": "07:30:00",
+        "description": "A time of day in the company's zone, HH:MM or HH:MM:SS, no offset.",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of day (a shift's start), read and written in the company's zone.
+
+    An offset would be wrong half the year (DST), so input with one is refused rather than
+    silently dropped; output is always HH:MM:SS.
+    """
+
+    default_error_messages = {"invalid": "Expected a local time HH:MM or HH:MM:SS (no offset)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%H:%M:%S")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not re.match(_LOCAL_TIME, value):
+            self.fail("invalid")
+        return super().to_internal_value(value)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: the docs work offline
     "corsheaders",
     "channels",
     "atmr.accounts",
@@ -200,7 +201,7 @@ REST_FRAMEWORK = {
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z,),
     # orjson with a nesting limit: a deeply nested body is a 400, never a RecursionError.
     "DEFAULT_PARSER_CLASSES": ["atmr.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "atmr.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "atmr.pagination.PagePagination",
     "EXCEPTION_HANDLER": "atmr.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -234,6 +235,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Dispatch platform for patient-transport companies.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), no online validator
+    # badge: /api/docs/ loads nothing from another host and works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "bookings.models.Booking.Status",
@@ -278,7 +285,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx logs every OSRM request at INFO: thousands of lines per dispatch run.
-    "loggers": {"httpx": {"level": "WARNING"}},
+    "loggers": {
+        # httpx logs every OSRM request at INFO: thousands of lines per dispatch run.
+        "httpx": {"level": "WARNING"},
+        # Django's default config gives "django" its own console handler (DEBUG only) besides
+        # the root's, so every 4xx ("Not Found: /api/...") was printed twice. One handler: root.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from atmr import health, timezones
+from atmr import exceptions, health, timezones
 from atmr.accounts import api as accounts_api
 from atmr.chat import api as chat_api
 from bookings import api as bookings_api
@@ -58,6 +58,8 @@ api = [
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Last: any other /api/ path, a malformed id included, is a JSON 404 (DEBUG or not).
+    re_path(r"^.*$", exceptions.api_not_found, name="api-not-found"),
 ]
 
 urlpatterns = [
@@ -65,6 +67,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]
+
+# Errors Django answers itself: JSON under /api/, its HTML pages elsewhere (the admin).
+handler400 = exceptions.handler400
+handler403 = exceptions.handler403
+handler404 = exceptions.handler404
+handler500 = exceptions.handler500
 
 if settings.DEBUG_TOOLBAR:
     from debug_toolbar.toolbar import debug_toolbar_urls

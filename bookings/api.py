@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, RowListApiView
 from atmr.permissions import EVERYONE
+from atmr.schema import conflict
 from bookings import selectors, services
 from bookings.models import Booking, Client
 from bookings.serializers import (
@@ -64,6 +65,7 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """List bookings, filtered by local day, status, driver or client (drivers: their own)."""
         return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
@@ -71,6 +73,7 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
 
     @extend_schema(request=BookingCreateInputSerializer, responses={201: BookingOutputSerializer})
     def post(self, request: Request) -> Response:
+        """Book a trip (office staff). Times without an offset are read in the company's zone."""
         data = self.validated(BookingCreateInputSerializer)
         company = company_get(company_id=self.company_id)
         booking = services.booking_create(company=company, **data)
@@ -79,10 +82,20 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
 
 class BookingDetailApi(_BookingApi):
     def get(self, request: Request, booking_id: UUID) -> Response:
+        """One booking (drivers: only one of their own)."""
         return self.respond(self.get_booking(booking_id))
 
-    @extend_schema(request=BookingUpdateInputSerializer, responses=BookingOutputSerializer)
+    @extend_schema(
+        request=BookingUpdateInputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            409: conflict(
+                "the booking's status no longer allows changes, or it changed meanwhile."
+            ),
+        },
+    )
     def patch(self, request: Request, booking_id: UUID) -> Response:
+        """Change a booking's details (office staff) while it is pending or assigned."""
         booking = self.get_booking(booking_id)
         changes = self.validated(BookingUpdateInputSerializer)
         services.booking_update(booking=booking, changes=changes)
@@ -90,16 +103,33 @@ class BookingDetailApi(_BookingApi):
 
 
 class BookingCancelApi(_BookingApi):
-    @extend_schema(request=BookingCancelInputSerializer, responses=BookingOutputSerializer)
+    @extend_schema(
+        request=BookingCancelInputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            409: conflict("the booking is already final (completed, cancelled, no-show)."),
+        },
+    )
     def post(self, request: Request, booking_id: UUID) -> Response:
+        """Cancel a booking, with an optional reason; its driver is told."""
         booking = self.get_booking(booking_id)
         data = self.validated(BookingCancelInputSerializer)
         return self.respond(services.booking_cancel(booking=booking, **data))
 
 
 class BookingAssignApi(_BookingApi):
-    @extend_schema(request=BookingAssignInputSerializer, responses=BookingOutputSerializer)
+    @extend_schema(
+        request=BookingAssignInputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            409: conflict(
+                "the driver has another trip at that time (named in `detail`), or "
+                "the booking cannot be (re)assigned in its status."
+            ),
+        },
+    )
     def post(self, request: Request, booking_id: UUID) -> Response:
+        """Give a booking to a driver (and the driver's default vehicle)."""
         booking = self.get_booking(booking_id)
         data = self.validated(BookingAssignInputSerializer)
         booking_assign_checked(booking=booking, driver=data["driver"])
@@ -107,8 +137,15 @@ class BookingAssignApi(_BookingApi):
 
 
 class BookingUnassignApi(_BookingApi):
-    @extend_schema(request=None, responses=BookingOutputSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: BookingOutputSerializer,
+            409: conflict("the booking is not assigned, or it changed meanwhile."),
+        },
+    )
     def post(self, request: Request, booking_id: UUID) -> Response:
+        """Take a booking back from its driver: it is pending again."""
         services.booking_unassign(booking=self.get_booking(booking_id))
         return self.respond(self.get_booking(booking_id))
 
@@ -129,6 +166,7 @@ class ClientListCreateApi(RowListApiView):
 
     @extend_schema(request=ClientInputSerializer, responses={201: ClientOutputSerializer})
     def post(self, request: Request) -> Response:
+        """Add a client (patient): name, phone, home address, mobility."""
         data = self.validated(ClientInputSerializer)
         company = company_get(company_id=self.company_id)
         return self.respond(services.client_create(company=company, **data), status=201)
@@ -142,10 +180,12 @@ class ClientDetailApi(CompanyApiView):
         return selectors.client_list(company_id=self.company_id)
 
     def get(self, request: Request, client_id: UUID) -> Response:
+        """One client."""
         return self.respond(self.get_scoped_object(self.get_queryset(), client_id))
 
     @extend_schema(request=ClientInputSerializer, responses=ClientOutputSerializer)
     def patch(self, request: Request, client_id: UUID) -> Response:
+        """Change some of a client's fields."""
         client = self.get_scoped_object(self.get_queryset(), client_id)
         changes = self.validated(ClientInputSerializer, partial=True)
         return self.respond(services.client_update(client=client, **changes))

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.schema import conflict
 from dispatch import selectors, services
 from dispatch.models import DispatchRun
 from dispatch.serializers import (
@@ -24,7 +25,13 @@ class RunStartApi(CompanyApiView):
 
     serializer_class = RunDetailSerializer
 
-    @extend_schema(request=RunStartInputSerializer, responses={202: RunDetailSerializer})
+    @extend_schema(
+        request=RunStartInputSerializer,
+        responses={
+            202: RunDetailSerializer,
+            409: conflict("a run for that day is already queued or running (its id is given)."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(RunStartInputSerializer)
         run = services.run_start(
@@ -38,6 +45,8 @@ class RunStartApi(CompanyApiView):
 
 
 class RunListApi(CompanyListApiView):
+    """Dispatch runs, newest first; `?date=` keeps one day's."""
+
     queryset = DispatchRun.objects.none()
     serializer_class = RunSummarySerializer
 
@@ -61,6 +70,7 @@ class RunDetailApi(CompanyApiView):
         return selectors.run_list(company_id=self.company_id)
 
     def get(self, request: Request, run_id: UUID) -> Response:
+        """One run: status, progress, and its suggested routes once it has succeeded."""
         return self.respond(self.get_scoped_object(self.get_queryset(), run_id))
 
 
@@ -68,7 +78,19 @@ class RunApplyApi(RunDetailApi):
     """Apply a suggested run: 200 with the run; 409 `run_not_applicable` (not succeeded, or
     applied already) or `run_superseded` naming the newer run in `run`."""
 
-    @extend_schema(request=None, responses=RunDetailSerializer)
+    http_method_names = ["post", "options"]  # GET is the run's own URL
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: RunDetailSerializer,
+            409: conflict(
+                "the run has not succeeded or was applied already (`run_not_applicable`), or a "
+                "newer run superseded it (`run_superseded`, naming it in `run`)."
+            ),
+        },
+    )
     def post(self, request: Request, run_id: UUID) -> Response:
+        """Assign the run's suggested routes to their drivers."""
         run = self.get_scoped_object(self.get_queryset(), run_id)
         return self.respond(services.run_apply(run=run))

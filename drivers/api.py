@@ -44,6 +44,7 @@ class DriverListCreateApi(RowListApiView):
 
     @extend_schema(request=DriverCreateInputSerializer, responses={201: DriverOutputSerializer})
     def post(self, request: Request) -> Response:
+        """Add a driver with a log-in (office staff). Shift times are local `HH:MM[:SS]`."""
         data = self.validated(DriverCreateInputSerializer)
         company = company_get(company_id=self.company_id)
         driver = services.driver_create(company=company, **data)
@@ -59,16 +60,20 @@ class DriverDetailApi(CompanyApiView):
         return selectors.driver_list(company_id=self.company_id, driver_id=self.driver_id)
 
     def get(self, request: Request, driver_id: UUID) -> Response:
+        """One driver, with its last known position (drivers: only themselves)."""
         return self.respond(self.get_scoped_object(self.get_queryset(), driver_id))
 
     @extend_schema(request=DriverUpdateInputSerializer, responses=DriverOutputSerializer)
     def patch(self, request: Request, driver_id: UUID) -> Response:
+        """Change a driver's details, shift, vehicle or status."""
         driver = self.get_scoped_object(self.get_queryset(), driver_id)
         changes = self.validated(DriverUpdateInputSerializer, instance=driver, partial=True)
         return self.respond(services.driver_update(driver=driver, changes=changes))
 
 
 class VehicleListCreateApi(RowListApiView):
+    """The company's vehicles."""
+
     queryset = Vehicle.objects.none()
     serializer_class = VehicleOutputSerializer
 
@@ -80,6 +85,7 @@ class VehicleListCreateApi(RowListApiView):
 
     @extend_schema(request=VehicleInputSerializer, responses={201: VehicleOutputSerializer})
     def post(self, request: Request) -> Response:
+        """Add a vehicle: plate, seats, wheelchair places."""
         data = self.validated(VehicleInputSerializer)
         company = company_get(company_id=self.company_id)
         return self.respond(services.vehicle_create(company=company, **data), status=201)

@@ -6,7 +6,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from atmr.fields import CompanyObjectField
+from atmr.fields import CompanyObjectField, LocalTimeField
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from drivers.models import Driver, Vehicle
 
@@ -39,6 +39,8 @@ class DriverOutputSerializer(serializers.ModelSerializer):
     first_name = serializers.CharField(source="user.first_name")
     last_name = serializers.CharField(source="user.last_name")
     default_vehicle = VehicleSummarySerializer(allow_null=True)
+    shift_start = LocalTimeField(allow_null=True)
+    shift_end = LocalTimeField(allow_null=True)
 
     class Meta:
         model = Driver
@@ -73,7 +75,8 @@ def _iso_datetime(value: datetime | None, tz: tzinfo) -> str | None:
 
 
 def _iso_time(value: time | None) -> str | None:
-    return None if value is None else value.isoformat()
+    """Like `LocalTimeField`: HH:MM:SS."""
+    return None if value is None else value.strftime("%H:%M:%S")
 
 
 def driver_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -154,8 +157,8 @@ class _DriverFieldsSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Driver.Status.choices, required=False)
     default_vehicle = CompanyObjectField(Vehicle, required=False, allow_null=True)
-    shift_start = serializers.TimeField(required=False, allow_null=True)
-    shift_end = serializers.TimeField(required=False, allow_null=True)
+    shift_start = LocalTimeField(required=False, allow_null=True)
+    shift_end = LocalTimeField(required=False, allow_null=True)
     home_lat = serializers.FloatField(
         required=False, allow_null=True, validators=LATITUDE_VALIDATORS
     )

@@ -31,6 +31,7 @@ class LoginApi(APIView):
 
     @extend_schema(request=LoginInputSerializer, responses=LoginOutputSerializer)
     def post(self, request: Request) -> Response:
+        """Log in with e-mail and password: access and refresh tokens, and who you are."""
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = login(request=request, **data.validated_data)
@@ -75,6 +76,7 @@ class CompanyMeApi(CompanyApiView):
     read_roles = EVERYONE
 
     def get(self, request: Request) -> Response:
+        """The caller's company: name, address, time zone, booking windows."""
         company = company_get(company_id=self.company_id)
         return Response(
             {name: getattr(company, name) for name in _COMPANY_FIELDS} | {"id": str(company.id)}

@@ -33,6 +33,7 @@ class ChatMessageListApi(CompanyApiView):
         ),
     )
     def get(self, request: Request) -> Response:
+        """The team chat's history, newest first. Page back with `before=<next_before>`."""
         params = ChatMessageListInputSerializer(
             data=request.query_params, context=self.get_serializer_context()
         )
