@@ -15,7 +15,7 @@ from functools import cache
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 LIVENESS_PATH = "/api/health"
 _OK_BODY = b'{"status":"ok"}'
@@ -27,10 +27,20 @@ def _ok() -> HttpResponse:
     return HttpResponse(_OK_BODY, content_type="application/json")
 
 
+def _not_allowed(request: HttpRequest) -> JsonResponse:
+    # Every /api/ URL answers JSON, these two included (they skip DRF's handler).
+    response = JsonResponse(
+        {"code": "method_not_allowed", "detail": f'Method "{request.method}" not allowed.'},
+        status=405,
+    )
+    response["Allow"] = "GET, HEAD"
+    return response
+
+
 def health(request: HttpRequest) -> HttpResponse:
     """Liveness: the process serves requests. Reached only if the middleware is not installed."""
     if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET", "HEAD"])
+        return _not_allowed(request)
     return _ok()
 
 
@@ -75,7 +85,7 @@ def redis_ok() -> bool | None:
 def ready(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 when PostgreSQL and Redis answer, else 503 naming what failed."""
     if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET", "HEAD"])  # type: ignore[return-value]
+        return _not_allowed(request)
     results = {"database": database_ok(), "redis": redis_ok()}
     checks = {
         name: "not configured" if ok is None else ("ok" if ok else "failed")

@@ -22,8 +22,12 @@ def test_liveness_needs_no_token_and_no_known_host():
     assert response.status_code == 200
 
 
-def test_liveness_refuses_writes():
-    assert Client().post("/api/health").status_code == 405
+@pytest.mark.parametrize("path", ["/api/health", "/api/health/ready"])
+def test_probes_refuse_writes_in_json(path):
+    response = Client().post(path)
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
 
 
 def test_liveness_view_answers_without_the_middleware(settings):
