@@ -69,8 +69,14 @@ def test_login_is_throttled_per_email(dispatcher, settings):
         client = APIClient()
         codes = [login(client, dispatcher.email, "wrong").status_code for _ in range(4)]
         assert codes == [401, 401, 401, 429]
+        # The same address typed with other case and spaces is the same address.
+        assert login(client, f"  {dispatcher.email.upper()} ", "wrong").status_code == 429
         # Another address from the same IP is not locked out by the first one's failures.
         assert login(client, "someone@else.test", "x").status_code == 401
+        # Not an address at all: a 400 for the field, never a shared "[None, None]" bucket.
+        for _ in range(4):
+            response = client.post("/api/auth/login", {"email": [None, None]}, format="json")
+            assert response.status_code == 400 and "email" in response.json()
     finally:
         from rest_framework.settings import api_settings
 
