@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from atmr.accounts.tokens import refresh_token_for
-from realtime.consumers import LOCATION_WRITER_THREADS, _location_writers
+from realtime.positions import LOCATION_WRITER_THREADS, _location_writers
 from tests.factories import BookingFactory, UserFactory
 
 
