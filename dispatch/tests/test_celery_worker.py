@@ -75,7 +75,8 @@ def test_worker_executes_a_queued_run(worker, company):
     DriverFactory(company=company)
     trip = BookingFactory(company=company, scheduled_at=at(9))
     run = services.run_start(company=company, service_date=at(9).date(), mode="auto")
-    deadline = time.monotonic() + 60
+    # A deadline, not a wait: a worker starting on a loaded machine may need a while.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         run.refresh_from_db()
         if run.status not in DispatchRun.ACTIVE:

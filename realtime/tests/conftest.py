@@ -29,11 +29,11 @@ async def _close_consumer_connections(request: pytest.FixtureRequest) -> AsyncIt
     barrier = threading.Barrier(LOCATION_WRITER_THREADS)
 
     def close() -> None:
-        barrier.wait(timeout=5)
+        barrier.wait(timeout=30)
         connections.close_all()
 
     for future in [_location_writers.submit(close) for _ in range(LOCATION_WRITER_THREADS)]:
-        future.result(timeout=10)
+        future.result(timeout=60)
 
 
 @pytest.fixture
