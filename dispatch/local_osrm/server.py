@@ -1,10 +1,11 @@
 """Prepare a synthetic map and run `osrm-routed` (MLD or CH) on a loopback port.
 
 Two maps of the same area (`synthetic_map.FULL_MAP` for benchmarks and development, the
-coarser `TEST_MAP` for the test suite). Prepared files live in `<home>/maps/<name>-<key>/`
-where the key hashes the generated OSM bytes, the car profile, the OSRM version and the
-steps run, so changing any of them re-prepares, the two maps never share a folder, and an
-unchanged setup starts in well under a second. Usage:
+coarser `TEST_MAP` for the test suite), each prepared for an algorithm on its first use.
+Prepared files live in `<home>/maps/<map>-<algorithm>-<key>/` where the key hashes the
+generated OSM bytes, the car profile, the OSRM version and the steps run, so changing any of
+them re-prepares, two maps never share a folder, and an unchanged setup starts in well under
+a second. Usage:
 
     with start_osrm(max_table_size=100, map_spec=TEST_MAP) as server:
         httpx.get(f"{server.url}/route/v1/driving/6.63,46.52;6.14,46.20")
@@ -36,9 +37,11 @@ from dispatch.local_osrm.synthetic_map import FULL_MAP, TEST_MAP, MapSpec
 
 _BASE = "map"
 _READY_MARKER = ".prepared"
-# Both of OSRM's algorithms from one extract: MLD (partition + customize) and CH (contract).
-ALGORITHMS = ("mld", "ch")
-PREPARED = b"extract,partition,customize,contract"
+# The steps after osrm-extract for each of OSRM's algorithms. Each algorithm is prepared in
+# its own folder, on first use: most tests need only MLD (under a second), and contracting
+# (CH) costs most of the preparation time.
+STEPS = {"mld": ("osrm-partition", "osrm-customize"), "ch": ("osrm-contract",)}
+ALGORITHMS = tuple(STEPS)
 # A point on the Lausanne grid, used to tell when osrm-routed answers.
 _PING_PATH = "/nearest/v1/driving/6.63,46.52"
 MAPS = {spec.name: spec for spec in (FULL_MAP, TEST_MAP)}
@@ -51,38 +54,42 @@ class ServerError(RuntimeError):
     """Preparing or starting osrm-routed failed; the message carries the tool's output."""
 
 
-def map_key(inst: OsrmInstall, osm: bytes) -> str:
+def map_key(inst: OsrmInstall, osm: bytes, algorithm: str = "mld") -> str:
     digest = hashlib.sha256()
-    # PREPARED names the steps run: a folder prepared with fewer of them gets a new key.
-    for part in (inst.version.encode(), inst.car_profile.read_bytes(), osm, PREPARED):
+    steps = ",".join(STEPS[algorithm]).encode()  # another set of steps: another folder
+    for part in (inst.version.encode(), inst.car_profile.read_bytes(), osm, steps):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:16]
 
 
-def prepare(home: Path = DEFAULT_HOME, map_spec: MapSpec = FULL_MAP) -> Path:
-    """Return the `.osrm` base path of the prepared map, preparing it if needed."""
+def prepare(
+    home: Path = DEFAULT_HOME, map_spec: MapSpec = FULL_MAP, algorithm: str = "mld"
+) -> Path:
+    """Return the `.osrm` base path of the map prepared for `algorithm`, preparing it if needed
+    (in `<home>/maps/<map>-<algorithm>-<key>/`)."""
     inst = install(home)
     osm = synthetic_map.generate(map_spec)
-    folder = home / "maps" / f"{map_spec.name}-{map_key(inst, osm)}"
+    name = f"{map_spec.name}-{algorithm}"
+    folder = home / "maps" / f"{name}-{map_key(inst, osm, algorithm)}"
     base = folder / f"{_BASE}.osrm"
     if (folder / _READY_MARKER).exists():
         return base
-    # One lock per map: tests preparing the small map never wait behind a benchmark's big one.
-    with file_lock(home / "maps" / f"{map_spec.name}.lock"):
+    # One lock per map and algorithm: tests preparing the small map never wait behind a
+    # benchmark's big one.
+    with file_lock(home / "maps" / f"{name}.lock"):
         if not (folder / _READY_MARKER).exists():
-            _prepare_into(inst, osm, folder)
+            _prepare_into(inst, osm, folder, algorithm)
     return base
 
 
-def _prepare_into(inst: OsrmInstall, osm: bytes, folder: Path) -> None:
+def _prepare_into(inst: OsrmInstall, osm: bytes, folder: Path, algorithm: str) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
         (staging / f"{_BASE}.osm").write_bytes(osm)
         _run(inst, staging, "osrm-extract", "-p", str(inst.car_profile), f"{_BASE}.osm")
-        _run(inst, staging, "osrm-partition", f"{_BASE}.osrm")
-        _run(inst, staging, "osrm-customize", f"{_BASE}.osrm")
-        _run(inst, staging, "osrm-contract", f"{_BASE}.osrm")
+        for tool in STEPS[algorithm]:
+            _run(inst, staging, tool, f"{_BASE}.osrm")
         (staging / _READY_MARKER).write_text("ok\n")
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
@@ -160,7 +167,7 @@ def start_osrm(
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
-    base = prepare(home, map_spec)
+    base = prepare(home, map_spec, algorithm)
     inst = install(home)
     attempts = 3 if port == 0 else 1  # a picked port can be taken between probe and bind
     for attempt in range(attempts):

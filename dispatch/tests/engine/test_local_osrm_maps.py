@@ -31,10 +31,12 @@ def test_the_test_map_is_a_coarser_map_of_the_same_area() -> None:
 
 def test_maps_are_keyed_by_their_parameters_and_reused(osrm_server: str) -> None:
     inst = install()
-    keys = {map_key(inst, synthetic_map.generate(spec)) for spec in (FULL_MAP, TEST_MAP)}
-    assert len(keys) == 2
+    maps = [(spec, algorithm) for spec in (FULL_MAP, TEST_MAP) for algorithm in ("mld", "ch")]
+    keys = {map_key(inst, synthetic_map.generate(spec), algorithm) for spec, algorithm in maps}
+    assert len(keys) == 4
     base = prepare(map_spec=TEST_MAP)  # the session's server prepared it already
-    assert base.parent.name == f"test-{map_key(inst, synthetic_map.generate(TEST_MAP))}"
+    key = map_key(inst, synthetic_map.generate(TEST_MAP), "mld")
+    assert base.parent.name == f"test-mld-{key}"
     marker = base.parent / ".prepared"
     before = marker.stat().st_mtime_ns
     assert prepare(map_spec=TEST_MAP) == base
