@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,19 @@ class Communicator(WebsocketCommunicator):
         return await super().connect(timeout)
 
     async def receive_output(self, timeout: float = TIMEOUT_S) -> Any:
+        # The stock method only notices a crashed application when its timeout ends: with a
+        # generous timeout, wait for the output or the application's end, whichever is first.
+        if not self.future.done():
+            getter = asyncio.ensure_future(self.output_queue.get())
+            await asyncio.wait(
+                {getter, self.future}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter.done():
+                return getter.result()
+            getter.cancel()  # leaves any message in the queue for the call below
+            # Nothing came in time, or the application ended: the stock method returns what
+            # is queued, raises the application's error, or cancels it and times out.
+            timeout = 0
         return await super().receive_output(timeout)
 
     async def receive_from(self, timeout: float = TIMEOUT_S) -> Any:
