@@ -69,7 +69,7 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
         return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
-        return booking_list_data(selectors.booking_rows(queryset))
+        return booking_list_data(queryset)
 
     @extend_schema(request=BookingCreateInputSerializer, responses={201: BookingOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -162,7 +162,7 @@ class ClientListCreateApi(RowListApiView):
         return selectors.client_list(company_id=self.company_id)
 
     def rows(self, queryset: QuerySet[Client]) -> list[dict[str, Any]]:
-        return client_list_data(selectors.client_rows(queryset))
+        return client_list_data(queryset)
 
     @extend_schema(request=ClientInputSerializer, responses={201: ClientOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
 
 from bookings.models import Booking, Client
 
@@ -31,56 +29,6 @@ def booking_list(*, company_id: object, driver_id: object | None = None) -> Quer
     if driver_id is not None:
         qs = qs.filter(driver_id=driver_id)
     return qs
-
-
-def _as_text(column: str) -> Cast:
-    """A datetime column as the database's text (UTC): parsing 300 datetimes into Python
-    objects and formatting them back cost more than the rest of a 50-row list's rows."""
-    return Cast(column, output_field=TextField())
-
-
-# The list's columns, in the order `bookings.serializers.booking_list_data` unpacks them.
-BOOKING_ROW_COLUMNS = (
-    "id",
-    "status",
-    "client_id",
-    "client__first_name",
-    "client__last_name",
-    "client__phone",
-    "client__mobility",
-    "driver_id",
-    "driver__user__first_name",
-    "driver__user__last_name",
-    "driver__phone",
-    "vehicle_id",
-    "vehicle__plate",
-    "pickup_address",
-    "pickup_lat",
-    "pickup_lon",
-    "dropoff_address",
-    "dropoff_lat",
-    "dropoff_lon",
-    _as_text("scheduled_at"),
-    _as_text("pickup_earliest"),
-    _as_text("pickup_latest"),
-    _as_text("appointment_at"),
-    "passengers",
-    "urgent",
-    "mobility",
-    "return_of_id",
-    "return_trip__id",
-    "price",
-    "notes",
-    "cancel_reason",
-    _as_text("created_at"),
-    _as_text("updated_at"),
-)
-
-
-def booking_rows(queryset: QuerySet[Booking]) -> list[tuple[Any, ...]]:
-    """`BOOKING_ROW_COLUMNS` of an already scoped, filtered (and sliced) queryset: one query
-    joining client, driver, user, vehicle and return trip, no model instances."""
-    return list(queryset.values_list(*BOOKING_ROW_COLUMNS))
 
 
 def booking_filter(
@@ -112,22 +60,3 @@ def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[B
 
 def client_list(*, company_id: object) -> QuerySet[Client]:
     return Client.objects.filter(company_id=company_id)
-
-
-CLIENT_ROW_COLUMNS = (
-    "id",
-    "first_name",
-    "last_name",
-    "phone",
-    "address",
-    "lat",
-    "lon",
-    "mobility",
-    "notes",
-    _as_text("created_at"),
-)
-
-
-def client_rows(queryset: QuerySet[Client]) -> list[tuple[Any, ...]]:
-    """`CLIENT_ROW_COLUMNS` of an already scoped, filtered (and sliced) queryset."""
-    return list(queryset.values_list(*CLIENT_ROW_COLUMNS))

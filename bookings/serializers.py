@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
-from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from atmr.fields import CompanyDateTimeField, CompanyObjectField, DayField
+from atmr.row_shapes import Col, RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility
 from bookings.services import Place
@@ -124,141 +123,28 @@ class ClientOutputSerializer(serializers.ModelSerializer):
 
 
 # --- fast list output -----------------------------------------------------------------------
-# The hot lists skip models and a serializer per row (50 bookings: 10 ms of CPU through
-# models and BookingOutputSerializer, 2 ms as rows here, fetch included): they shape
-# `.values_list()` rows into exactly what the output serializers above write. Those still
-# document the shape (OpenAPI) and answer single objects; tests/test_list_performance_contract.py
-# keeps both identical. Formats follow DRF: datetimes in the current time zone (UTC) with "Z",
-# decimals as strings with their places, UUIDs as strings.
-_CENTS = Decimal("0.01")
+# The hot lists write the output serializers above straight from `.values_list()` rows
+# (atmr/row_shapes.py): the serializers are the one declaration of each list's shape.
+BOOKING_LIST = RowShape(
+    BookingOutputSerializer,
+    methods={
+        "pickup": {"address": "pickup_address", "lat": "pickup_lat", "lon": "pickup_lon"},
+        "dropoff": {"address": "dropoff_address", "lat": "dropoff_lat", "lon": "dropoff_lon"},
+        "return_trip": Col("return_trip__id", "uuid", nullable=True),
+    },
+)
+CLIENT_LIST = RowShape(ClientOutputSerializer)
 
 
-def iso_datetime(value: datetime | None, tz: tzinfo) -> str | None:
-    """Like DRF's DateTimeField: ISO 8601 in `tz`, "Z" for UTC, microseconds when any."""
-    if value is None:
-        return None
-    text = value.astimezone(tz).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+def booking_list_data(queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
+    """`BookingOutputSerializer` output for a scoped, filtered, sliced queryset: one query
+    joining client, driver, user, vehicle and return trip, no model instances."""
+    return BOOKING_LIST.data(queryset)
 
 
-def iso_from_db_text(text: str | None, tz: tzinfo) -> str | None:
-    """`iso_datetime` for a datetime the database wrote as text in UTC: PostgreSQL writes
-    "2026-12-01 08:00:00.5+00" (fraction trimmed), SQLite "2026-12-01 08:00:00.500000"."""
-    if text is None:
-        return None
-    if text.endswith("+00"):
-        text = text[:-3]
-    elif text[-6] in "+-" or str(tz) != "UTC":  # another offset or zone: take the slow path
-        return iso_datetime(datetime.fromisoformat(text).replace(tzinfo=UTC), tz)
-    day, _, clock = text.partition(" ")
-    if "." in clock:
-        whole, _, fraction = clock.partition(".")
-        clock = f"{whole}.{fraction:0<6}"
-    return f"{day}T{clock}Z"
-
-
-def _price(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value.quantize(_CENTS):f}"
-
-
-def booking_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """`BookingOutputSerializer` output for rows of `bookings.selectors.BOOKING_ROW_COLUMNS`."""
-    tz = timezone.get_current_timezone()
-    out = []
-    for (
-        id_,
-        status,
-        client_id,
-        client_first,
-        client_last,
-        client_phone,
-        client_mobility,
-        driver_id,
-        driver_first,
-        driver_last,
-        driver_phone,
-        vehicle_id,
-        plate,
-        pickup_address,
-        pickup_lat,
-        pickup_lon,
-        dropoff_address,
-        dropoff_lat,
-        dropoff_lon,
-        scheduled_at,
-        pickup_earliest,
-        pickup_latest,
-        appointment_at,
-        passengers,
-        urgent,
-        mobility,
-        return_of_id,
-        return_trip_id,
-        price,
-        notes,
-        cancel_reason,
-        created_at,
-        updated_at,
-    ) in rows:
-        out.append(
-            {
-                "id": str(id_),
-                "status": status,
-                "client": {
-                    "id": str(client_id),
-                    "first_name": client_first,
-                    "last_name": client_last,
-                    "phone": client_phone,
-                    "mobility": client_mobility,
-                },
-                "driver": None
-                if driver_id is None
-                else {
-                    "id": str(driver_id),
-                    "first_name": driver_first,
-                    "last_name": driver_last,
-                    "phone": driver_phone,
-                },
-                "vehicle": None if vehicle_id is None else {"id": str(vehicle_id), "plate": plate},
-                "pickup": {"address": pickup_address, "lat": pickup_lat, "lon": pickup_lon},
-                "dropoff": {"address": dropoff_address, "lat": dropoff_lat, "lon": dropoff_lon},
-                "scheduled_at": iso_from_db_text(scheduled_at, tz),
-                "pickup_earliest": iso_from_db_text(pickup_earliest, tz),
-                "pickup_latest": iso_from_db_text(pickup_latest, tz),
-                "appointment_at": iso_from_db_text(appointment_at, tz),
-                "passengers": passengers,
-                "urgent": urgent,
-                "mobility": mobility,
-                "return_of": None if return_of_id is None else str(return_of_id),
-                "return_trip": None if return_trip_id is None else str(return_trip_id),
-                "price": _price(price),
-                "notes": notes,
-                "cancel_reason": cancel_reason,
-                "created_at": iso_from_db_text(created_at, tz),
-                "updated_at": iso_from_db_text(updated_at, tz),
-            }
-        )
-    return out
-
-
-def client_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """`ClientOutputSerializer` output for rows of `bookings.selectors.CLIENT_ROW_COLUMNS`."""
-    tz = timezone.get_current_timezone()
-    return [
-        {
-            "id": str(id_),
-            "first_name": first,
-            "last_name": last,
-            "phone": phone,
-            "address": address,
-            "lat": lat,
-            "lon": lon,
-            "mobility": mobility,
-            "notes": notes,
-            "created_at": iso_from_db_text(created_at, tz),
-        }
-        for id_, first, last, phone, address, lat, lon, mobility, notes, created_at in rows
-    ]
+def client_list_data(queryset: QuerySet[Client]) -> list[dict[str, Any]]:
+    """`ClientOutputSerializer` output for a scoped, filtered, sliced queryset."""
+    return CLIENT_LIST.data(queryset)
 
 
 # --- input ----------------------------------------------------------------------------------

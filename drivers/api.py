@@ -40,7 +40,7 @@ class DriverListCreateApi(RowListApiView):
         return selectors.driver_list(company_id=self.company_id, driver_id=self.driver_id)
 
     def rows(self, queryset: QuerySet[Driver]) -> list[dict[str, Any]]:
-        return driver_list_data(selectors.driver_rows(queryset))
+        return driver_list_data(queryset)
 
     @extend_schema(request=DriverCreateInputSerializer, responses={201: DriverOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -81,7 +81,7 @@ class VehicleListCreateApi(RowListApiView):
         return selectors.vehicle_list(company_id=self.company_id)
 
     def rows(self, queryset: QuerySet[Vehicle]) -> list[dict[str, Any]]:
-        return vehicle_list_data(selectors.vehicle_rows(queryset))
+        return vehicle_list_data(queryset)
 
     @extend_schema(request=VehicleInputSerializer, responses={201: VehicleOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime, time, tzinfo
 from typing import Any
 
-from django.utils import timezone
+from django.db.models import QuerySet
 from rest_framework import serializers
 
 from atmr.fields import CompanyObjectField, LocalTimeField
+from atmr.row_shapes import RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from drivers.models import Driver, Vehicle
 
@@ -64,91 +64,21 @@ class DriverOutputSerializer(serializers.ModelSerializer):
 
 
 # --- fast list output -----------------------------------------------------------------------
-# The lists skip a serializer per row and shape `.values_list()` rows into exactly what the
-# output serializers above write (tests/test_list_performance_contract.py keeps them equal).
-def _iso_datetime(value: datetime | None, tz: tzinfo) -> str | None:
-    """Like DRF's DateTimeField: ISO 8601 in `tz`, "Z" for UTC, microseconds when any."""
-    if value is None:
-        return None
-    text = value.astimezone(tz).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+# The lists write the output serializers above straight from `.values_list()` rows
+# (atmr/row_shapes.py): the serializers are the one declaration of each list's shape.
+DRIVER_LIST = RowShape(DriverOutputSerializer)
+VEHICLE_LIST = RowShape(VehicleOutputSerializer)
 
 
-def _iso_time(value: time | None) -> str | None:
-    """Like `LocalTimeField`: HH:MM:SS."""
-    return None if value is None else value.strftime("%H:%M:%S")
+def driver_list_data(queryset: QuerySet[Driver]) -> list[dict[str, Any]]:
+    """`DriverOutputSerializer` output for a scoped (and sliced) queryset: one query joining
+    the user and the default vehicle, no model instances."""
+    return DRIVER_LIST.data(queryset)
 
 
-def driver_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """`DriverOutputSerializer` output for rows of `drivers.selectors.DRIVER_ROW_COLUMNS`."""
-    tz = timezone.get_current_timezone()
-    out = []
-    for (
-        id_,
-        email,
-        first_name,
-        last_name,
-        phone,
-        status,
-        vehicle_id,
-        plate,
-        seats,
-        wheelchair_places,
-        stretcher,
-        shift_start,
-        shift_end,
-        home_lat,
-        home_lon,
-        last_lat,
-        last_lon,
-        last_seen_at,
-        active,
-    ) in rows:
-        vehicle = None
-        if vehicle_id is not None:
-            vehicle = {
-                "id": str(vehicle_id),
-                "plate": plate,
-                "seats": seats,
-                "wheelchair_places": wheelchair_places,
-                "stretcher": stretcher,
-            }
-        out.append(
-            {
-                "id": str(id_),
-                "email": email,
-                "first_name": first_name,
-                "last_name": last_name,
-                "phone": phone,
-                "status": status,
-                "default_vehicle": vehicle,
-                "shift_start": _iso_time(shift_start),
-                "shift_end": _iso_time(shift_end),
-                "home_lat": home_lat,
-                "home_lon": home_lon,
-                "last_lat": last_lat,
-                "last_lon": last_lon,
-                "last_seen_at": _iso_datetime(last_seen_at, tz),
-                "active": active,
-            }
-        )
-    return out
-
-
-def vehicle_list_data(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """`VehicleOutputSerializer` output for rows of `drivers.selectors.VEHICLE_ROW_COLUMNS`."""
-    return [
-        {
-            "id": str(id_),
-            "plate": plate,
-            "label": label,
-            "seats": seats,
-            "wheelchair_places": wheelchair_places,
-            "stretcher": stretcher,
-            "active": active,
-        }
-        for id_, plate, label, seats, wheelchair_places, stretcher, active in rows
-    ]
+def vehicle_list_data(queryset: QuerySet[Vehicle]) -> list[dict[str, Any]]:
+    """`VehicleOutputSerializer` output for a scoped (and sliced) queryset."""
+    return VEHICLE_LIST.data(queryset)
 
 
 class _DriverFieldsSerializer(serializers.Serializer):

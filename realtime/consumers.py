@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import orjson
 from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from atmr.chat.services import chat_message_send, chat_sender
@@ -26,17 +24,17 @@ from atmr.exceptions import DomainError, NotFound
 from bookings.models import Booking
 from bookings.selectors import booking_list
 from bookings.services import booking_set_status
-from drivers.locations import DriverBatch, Position, StoreResult, location_batches_store
+from drivers.locations import DriverBatch
 from realtime.auth import CLOSE_FORBIDDEN, SocketAuthError, SocketUser, authenticate_socket
 from realtime.events import (
     booking_summary,
     build_ack,
-    build_driver_position,
     build_error,
     build_hello,
     chat_message_summary,
 )
 from realtime.groups import group_for_company_chat, group_for_company_dispatch, group_for_driver
+from realtime.positions import location_writer
 from realtime.protocol import (
     MAX_FRAME_CHARS,
     BookingStatus,
@@ -46,7 +44,7 @@ from realtime.protocol import (
     ProtocolError,
     parse_message,
 )
-from realtime.schemas import BookingSummary, ChatMessageSummary, DriverPositionEvent
+from realtime.schemas import BookingSummary, ChatMessageSummary
 
 logger = logging.getLogger(__name__)
 
@@ -74,103 +72,7 @@ class RateBucket:
         return True
 
 
-# --- ORM access, only through these helpers ---------------------------------------------------
-# Position batches are most of the traffic (10,000 phones: ~670 batches/s). One transaction per
-# batch cost four round trips and the ORM's per-row work for three rows; instead each process
-# coalesces: sockets hand their validated batch to LocationWriter and wait, one writer thread
-# stores everything that arrived meanwhile in one transaction of three statements, then wakes
-# them. Group commit: no wait at all when idle, bigger transactions under load.
-LOCATION_WRITER_THREADS = 1
-LOCATION_FLUSH_DELAY_S = 0.002  # lets the frames already read by the loop join one flush
-LOCATION_FLUSH_MAX_BATCHES = 500
-_location_writers = ThreadPoolExecutor(LOCATION_WRITER_THREADS, thread_name_prefix="locations")
-
-
-def _store_batches_sync(batches: list[DriverBatch]) -> list[StoreResult]:
-    return location_batches_store(batches=batches)
-
-
-_store_batches = DatabaseSyncToAsync(
-    _store_batches_sync, thread_sensitive=False, executor=_location_writers
-)
-
-
-class LocationWriter:
-    """Per process: stores the position batches of all its sockets, a few ms' worth at a time.
-
-    `store()` returns only once the batch is committed (or raises), so a phone's `ack` always
-    means "stored": it may re-send anything unacknowledged, duplicates are skipped by the
-    database (drivers/locations.py). Flushes run one at a time; batches arriving during a
-    flush go into the next. After each flush, one `group_send` per company carries all its
-    moved drivers' `driver_position` events (`driver_positions` handler below), in flush order.
-    """
-
-    def __init__(self, *, delay_s: float, max_batches: int) -> None:
-        self.delay_s, self.max_batches = delay_s, max_batches
-        self.pending: list[tuple[DriverBatch, asyncio.Future[StoreResult]]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def store(self, batch: DriverBatch) -> Position | None:
-        loop = asyncio.get_running_loop()
-        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
-            # A new event loop (tests run one per test): what a dead loop left is moot.
-            self.pending = [(b, f) for b, f in self.pending if f.get_loop() is loop]
-            self.task = loop.create_task(self._drain())
-        future: asyncio.Future[StoreResult] = loop.create_future()
-        self.pending.append((batch, future))
-        result = await future
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    async def _drain(self) -> None:
-        while True:
-            await asyncio.sleep(self.delay_s)
-            if not self.pending:
-                return
-            taken = self.pending[: self.max_batches]
-            del self.pending[: self.max_batches]
-            try:
-                await self._flush(taken)
-            finally:
-                for _, future in taken:  # a bug or a cancelled loop must not leave sockets hanging
-                    if not future.done():
-                        future.set_exception(RuntimeError("Position batch not stored."))
-
-    async def _flush(self, taken: list[tuple[DriverBatch, asyncio.Future[StoreResult]]]) -> None:
-        batches = [b for b, _ in taken]
-        try:
-            results = await _store_batches(batches)
-        except Exception as exc:
-            logger.exception("Storing %d position batches failed", len(batches))
-            results = [exc] * len(batches)
-        for (_, future), result in zip(taken, results, strict=True):
-            if not future.done():  # a socket closed meanwhile: its batch is stored all the same
-                future.set_result(result)
-        await _publish_positions(batches, results)
-
-
-async def _publish_positions(batches: list[DriverBatch], results: list[Any]) -> None:
-    by_company: dict[str, list[DriverPositionEvent]] = {}
-    for batch, result in zip(batches, results, strict=True):
-        if isinstance(result, Position):
-            event = build_driver_position(batch.driver_id, result)
-            by_company.setdefault(batch.company_id, []).append(event)
-    layer = get_channel_layer() if by_company else None
-    for company_id, events in by_company.items():
-        try:
-            if layer is not None:
-                message = {"type": "driver_positions", "events": events}
-                await layer.group_send(group_for_company_dispatch(company_id), message)
-        except Exception:
-            logger.exception("Could not publish %d driver positions", len(events))
-
-
-location_writer = LocationWriter(
-    delay_s=LOCATION_FLUSH_DELAY_S, max_batches=LOCATION_FLUSH_MAX_BATCHES
-)
-
-
+# --- ORM access, only through these helpers (positions: realtime/positions.py) -----------
 @database_sync_to_async
 def set_booking_status(user: SocketUser, message: BookingStatus) -> BookingSummary:
     """The driver's own booking only: another's, or another company's, is unknown."""
@@ -315,8 +217,9 @@ class _CompanySocket(AsyncWebsocketConsumer):
         if not self.closing:
             await self.send(text_data=_dumps(message["event"]))
 
-    async def driver_positions(self, message: dict[str, Any]) -> None:
-        """LocationWriter's coalesced fan-out: still one `driver_position` frame per driver."""
+    async def broadcast_batch(self, message: dict[str, Any]) -> None:
+        """Several events in one layer message (realtime/publish.py's `apublish_batch`, e.g.
+        the positions writer's per-company fan-out): still one frame per event."""
         for event in message["events"]:
             if self.closing:
                 return

@@ -27,6 +27,12 @@ def layer_message(event: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "broadcast", "event": dict(event)}
 
 
+def layer_batch_message(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The envelope of several events in one layer message; consumers forward each event as
+    its own frame from their `broadcast_batch` handler."""
+    return {"type": "broadcast_batch", "events": [dict(event) for event in events]}
+
+
 async def apublish(group: str, event: Mapping[str, Any]) -> None:
     """Async publish for consumers; never raises."""
     try:
@@ -35,6 +41,19 @@ async def apublish(group: str, event: Mapping[str, Any]) -> None:
             await layer.group_send(group, layer_message(event))
     except Exception:
         logger.exception("Could not publish %s to %s", event.get("type"), group)
+
+
+async def apublish_batch(group: str, events: Sequence[Mapping[str, Any]]) -> None:
+    """Async publish of many events to one group in one layer message (the positions writer:
+    one message per company per flush instead of one per driver); never raises."""
+    if not events:
+        return
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            await layer.group_send(group, layer_batch_message(events))
+    except Exception:
+        logger.exception("Could not publish %d %s events", len(events), events[0].get("type"))
 
 
 async def apublish_many(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:

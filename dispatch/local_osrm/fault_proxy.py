@@ -88,7 +88,11 @@ class FaultProxy(ClosesOnExit):
         self._state = _State()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._http = httpx.Client(timeout=upstream_timeout_s)
+        # A fresh upstream connection per request: osrm-routed closes keep-alive connections
+        # idle for 5 s, and a request racing that close is reset, an error no test asked for.
+        self._http = httpx.Client(
+            timeout=upstream_timeout_s, limits=httpx.Limits(max_keepalive_connections=0)
+        )
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(

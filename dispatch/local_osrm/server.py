@@ -1,13 +1,16 @@
-"""Prepare the synthetic map and run `osrm-routed` (MLD) on a loopback port.
+"""Prepare a synthetic map and run `osrm-routed` (MLD or CH) on a loopback port.
 
-Prepared files live in `<home>/maps/<key>/` where the key hashes the generated OSM bytes,
-the car profile and the OSRM version, so changing any of them re-prepares and an unchanged
-setup starts in well under a second. Usage:
+Two maps of the same area (`synthetic_map.FULL_MAP` for benchmarks and development, the
+coarser `TEST_MAP` for the test suite), each prepared for an algorithm on its first use.
+Prepared files live in `<home>/maps/<map>-<algorithm>-<key>/` where the key hashes the
+generated OSM bytes, the car profile, the OSRM version and the steps run, so changing any of
+them re-prepares, two maps never share a folder, and an unchanged setup starts in well under
+a second. Usage:
 
-    with start_osrm(max_table_size=100) as server:
+    with start_osrm(max_table_size=100, map_spec=TEST_MAP) as server:
         httpx.get(f"{server.url}/route/v1/driving/6.63,46.52;6.14,46.20")
 
-or from a shell: `python -m dispatch.local_osrm.server [--port P] [--max-table-size N]`.
+or from a shell: `python -m dispatch.local_osrm.server [--port P] [--map test]`.
 """
 
 from __future__ import annotations
@@ -30,51 +33,63 @@ import httpx
 from dispatch.engine.closing import ClosesOnExit
 from dispatch.local_osrm import synthetic_map
 from dispatch.local_osrm.install import DEFAULT_HOME, OsrmInstall, file_lock, install, osrm_env
+from dispatch.local_osrm.synthetic_map import FULL_MAP, TEST_MAP, MapSpec
 
 _BASE = "map"
 _READY_MARKER = ".prepared"
-# Both of OSRM's algorithms from one extract: MLD (partition + customize) and CH (contract).
-ALGORITHMS = ("mld", "ch")
-PREPARED = b"extract,partition,customize,contract"
+# The steps after osrm-extract for each of OSRM's algorithms. Each algorithm is prepared in
+# its own folder, on first use: most tests need only MLD (under a second), and contracting
+# (CH) costs most of the preparation time.
+STEPS = {"mld": ("osrm-partition", "osrm-customize"), "ch": ("osrm-contract",)}
+ALGORITHMS = tuple(STEPS)
 # A point on the Lausanne grid, used to tell when osrm-routed answers.
 _PING_PATH = "/nearest/v1/driving/6.63,46.52"
+MAPS = {spec.name: spec for spec in (FULL_MAP, TEST_MAP)}
+# Only a hung tool should reach this: the full map's osrm-contract takes about a minute on 2
+# idle cores and several on a loaded machine (the test map: seconds).
+_TOOL_TIMEOUT_S = 1800
 
 
 class ServerError(RuntimeError):
     """Preparing or starting osrm-routed failed; the message carries the tool's output."""
 
 
-def map_key(inst: OsrmInstall, osm: bytes) -> str:
+def map_key(inst: OsrmInstall, osm: bytes, algorithm: str = "mld") -> str:
     digest = hashlib.sha256()
-    # PREPARED names the steps run: a folder prepared with fewer of them gets a new key.
-    for part in (inst.version.encode(), inst.car_profile.read_bytes(), osm, PREPARED):
+    steps = ",".join(STEPS[algorithm]).encode()  # another set of steps: another folder
+    for part in (inst.version.encode(), inst.car_profile.read_bytes(), osm, steps):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:16]
 
 
-def prepare(home: Path = DEFAULT_HOME) -> Path:
-    """Return the `.osrm` base path of the prepared synthetic map, preparing it if needed."""
+def prepare(
+    home: Path = DEFAULT_HOME, map_spec: MapSpec = FULL_MAP, algorithm: str = "mld"
+) -> Path:
+    """Return the `.osrm` base path of the map prepared for `algorithm`, preparing it if needed
+    (in `<home>/maps/<map>-<algorithm>-<key>/`)."""
     inst = install(home)
-    osm = synthetic_map.generate()
-    folder = home / "maps" / map_key(inst, osm)
+    osm = synthetic_map.generate(map_spec)
+    name = f"{map_spec.name}-{algorithm}"
+    folder = home / "maps" / f"{name}-{map_key(inst, osm, algorithm)}"
     base = folder / f"{_BASE}.osrm"
     if (folder / _READY_MARKER).exists():
         return base
-    with file_lock(home / "prepare.lock"):
+    # One lock per map and algorithm: tests preparing the small map never wait behind a
+    # benchmark's big one.
+    with file_lock(home / "maps" / f"{name}.lock"):
         if not (folder / _READY_MARKER).exists():
-            _prepare_into(inst, osm, folder)
+            _prepare_into(inst, osm, folder, algorithm)
     return base
 
 
-def _prepare_into(inst: OsrmInstall, osm: bytes, folder: Path) -> None:
+def _prepare_into(inst: OsrmInstall, osm: bytes, folder: Path, algorithm: str) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
         (staging / f"{_BASE}.osm").write_bytes(osm)
         _run(inst, staging, "osrm-extract", "-p", str(inst.car_profile), f"{_BASE}.osm")
-        _run(inst, staging, "osrm-partition", f"{_BASE}.osrm")
-        _run(inst, staging, "osrm-customize", f"{_BASE}.osrm")
-        _run(inst, staging, "osrm-contract", f"{_BASE}.osrm")
+        for tool in STEPS[algorithm]:
+            _run(inst, staging, tool, f"{_BASE}.osrm")
         (staging / _READY_MARKER).write_text("ok\n")
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
@@ -88,7 +103,13 @@ def _run(inst: OsrmInstall, cwd: Path, tool: str, *args: str) -> None:
     # sidesteps that.
     cmd = [str(inst.exe(tool)), *args]
     done = subprocess.run(  # noqa: S603 - our own unpacked binary, fixed argv
-        cmd, cwd=cwd, capture_output=True, text=True, timeout=300, env=osrm_env(), check=False
+        cmd,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=_TOOL_TIMEOUT_S,
+        env=osrm_env(),
+        check=False,
     )
     if done.returncode != 0:
         output = (done.stdout + done.stderr)[-4000:]
@@ -136,15 +157,17 @@ def start_osrm(
     home: Path = DEFAULT_HOME,
     ready_timeout_s: float = 30.0,
     algorithm: str = "mld",
+    map_spec: MapSpec = FULL_MAP,
 ) -> OsrmServer:
     """Start osrm-routed on 127.0.0.1 (port 0 picks a free port) and wait until it answers.
 
     `algorithm` is OSRM's "mld" (what OSRM recommends by default, fast to update) or "ch"
     (contraction hierarchies: several times faster `/table` queries, slower to prepare).
+    `map_spec` picks the map (tests pass `TEST_MAP`).
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
-    base = prepare(home)
+    base = prepare(home, map_spec, algorithm)
     inst = install(home)
     attempts = 3 if port == 0 else 1  # a picked port can be taken between probe and bind
     for attempt in range(attempts):
@@ -204,16 +227,21 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run osrm-routed on the synthetic map.")
+    parser = argparse.ArgumentParser(description="Run osrm-routed on a synthetic map.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free loopback port")
     parser.add_argument("--max-table-size", type=int, default=100)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="mld")
+    parser.add_argument("--map", choices=sorted(MAPS), default=FULL_MAP.name)
     args = parser.parse_args(argv)
     # SIGTERM (kill, process managers) must also stop osrm-routed, not orphan it.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     with start_osrm(
-        args.port, args.max_table_size, home=args.home, algorithm=args.algorithm
+        args.port,
+        args.max_table_size,
+        home=args.home,
+        algorithm=args.algorithm,
+        map_spec=MAPS[args.map],
     ) as server:
         print(server.url, flush=True)
         try:

@@ -1,14 +1,19 @@
 """Deterministic synthetic OSM road network of the Lausanne-Geneva area.
 
 The map only has to be realistic enough that OSRM answers look like real trips (tens of
-minutes between the two cities, slow city streets, a fast lake motorway) while staying small
-(a few hundred KB) so that osrm-extract/partition/customize take seconds. It is built from:
+minutes between the two cities, slow city streets, a fast lake motorway) while staying small.
+It is built from:
 
-- a country grid of unclassified roads (~1.2 km mesh), every 4th line secondary and every
-  8th primary, with Lake Geneva cut out;
-- dense residential grids (200 m) in Geneva, Nyon, Morges and Lausanne, alternate streets
-  one-way, joined to the country grid by tertiary connectors;
+- a country grid of unclassified roads, every 4th line secondary and every 8th primary, with
+  Lake Geneva cut out;
+- dense residential grids in Geneva, Nyon, Morges and Lausanne, alternate streets one-way,
+  joined to the country grid by tertiary connectors;
 - the A1 motorway along the lake as two one-way carriageways with junctions every few km.
+
+A `MapSpec` sets the two mesh sizes: `FULL_MAP` (1.2 km country, 200 m city; ~400 KB of OSM,
+for benchmarks) and `TEST_MAP` (twice as coarse, ~130 KB, for the test suite). Grids are the
+worst case for contraction hierarchies, so preparing CH takes about a minute for the full map
+and a few seconds for the test map; both cover the same area, so `land_points` serves both.
 
 No randomness in the map: the same code always writes the same bytes, so a hash of the output is a
 valid cache key for the prepared OSRM files.
@@ -29,8 +34,6 @@ from dispatch.engine.geo import Location
 
 MIN_LAT, MAX_LAT = 46.15, 46.60
 MIN_LON, MAX_LON = 6.05, 6.75
-COUNTRY_STEP_DEG = 0.011  # ~1.2 km north-south, ~0.85 km east-west at 46.4°N
-CITY_STEP_DEG = 0.0018  # ~200 m
 
 # Rough northern shore of Lake Geneva, west to east (lat, lon). Points south of it and north
 # of SOUTH_SHORE are water; the lake reaches past the east edge of the box, so the French
@@ -84,6 +87,27 @@ CITIES: tuple[City, ...] = (
     City("morges", 46.511, 6.498, 0.008),
     City("lausanne", 46.525, 6.630, 0.018),
 )
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """The mesh sizes of one map; every map covers the same area with the same cities.
+
+    `name` labels the prepared files (`.osrm/maps/<name>-<hash>/`); the hash covers the bytes,
+    so two specs never share a folder even under one name.
+    """
+
+    name: str
+    country_step_deg: float
+    city_step_deg: float
+
+
+# Benchmarks and `python -m dispatch.local_osrm.server`: ~1.2 km country mesh (0.85 km
+# east-west at 46.4°N), 200 m city streets. osrm-contract (CH) needs about a minute on 2 idle
+# cores: grids are the worst case for contraction hierarchies.
+FULL_MAP = MapSpec("full", country_step_deg=0.011, city_step_deg=0.0018)
+# Tests: the same roads at twice the spacing, a quarter of the nodes; prepared in seconds.
+TEST_MAP = MapSpec("test", country_step_deg=0.022, city_step_deg=0.0036)
 
 
 @dataclass
@@ -159,10 +183,10 @@ def _country_tags(index: int) -> dict[str, str]:
     return {"highway": "unclassified", "maxspeed": "60"}
 
 
-def _add_country_grid(b: _Builder) -> dict[tuple[int, int], int]:
+def _add_country_grid(b: _Builder, spec: MapSpec) -> dict[tuple[int, int], int]:
     lats, lons = (
-        _steps(MIN_LAT, MAX_LAT, COUNTRY_STEP_DEG),
-        _steps(MIN_LON, MAX_LON, COUNTRY_STEP_DEG),
+        _steps(MIN_LAT, MAX_LAT, spec.country_step_deg),
+        _steps(MIN_LON, MAX_LON, spec.country_step_deg),
     )
     grid: dict[tuple[int, int], int] = {}
     for i, lat in enumerate(lats):
@@ -178,9 +202,9 @@ def _add_country_grid(b: _Builder) -> dict[tuple[int, int], int]:
     return grid
 
 
-def _add_city(b: _Builder, city: City) -> list[int]:
+def _add_city(b: _Builder, city: City, spec: MapSpec) -> list[int]:
     """Add a residential grid; return its border node ids (for connectors)."""
-    offsets = _steps(-city.half_size_deg, city.half_size_deg, CITY_STEP_DEG)
+    offsets = _steps(-city.half_size_deg, city.half_size_deg, spec.city_step_deg)
     ids: dict[tuple[int, int], int] = {}
     for i, dlat in enumerate(offsets):
         for j, dlon in enumerate(offsets):
@@ -212,9 +236,9 @@ def _sq_dist(p: tuple[float, float], q: tuple[float, float]) -> float:
 
 
 def _connect_city(
-    b: _Builder, city: City, border: list[int], grid: dict[tuple[int, int], int]
+    b: _Builder, city: City, border: list[int], grid: dict[tuple[int, int], int], spec: MapSpec
 ) -> None:
-    reach = city.half_size_deg + 1.5 * COUNTRY_STEP_DEG
+    reach = city.half_size_deg + 1.5 * spec.country_step_deg
     outside = [
         nid
         for nid in grid.values()
@@ -251,13 +275,13 @@ def _add_motorway(b: _Builder, local: list[int]) -> None:
         b.way([west[k], target], link)
 
 
-def build() -> _Builder:
+def build(spec: MapSpec = FULL_MAP) -> _Builder:
     b = _Builder()
-    grid = _add_country_grid(b)
+    grid = _add_country_grid(b, spec)
     local = list(grid.values())
     for city in CITIES:
-        border = _add_city(b, city)
-        _connect_city(b, city, border, grid)
+        border = _add_city(b, city, spec)
+        _connect_city(b, city, border, grid, spec)
         local += border
     _add_motorway(b, local)
     return b
@@ -280,22 +304,23 @@ def render(b: _Builder) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate() -> bytes:
-    """The OSM XML document, UTF-8 encoded; identical bytes on every call."""
-    return render(build()).encode()
+def generate(spec: MapSpec = FULL_MAP) -> bytes:
+    """The OSM XML document of `spec`, UTF-8 encoded; identical bytes on every call."""
+    return render(build(spec)).encode()
 
 
-def write(path: Path) -> Path:
+def write(path: Path, spec: MapSpec = FULL_MAP) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(generate())
+    path.write_bytes(generate(spec))
     return path
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="where to write the .osm file")
+    parser.add_argument("--map", choices=[FULL_MAP.name, TEST_MAP.name], default=FULL_MAP.name)
     args = parser.parse_args(argv)
-    print(write(args.output))
+    print(write(args.output, TEST_MAP if args.map == TEST_MAP.name else FULL_MAP))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Fixtures for tests that talk to a real osrm-routed on loopback over the synthetic map.
 
 `osrm_server` installs the OSRM binaries on first use (cached under `.osrm/`), prepares the
-synthetic Lausanne-Geneva map and runs osrm-routed once per session; its value is the URL.
+small test map of the Lausanne-Geneva area (`TEST_MAP`: seconds, cached under `.osrm/maps/`
+for later runs) and runs osrm-routed once per session; its value is the URL.
 If that is impossible the fixture FAILS with the reason: a silently skipped OSRM suite would
 let a broken travel layer through CI.
 
@@ -20,7 +21,7 @@ import time_machine
 from dispatch.engine.geo import Location
 from dispatch.local_osrm.fault_proxy import FaultProxy
 from dispatch.local_osrm.server import start_osrm
-from dispatch.local_osrm.synthetic_map import land_points
+from dispatch.local_osrm.synthetic_map import TEST_MAP, land_points
 from tests.factories import ZURICH
 
 # The server enforces the same limit the providers use by default, so a chunking bug shows
@@ -39,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def osrm_server() -> Iterator[str]:
     try:
-        server = start_osrm(max_table_size=OSRM_TEST_MAX_TABLE_SIZE)
+        server = start_osrm(max_table_size=OSRM_TEST_MAX_TABLE_SIZE, map_spec=TEST_MAP)
     except Exception as exc:  # any failure here must fail the tests, not skip them
         pytest.fail(f"cannot run the local osrm-routed: {type(exc).__name__}: {exc}", False)
     yield server.url

@@ -16,7 +16,7 @@ POINTS: list[Location] = land_points(12, seed=7)
 
 def _provider(url: str) -> OsrmMatrixProvider:
     return OsrmMatrixProvider(
-        url, store=cache, timeout_s=1.0, retries=0, breaker_failures=2, breaker_cooldown_s=60
+        url, store=cache, timeout_s=30.0, retries=0, breaker_failures=2, breaker_cooldown_s=60
     )
 
 

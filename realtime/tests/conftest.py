@@ -14,7 +14,7 @@ from django.db import connections
 from django.utils import timezone
 
 from atmr.accounts.tokens import refresh_token_for
-from realtime.consumers import LOCATION_WRITER_THREADS, _location_writers
+from realtime.positions import LOCATION_WRITER_THREADS, _location_writers
 from tests.factories import BookingFactory, UserFactory
 
 
@@ -30,11 +30,11 @@ async def _close_consumer_connections(request: pytest.FixtureRequest) -> AsyncIt
     barrier = threading.Barrier(LOCATION_WRITER_THREADS)
 
     def close() -> None:
-        barrier.wait(timeout=5)
+        barrier.wait(timeout=30)
         connections.close_all()
 
     for future in [_location_writers.submit(close) for _ in range(LOCATION_WRITER_THREADS)]:
-        future.result(timeout=10)
+        future.result(timeout=60)
 
 
 @pytest.fixture

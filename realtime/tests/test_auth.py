@@ -6,28 +6,27 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from channels.testing import WebsocketCommunicator
 
 from atmr.asgi import application
 from realtime.auth import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from realtime.tests.utils import open_socket
+from realtime.tests.utils import Communicator, open_socket
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 async def _close_code(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> int:
-    communicator = WebsocketCommunicator(application, path, headers=headers or [])
+    communicator = Communicator(application, path, headers=headers or [])
     connected, _ = await communicator.connect()
     assert connected  # accepted, so that the client can read the close code
-    output = await communicator.receive_output(timeout=2)
+    output = await communicator.receive_output()
     await communicator.disconnect()
     assert output["type"] == "websocket.close"
     return output["code"]
 
 
 async def test_driver_connects_and_is_greeted_with_its_claims(driver, driver_token):
-    communicator = WebsocketCommunicator(application, f"/ws/driver/?token={driver_token}")
+    communicator = Communicator(application, f"/ws/driver/?token={driver_token}")
     assert (await communicator.connect())[0]
     hello = await communicator.receive_json_from()
     assert hello["type"] == "hello"
@@ -39,7 +38,7 @@ async def test_driver_connects_and_is_greeted_with_its_claims(driver, driver_tok
 
 async def test_token_in_authorization_header_is_accepted(dispatcher, dispatcher_token):
     headers = [(b"authorization", f"Bearer {dispatcher_token}".encode())]
-    communicator = WebsocketCommunicator(application, "/ws/company/", headers=headers)
+    communicator = Communicator(application, "/ws/company/", headers=headers)
     assert (await communicator.connect())[0]
     assert (await communicator.receive_json_from())["user_id"] == str(dispatcher.id)
     await communicator.disconnect()
@@ -90,13 +89,13 @@ async def test_admin_may_open_the_company_socket(company, token_for):
 async def test_socket_closes_4401_when_the_token_expires(driver, token_for):
     token = await _sync(lambda: token_for(driver.user, lifetime=timedelta(seconds=2)))
     communicator = await open_socket("/ws/driver/", token)
-    output = await communicator.receive_output(timeout=4)
+    output = await communicator.receive_output()  # at the token's expiry, 2 s from now
     assert output == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
     await communicator.disconnect()
 
 
 async def test_unknown_path_is_refused():
-    communicator = WebsocketCommunicator(application, "/ws/elsewhere/")
+    communicator = Communicator(application, "/ws/elsewhere/")
     with pytest.raises(ValueError, match="No route"):
         await communicator.connect()
 

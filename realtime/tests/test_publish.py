@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from channels.layers import get_channel_layer
 
-from realtime.publish import apublish, layer_message, publish
+from realtime.publish import apublish, apublish_batch, layer_batch_message, layer_message, publish
 
 
 class _BrokenLayer:
@@ -63,3 +63,23 @@ async def test_publish_inside_an_event_loop_schedules_instead_of_failing(monkeyp
     await asyncio.sleep(0)
     await apublish("h", {"type": "y"})
     assert [group for group, _ in sent] == ["g", "h"]
+
+
+@pytest.mark.asyncio
+async def test_publish_batch_sends_one_layer_message_and_never_raises(monkeypatch, caplog):
+    sent: list[tuple[str, object]] = []
+
+    class _Layer:
+        async def group_send(self, group: str, message: object) -> None:
+            sent.append((group, message))
+
+    events = [{"type": "driver_position", "driver_id": "a"}, {"type": "driver_position"}]
+    monkeypatch.setattr("realtime.publish.get_channel_layer", lambda: _Layer())
+    await apublish_batch("g", events)
+    await apublish_batch("g", [])  # nothing to say: no message
+    assert sent == [("g", layer_batch_message(events))]
+    assert sent[0][1] == {"type": "broadcast_batch", "events": events}
+
+    monkeypatch.setattr("realtime.publish.get_channel_layer", lambda: _BrokenLayer())
+    await apublish_batch("g", events)
+    assert "Could not publish 2 driver_position events" in caplog.text

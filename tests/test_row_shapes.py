@@ -1,0 +1,52 @@
+"""A fast list takes its shape from its output serializer: a field added there appears in the
+list with the serializer's format, and a field the fast path cannot write fails loudly."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework import serializers
+
+from atmr.row_shapes import RowShape
+from bookings.serializers import BOOKING_LIST
+from drivers.models import Vehicle
+from tests.factories import VehicleFactory
+
+
+class _VehicleBrief(serializers.ModelSerializer):
+    class Meta:
+        model = Vehicle
+        fields = ["plate", "id", "seats"]
+
+
+@pytest.mark.django_db
+def test_the_serializer_alone_declares_the_columns_and_the_output(company):
+    VehicleFactory(company=company, plate="VD 1", seats=3)
+    shape = RowShape(_VehicleBrief)
+    assert shape.columns == ("plate", "id", "seats")
+    queryset = Vehicle.objects.filter(company=company)
+    assert shape.data(queryset) == [dict(row) for row in _VehicleBrief(queryset, many=True).data]
+
+
+def test_a_computed_field_without_columns_is_refused():
+    class WithMethod(_VehicleBrief):
+        badge = serializers.SerializerMethodField()
+
+        class Meta(_VehicleBrief.Meta):
+            fields = [*_VehicleBrief.Meta.fields, "badge"]
+
+    with pytest.raises(TypeError, match=r"WithMethod\.badge: give its columns"):
+        RowShape(WithMethod).columns  # noqa: B018 - the shape is built on first use
+
+
+def test_a_field_with_no_fast_form_is_refused():
+    class WithJson(serializers.Serializer):
+        extra = serializers.JSONField()
+
+    with pytest.raises(TypeError, match="extra: no fast form for JSONField"):
+        RowShape(WithJson).columns  # noqa: B018
+
+
+def test_the_booking_list_reads_each_column_once():
+    names = [getattr(c, "source_expressions", [c])[0] for c in BOOKING_LIST.columns]
+    names = [getattr(n, "name", n) for n in names]
+    assert len(names) == len(set(names)) == 33
