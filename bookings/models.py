@@ -131,6 +131,17 @@ class Booking(models.Model):
         related_name="return_trip",
         help_text="The outbound booking this one brings the client back from.",
     )
+    # A will-call return has no time until the clinic says the patient is ready: its window
+    # is a placeholder (see bookings.services.booking_will_call_window), dispatch leaves it
+    # out while `released_at` is empty, and releasing it sets the real window.
+    will_call = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Return when the clinic says the patient is ready.",
+    )
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the will-call return was released (ready)."
+    )
     price = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     notes = models.TextField(blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)

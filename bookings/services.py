@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,20 @@ def client_update(*, client: Client, **changes: Any) -> Client:
 # one needs `record_past` (office staff entering yesterday's trips for billing).
 PAST_GRACE = timedelta(hours=24)
 _TIME_FIELDS = ("scheduled_at", "pickup_earliest", "pickup_latest", "appointment_at")
+
+
+def booking_will_call_window(
+    *, company: Company, after: datetime
+) -> tuple[datetime, datetime, datetime]:
+    """(scheduled_at, pickup_earliest, pickup_latest) of a will-call return not yet released:
+    from `after` (the outbound trip's time) to the end of that day in the company's zone.
+
+    A placeholder that keeps the window constraints true; releasing the return replaces it.
+    """
+    local = after.astimezone(company.tz)
+    day_end = datetime.combine(local.date(), time(23, 59), tzinfo=company.tz)
+    latest = max(day_end, after)
+    return after, after, latest
 
 
 def default_window(company: Company, scheduled_at: datetime) -> tuple[datetime, datetime]:
