@@ -78,7 +78,10 @@ if DEBUG_TOOLBAR:
     MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
     INTERNAL_IPS = ["127.0.0.1"]
 # Collapsed: the toolbar's panel would otherwise cover the admin's save buttons on every page.
-DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
+DEBUG_TOOLBAR_CONFIG = {
+    "SHOW_COLLAPSED": True,
+    "SHOW_TOOLBAR_CALLBACK": "atmr.devtools.toolbar_shown",
+}
 
 ROOT_URLCONF = "atmr.urls"
 WSGI_APPLICATION = "atmr.wsgi.application"

@@ -132,3 +132,14 @@ def test_the_admin_says_atmr(staff_web):
 
 def test_debug_toolbar_starts_collapsed(settings):
     assert settings.DEBUG_TOOLBAR_CONFIG["SHOW_COLLAPSED"] is True
+
+
+def test_debug_toolbar_stays_off_the_api(settings, rf):
+    # Its history panel re-parses JSON bodies with the standard library: a body nested 1,000
+    # deep, which the API refuses with a 400, turned into a RecursionError 500 under `make run`.
+    from atmr.devtools import toolbar_shown
+
+    settings.DEBUG, settings.INTERNAL_IPS = True, ["127.0.0.1"]
+    assert settings.DEBUG_TOOLBAR_CONFIG["SHOW_TOOLBAR_CALLBACK"] == "atmr.devtools.toolbar_shown"
+    assert toolbar_shown(rf.get("/admin/", REMOTE_ADDR="127.0.0.1"))
+    assert not toolbar_shown(rf.post("/api/auth/login", REMOTE_ADDR="127.0.0.1"))
