@@ -87,7 +87,7 @@ class ApiAutoSchema(AutoSchema):
         takes_input = self._get_request_body() is not None or bool(query)
         has_id = "{" in self.path
         paginated = self._is_list_view() and self._get_paginator() is not None
-        errors = []
+        errors: list[tuple[str, str, Any]] = []
         if takes_input:
             schema = {"anyOf": [error, self._component("ValidationError", _VALIDATION_ERROR)]}
             errors.append(("400", "Invalid input: field errors, or a rule it breaks.", schema))
