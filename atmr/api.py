@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBase
@@ -20,6 +21,8 @@ from atmr.accounts.authentication import ClaimsUser, request_claims_user
 from atmr.permissions import OFFICE, CompanyRolePermission
 
 NO_DRIVER = "00000000-0000-0000-0000-000000000000"
+
+_M = TypeVar("_M", bound=Model)
 
 
 class CompanyApiView(generics.GenericAPIView):
@@ -60,11 +63,11 @@ class CompanyApiView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def get_scoped_object(self, queryset: QuerySet[Any], pk: Any) -> Model:
+    def get_scoped_object(self, queryset: QuerySet[_M], pk: Any) -> _M:
         """Another company's object is a 404, exactly like a missing one."""
         try:
             return queryset.get(pk=pk)
-        except (queryset.model.DoesNotExist, ValueError):
+        except (ObjectDoesNotExist, ValueError):  # the model's DoesNotExist, or a malformed id
             raise Http404 from None
 
     def respond(self, instance: Any, status: int = 200) -> Response:
