@@ -55,6 +55,8 @@ _VALIDATION_ERROR = {
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, plus the error responses and no inherited descriptions."""
 
+    # drf-spectacular's AutoSchema drops the (path, method) arguments of DRF's, which the
+    # stubs describe; drf-spectacular's own method carries the same ignore.
     def get_description(self) -> str:  # type: ignore[override]
         """The method's own docstring, else the view class's own: a base class's docstring
         describes the base class, not the operation."""

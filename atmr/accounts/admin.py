@@ -55,7 +55,7 @@ def _clean_email(form: forms.ModelForm) -> str:
     return email
 
 
-class UserAddForm(AdminUserCreationForm):  # the class DjangoUserAdmin.add_form is
+class UserAddForm(AdminUserCreationForm):  # Django's UserAdmin.add_form
     def clean_email(self) -> str:
         return _clean_email(self)
 

@@ -86,7 +86,8 @@ RECHECK_S = 10.0
 
 
 class ClaimsJWTAuthentication(JWTAuthentication):
-    # simplejwt types the user as one of its own classes; DRF takes any object as the user.
+    # simplejwt types the user (here and in get_user) as one of its own classes; DRF takes
+    # any object as the user.
     def authenticate(self, request: Any) -> tuple[ClaimsUser, Token] | None:  # type: ignore[override]
         header = self.get_header(request)
         raw = None if header is None else self.get_raw_token(header)
@@ -108,5 +109,5 @@ class ClaimsJWTAuthentication(JWTAuthentication):
             _VERIFIED[raw] = (expires, now + RECHECK_S, user, token)
         return user, token
 
-    def get_user(self, validated_token: Token) -> ClaimsUser:  # type: ignore[override]  # idem
+    def get_user(self, validated_token: Token) -> ClaimsUser:  # type: ignore[override]
         return claims_user_from_token(validated_token)

@@ -52,7 +52,9 @@ def tokens_refresh(*, refresh: str) -> dict[str, Any]:
     was deleted, deactivated or whose company was suspended since.
     """
     try:
-        token = RefreshToken(refresh)  # type: ignore[arg-type]  # checks the blacklist too
+        # Checks the blacklist too. simplejwt annotates the argument as a Token; it is the
+        # encoded token, as its own serializers pass it.
+        token = RefreshToken(refresh)  # type: ignore[arg-type]
     except TokenError as exc:
         raise Unauthorized(exc.args[0], code="token_not_valid") from exc
     user_id = token.payload.get("user_id")

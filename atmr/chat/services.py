@@ -16,7 +16,7 @@ from realtime.schemas import ChatSender
 
 
 class ChatAuthor(Protocol):
-    """Who writes: a socket's token claims (or a company user's row); all the service needs."""
+    """Who writes, as much as the service reads: a socket's token claims, or a company user."""
 
     @property
     def id(self) -> uuid.UUID | str: ...
