@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import ForeignKey, Model, QuerySet, UniqueConstraint
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import Field, ForeignKey, Model, QuerySet, UniqueConstraint
 from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest
 
+from atmr.accounts.models import User
+
+
+def company_staff(request: HttpRequest) -> User | None:
+    """The signed-in user if company staff (active, back-office, an office role in a company)."""
+    user = request.user
+    if (
+        isinstance(user, User)
+        and user.is_active
+        and user.is_staff
+        and user.company_id is not None
+        and user.is_office
+    ):
+        return user
+    return None
+
 
 def is_company_staff(request: HttpRequest) -> bool:
-    user = request.user
-    return bool(
-        user.is_active
-        and user.is_staff
-        and getattr(user, "company_id", None)
-        and getattr(user, "role", None) in ("admin", "dispatcher")
-    )
+    return company_staff(request) is not None
+
+
+def staff_company_id(request: HttpRequest) -> uuid.UUID:
+    """The company of the company staff member making the request.
+
+    For admin code that runs after the permission checks, which let in only superusers and
+    company staff: anyone else is refused rather than shown or given some company's rows.
+    """
+    staff = company_staff(request)
+    if staff is None or staff.company_id is None:
+        raise PermissionDenied
+    return staff.company_id
 
 
 class CompanyAllValuesFieldListFilter(admin.AllValuesFieldListFilter):
@@ -28,7 +51,15 @@ class CompanyAllValuesFieldListFilter(admin.AllValuesFieldListFilter):
     Django's own filter reads every row of the related model when the path crosses a relation.
     """
 
-    def __init__(self, field, request, params, model, model_admin, field_path):  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        field: Field,
+        request: HttpRequest,
+        params: dict[str, str],
+        model: type[Model],
+        model_admin: admin.ModelAdmin,
+        field_path: str,
+    ) -> None:
         super().__init__(field, request, params, model, model_admin, field_path)
         self.lookup_choices = (
             model_admin.get_queryset(request)
@@ -74,7 +105,7 @@ class CompanyScopedForm(ModelForm):
     def _post_clean(self) -> None:
         if self.scoped_company_id is not None:
             setattr(self.instance, f"{self.company_field}_id", self.scoped_company_id)
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # django-stubs omit ModelForm._post_clean
         if self.scoped_company_id is not None:
             self._validate_company_constraints()
 
@@ -96,10 +127,13 @@ class CompanyScopedForm(ModelForm):
                 try:
                     constraint.validate(model, instance, exclude=exclude)
                 except ValidationError as exc:
-                    self._update_errors(ValidationError({_error_field(constraint, self): exc}))
+                    # Django's own route for model errors (it applies Meta.error_messages);
+                    # django-stubs omit this private method.
+                    error = ValidationError({_error_field(constraint, self): exc})
+                    self._update_errors(error)  # type: ignore[attr-defined]
 
 
-def _error_field(constraint: Any, form: ModelForm) -> str:
+def _error_field(constraint: Any, form: CompanyScopedForm) -> str:
     """The one form field a company-scoped unique constraint is about, if there is one."""
     if isinstance(constraint, UniqueConstraint):
         others = [f for f in constraint.fields if f != form.company_field and f in form.fields]
@@ -121,8 +155,9 @@ class CompanyScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        if is_company_staff(request):
-            return qs.filter(**{f"{self.company_field}_id": request.user.company_id})
+        staff = company_staff(request)
+        if staff is not None:
+            return qs.filter(**{f"{self.company_field}_id": staff.company_id})
         return qs.none()
 
     def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> Any:
@@ -141,7 +176,7 @@ class CompanyScopedAdmin(admin.ModelAdmin):
             form.__name__,
             (CompanyScopedForm, form),
             {
-                "scoped_company_id": request.user.company_id,
+                "scoped_company_id": staff_company_id(request),
                 "company_field": self.company_field,
             },
         )
@@ -159,20 +194,23 @@ class CompanyScopedAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         if not request.user.is_superuser:
-            setattr(obj, f"{self.company_field}_id", request.user.company_id)
+            setattr(obj, f"{self.company_field}_id", staff_company_id(request))
         super().save_model(request, obj, form, change)
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField | None:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # A model class once the app registry is ready (the string "self" only before).
         related = db_field.related_model
         if (
             field is not None
+            and field.queryset is not None
             and not request.user.is_superuser
+            and isinstance(related, type)
             and any(f.name == "company" for f in related._meta.fields)
         ):
-            field.queryset = field.queryset.filter(company_id=request.user.company_id)
+            field.queryset = field.queryset.filter(company_id=staff_company_id(request))
         return field
 
     # Company staff get full rights over their own rows, without per-model permissions.
@@ -189,6 +227,5 @@ class CompanyScopedAdmin(admin.ModelAdmin):
         return self.has_module_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request.user.is_superuser or (
-            is_company_staff(request) and request.user.role == "admin"
-        )
+        staff = company_staff(request)
+        return request.user.is_superuser or (staff is not None and staff.role == User.Role.ADMIN)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, overload
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import generics, mixins
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from atmr import list_cache
+from atmr.accounts.authentication import ClaimsUser, request_claims_user
 from atmr.permissions import OFFICE, CompanyRolePermission
 
 NO_DRIVER = "00000000-0000-0000-0000-000000000000"
+
+_M = TypeVar("_M", bound=Model)
 
 
 class CompanyApiView(generics.GenericAPIView):
@@ -26,13 +33,21 @@ class CompanyApiView(generics.GenericAPIView):
     write_roles: tuple[str, ...] = OFFICE
 
     @property
+    def caller(self) -> ClaimsUser:
+        """Who calls, as the access token says (CompanyRolePermission lets in no one else)."""
+        user = request_claims_user(self.request)
+        if user is None:
+            raise NotAuthenticated
+        return user
+
+    @property
     def company_id(self) -> str:
-        return self.request.user.company_id
+        return self.caller.company_id
 
     @property
     def driver_id(self) -> str | None:
         """The requesting driver's id, or None for office staff (who see every driver's work)."""
-        user = self.request.user
+        user = self.caller
         if user.role != "driver":
             return None
         # A driver log-in without a driver record sees nothing rather than everything.
@@ -48,11 +63,11 @@ class CompanyApiView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def get_scoped_object(self, queryset: QuerySet[Any], pk: Any) -> Model:
+    def get_scoped_object(self, queryset: QuerySet[_M], pk: Any) -> _M:
         """Another company's object is a 404, exactly like a missing one."""
         try:
             return queryset.get(pk=pk)
-        except (queryset.model.DoesNotExist, ValueError):
+        except (ObjectDoesNotExist, ValueError):  # the model's DoesNotExist, or a malformed id
             raise Http404 from None
 
     def respond(self, instance: Any, status: int = 200) -> Response:
@@ -62,7 +77,8 @@ class CompanyApiView(generics.GenericAPIView):
 class CompanyListApiView(mixins.ListModelMixin, CompanyApiView):
     """A paginated, filterable list; GET lists."""
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    # Any HttpResponseBase: a subclass may answer from a cache (RowListApiView).
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return self.list(request, *args, **kwargs)
 
 
@@ -73,7 +89,9 @@ class _LazyRows:
     with `.values_list()`, and shaped into plain dicts by `to_rows`.
     """
 
-    def __init__(self, queryset: QuerySet[Any], to_rows: Any) -> None:
+    def __init__(
+        self, queryset: QuerySet[Any], to_rows: Callable[[QuerySet[Any]], list[dict[str, Any]]]
+    ) -> None:
         self.queryset, self.to_rows = queryset, to_rows
         self.model, self.ordered = queryset.model, queryset.ordered
 
@@ -83,8 +101,17 @@ class _LazyRows:
     def __len__(self) -> int:
         return self.count()
 
-    def __getitem__(self, page: slice) -> list[dict[str, Any]]:
-        return self.to_rows(self.queryset[page])
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):  # a page: the paginator's only use
+            return self.to_rows(self.queryset[index])
+        return self.to_rows(self.queryset[index : index + 1])[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.to_rows(self.queryset))
 
 
 class RowListApiView(CompanyListApiView):
@@ -96,6 +123,8 @@ class RowListApiView(CompanyListApiView):
 
     # Serve unchanged pages from the cache (see atmr/list_cache.py) for up to this long.
     page_ttl_s = list_cache.PAGE_TTL_S
+    # The page's cache key and the version it is built under, when `get` may cache it.
+    _page_key: tuple[str, int] | None = None
 
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -111,14 +140,17 @@ class RowListApiView(CompanyListApiView):
         self._page_key = (key, version)
         return super().get(request, *args, **kwargs)
 
-    def finalize_response(
+    # DRF finalizes any HttpResponseBase (here a cached page, a plain HttpResponse, gets its
+    # Allow and Vary headers); its stubs say Response only, hence the two ignores.
+    def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        cached_as = getattr(self, "_page_key", None)
-        if cached_as and isinstance(response, Response) and response.status_code == 200:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
+        cached_as = self._page_key
+        if cached_as is not None and isinstance(response, Response) and response.status_code == 200:
+            key, version = cached_as
             response.render()
-            list_cache.page_set(*cached_as, response.content, self.page_ttl_s)
+            list_cache.page_set(key, version, response.content, self.page_ttl_s)
         return response
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -126,7 +158,10 @@ class RowListApiView(CompanyListApiView):
         first = self._first_page(request, queryset)
         if first is not None:
             return first
-        page = self.paginate_queryset(_LazyRows(queryset, self.rows))  # type: ignore[arg-type]
+        # DRF pages any sliceable with count(); its stubs ask for a QuerySet.
+        page: list[dict[str, Any]] | None = self.paginate_queryset(
+            _LazyRows(queryset, self.rows)  # type: ignore[arg-type]
+        )
         if page is None:
             return Response(self.rows(queryset))
         return self.get_paginated_response(page)
@@ -138,7 +173,9 @@ class RowListApiView(CompanyListApiView):
         does, the count is the rows' length. A day's list usually fits one page.
         """
         paginator = self.paginator
-        if paginator is None or request.query_params.get(paginator.page_query_param, "1") != "1":
+        if not isinstance(paginator, PageNumberPagination):
+            return None
+        if request.query_params.get(paginator.page_query_param, "1") != "1":
             return None
         size = paginator.get_page_size(request)
         if not size:

@@ -141,23 +141,30 @@ def _clients(company: Company, count: int, rng: random.Random) -> list[Client]:
     return list(Client.objects.filter(company=company).order_by("phone"))
 
 
-def _nearby_destination(client: Client, rng: random.Random) -> tuple[str, float, float]:
+def _home(client: Client) -> Location:
+    """Where the patient is picked up: the client's coordinates (every demo client has them)."""
+    if client.lat is None or client.lon is None:
+        raise ValueError(f"Demo client {client.phone} has no coordinates.")
+    return Location(client.lat, client.lon)
+
+
+def _nearby_destination(home: Location, rng: random.Random) -> tuple[str, float, float]:
     """Patients mostly go to one of the three care places nearest their home."""
-    home = Location(client.lat, client.lon)
     ranked = sorted(DESTINATIONS, key=lambda d: estimate(home, Location(d[1], d[2]))[0])
     return rng.choice(ranked[:3])
 
 
 def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Booking:
-    dest = _nearby_destination(client, rng)
+    home = _home(client)
+    dest = _nearby_destination(home, rng)
     hour = rng.choice([7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16])
     local = datetime.combine(day, time(hour, rng.choice([0, 15, 30, 45])), tzinfo=company.tz)
     booking = Booking(
         company=company,
         client=client,
         pickup_address=client.address,
-        pickup_lat=client.lat,
-        pickup_lon=client.lon,
+        pickup_lat=home.lat,
+        pickup_lon=home.lon,
         dropoff_address=dest[0],
         dropoff_lat=dest[1],
         dropoff_lon=dest[2],
@@ -171,7 +178,7 @@ def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Bo
     )
     if rng.random() < 0.5:
         # An appointment the trip can make: the drive, loading time and some slack.
-        drive_s, _ = estimate(Location(client.lat, client.lon), Location(dest[1], dest[2]))
+        drive_s, _ = estimate(home, Location(dest[1], dest[2]))
         slack = rng.choice([20, 30, 45])
         booking.appointment_at = local + timedelta(minutes=5 * math.ceil(drive_s / 300) + slack)
     return booking

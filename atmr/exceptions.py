@@ -19,7 +19,7 @@ class DomainError(Exception):
     """A business rule said no. `code` is stable for clients; `detail` is for people."""
 
     code = "domain_error"
-    http_status = status.HTTP_400_BAD_REQUEST
+    http_status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -63,10 +63,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         # Model validation that slipped past a serializer is still the caller's bad input.
-        detail = (
+        errors = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-        exc = ValidationError(detail=detail)
+        exc = ValidationError(detail=errors)
     if isinstance(exc, ValidationError) and isinstance(exc.detail, list):
         # A field validated outside a serializer (DRF's `?search=`) says a bare list; the
         # documented shape is an object of fields.
@@ -108,13 +108,13 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return _error_json("bad_request", "The request could not be read.", 400)
     return defaults.bad_request(request, exception)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return _error_json("permission_denied", "You may not do this.", 403)
     return defaults.permission_denied(request, exception)

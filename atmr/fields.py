@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -36,10 +37,12 @@ class CompanyObjectField(serializers.PrimaryKeyRelatedField):
         return self.model._default_manager.filter(company_id=self.context["company_id"])
 
     def to_internal_value(self, data: Any) -> Any:
-        data = self.pk_field.to_internal_value(data)
+        # DRF's stubs type `pk_field` as a str; it is a field (the UUIDField set in __init__).
+        pk_field = cast("serializers.Field[Any, Any, Any, Any]", self.pk_field)
+        data = pk_field.to_internal_value(data)
         try:
             return self.get_queryset().get(pk=data)
-        except self.model.DoesNotExist:
+        except ObjectDoesNotExist:  # the model's DoesNotExist
             self.fail("does_not_exist", model=self.model._meta.verbose_name, pk_value=data)
 
 
@@ -96,7 +99,8 @@ class CompanyDateTimeField(serializers.DateTimeField):
             self.fail("ambiguous", time=naive.isoformat(), zone=zone)
         return local
 
-    def to_representation(self, value: datetime | None) -> str | None:
+    # DRF's own DateTimeField gives None for no value too; its stubs say str.
+    def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         if not value:
             return None
         text = value.astimezone(UTC).isoformat()

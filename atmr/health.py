@@ -92,7 +92,7 @@ def ready(request: HttpRequest) -> JsonResponse:
         for name, ok in results.items()
     }
     failed = [name for name, state in checks.items() if state == "failed"]
-    body = {"status": "unavailable" if failed else "ok", "checks": checks}
+    body: dict[str, object] = {"status": "unavailable" if failed else "ok", "checks": checks}
     if failed:
         body["failed"] = failed
     return JsonResponse(body, status=503 if failed else 200)

@@ -7,6 +7,8 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+from atmr.accounts.authentication import request_claims_user
+
 OFFICE = ("admin", "dispatcher")
 EVERYONE = ("admin", "dispatcher", "driver")
 
@@ -17,8 +19,8 @@ class CompanyRolePermission(BasePermission):
     message = "Your role may not do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not getattr(user, "is_authenticated", False) or not getattr(user, "company_id", None):
+        user = request_claims_user(request)
+        if user is None or not user.company_id:
             return False
         roles = getattr(view, "read_roles", OFFICE)
         if request.method not in SAFE_METHODS:

@@ -66,10 +66,11 @@ class ReusingRedisCacheClient(RedisCacheClient):
         self.breaker = _Breaker()
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)
+        # Django's own pools and client class; django-stubs omit these private attributes.
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
         client = self._clients.get(id(pool))
         if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
         return client
 
     def _soft(self, operation: str, fallback: Any, *args: Any) -> Any:
@@ -106,8 +107,8 @@ class ReusingRedisCacheClient(RedisCacheClient):
         """0 during an outage: the counter is unknown, and nobody reads it back then."""
         return self._soft("incr", 0, key, delta)
 
-    def set_many(self, data: Any, timeout: Any) -> list[Any]:
-        return self._soft("set_many", [], data, timeout)
+    def set_many(self, data: Any, timeout: Any) -> None:
+        self._soft("set_many", None, data, timeout)
 
     def delete_many(self, keys: Any) -> None:
         self._soft("delete_many", None, keys)

@@ -114,13 +114,20 @@ class RowShape:
             if name not in self.methods:
                 raise TypeError(f"{self.serializer_class.__name__}.{name}: give its columns")
             return _method_node(self.methods[name])
-        path = prefix + field.source.replace(".", "__")
+        source = field.source
+        if not isinstance(source, str):  # set by binding, which `.fields` has done
+            raise TypeError(f"{name}: an unbound field")
+        path = prefix + source.replace(".", "__")
         if isinstance(field, serializers.BaseSerializer):
+            if not isinstance(field, serializers.Serializer):
+                raise TypeError(f"{name}: no fast form for {type(field).__name__}")
             fields = {n: self._node(n, f, path + "__") for n, f in field.fields.items()}
             ident = fields.get("id")
-            if field.allow_null and not isinstance(ident, Col):
+            if not field.allow_null:
+                return _Obj(fields)
+            if not isinstance(ident, Col):
                 raise TypeError(f"{name}: a nullable nested object needs an `id` field")
-            return _Obj(fields, ident if field.allow_null else None)  # type: ignore[arg-type]
+            return _Obj(fields, ident)
         return _leaf(name, field, path)
 
 

@@ -55,6 +55,8 @@ _VALIDATION_ERROR = {
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, plus the error responses and no inherited descriptions."""
 
+    # drf-spectacular's AutoSchema drops the (path, method) arguments of DRF's, which the
+    # stubs describe; drf-spectacular's own method carries the same ignore.
     def get_description(self) -> str:  # type: ignore[override]
         """The method's own docstring, else the view class's own: a base class's docstring
         describes the base class, not the operation."""
@@ -87,7 +89,7 @@ class ApiAutoSchema(AutoSchema):
         takes_input = self._get_request_body() is not None or bool(query)
         has_id = "{" in self.path
         paginated = self._is_list_view() and self._get_paginator() is not None
-        errors = []
+        errors: list[tuple[str, str, Any]] = []
         if takes_input:
             schema = {"anyOf": [error, self._component("ValidationError", _VALIDATION_ERROR)]}
             errors.append(("400", "Invalid input: field errors, or a rule it breaks.", schema))

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -105,7 +106,7 @@ def uvicorn_command(shape: Shape, host: str = "127.0.0.1") -> list[str]:
 
 
 def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Stack:
-    def out(name: str) -> object:
+    def out(name: str) -> IO[bytes] | None:
         if log_dir is None:
             return None
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Sta
             cmd,
             cwd=ROOT,
             env=env,
-            stdout=out(name),  # type: ignore[arg-type]
+            stdout=out(name),
             stderr=subprocess.STDOUT if log_dir else None,
         )
 

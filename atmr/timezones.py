@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -103,8 +104,9 @@ def admin_zone(request: HttpRequest) -> ZoneInfo | None:
     return ZoneInfo(DEFAULT_ZONE)
 
 
-def _object_zone(model: type, object_id: str) -> ZoneInfo | None:
+def _object_zone(model: type[Model], object_id: str) -> ZoneInfo | None:
     """The time zone of the company owning `model`'s row `object_id`, if it has one."""
+    rows: QuerySet[Any, str]  # zone names
     if model is Company:
         rows = Company.objects.filter(pk=object_id).values_list("timezone", flat=True)
     elif any(field.name == "company" for field in model._meta.fields):

@@ -5,13 +5,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from atmr.accounts.models import Company, User
 from atmr.accounts.services import EMAIL_UNAVAILABLE
-from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
+from atmr.admin_scoping import CompanyScopedAdmin, company_staff, is_company_staff
 
 
 @admin.register(Company)
@@ -24,7 +24,8 @@ class CompanyAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(id=request.user.company_id) if is_company_staff(request) else qs.none()
+        staff = company_staff(request)
+        return qs.filter(id=staff.company_id) if staff is not None else qs.none()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or is_company_staff(request)
@@ -33,9 +34,8 @@ class CompanyAdmin(admin.ModelAdmin):
         return self.has_module_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or (
-            is_company_staff(request) and request.user.role == User.Role.ADMIN
-        )
+        staff = company_staff(request)
+        return request.user.is_superuser or (staff is not None and staff.role == User.Role.ADMIN)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -55,7 +55,7 @@ def _clean_email(form: forms.ModelForm) -> str:
     return email
 
 
-class UserAddForm(DjangoUserAdmin.add_form):  # type: ignore[name-defined,misc]
+class UserAddForm(AdminUserCreationForm):  # Django's UserAdmin.add_form
     def clean_email(self) -> str:
         return _clean_email(self)
 
@@ -101,7 +101,8 @@ class UserAdmin(CompanyScopedAdmin, DjangoUserAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if request.user.is_superuser:
             return True
-        return is_company_staff(request) and request.user.role == User.Role.ADMIN
+        staff = company_staff(request)
+        return staff is not None and staff.role == User.Role.ADMIN
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.has_change_permission(request)

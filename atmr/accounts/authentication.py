@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.tokens import Token
 
 from atmr.accounts.selectors import company_is_suspended
 
@@ -53,7 +55,17 @@ class ClaimsUser:
         return self.role == "driver"
 
 
-def claims_user_from_token(token: Any) -> ClaimsUser:
+def request_claims_user(request: Request) -> ClaimsUser | None:
+    """The caller of an API request as its access token describes it; None without a token.
+
+    DRF's stubs type `request.user` as the User model, but ClaimsJWTAuthentication (the only
+    API authentication) sets a ClaimsUser.
+    """
+    user: object = request.user
+    return user if isinstance(user, ClaimsUser) else None
+
+
+def claims_user_from_token(token: Token) -> ClaimsUser:
     try:
         return ClaimsUser(
             id=str(token["user_id"]),
@@ -68,13 +80,15 @@ def claims_user_from_token(token: Any) -> ClaimsUser:
 
 # raw token -> (expiry as a Unix time, next suspension check, user, validated token);
 # per process, bounded.
-_VERIFIED: dict[bytes, tuple[float, float, ClaimsUser, Any]] = {}
+_VERIFIED: dict[bytes, tuple[float, float, ClaimsUser, Token]] = {}
 VERIFIED_MAX = 4096
 RECHECK_S = 10.0
 
 
 class ClaimsJWTAuthentication(JWTAuthentication):
-    def authenticate(self, request: Any) -> tuple[ClaimsUser, Any] | None:
+    # simplejwt types the user (here and in get_user) as one of its own classes; DRF takes
+    # any object as the user.
+    def authenticate(self, request: Any) -> tuple[ClaimsUser, Token] | None:  # type: ignore[override]
         header = self.get_header(request)
         raw = None if header is None else self.get_raw_token(header)
         if raw is None:
@@ -95,5 +109,5 @@ class ClaimsJWTAuthentication(JWTAuthentication):
             _VERIFIED[raw] = (expires, now + RECHECK_S, user, token)
         return user, token
 
-    def get_user(self, validated_token: Any) -> ClaimsUser:  # type: ignore[override]
+    def get_user(self, validated_token: Token) -> ClaimsUser:  # type: ignore[override]
         return claims_user_from_token(validated_token)

@@ -29,7 +29,7 @@ class CompanyUserBackend(ModelBackend):
             ).first()
             if suspended is not None and suspended.check_password(password):
                 request.auth_refusal = COMPANY_INACTIVE
-        return user  # type: ignore[return-value]
+        return user
 
     def user_can_authenticate(self, user: Any) -> bool:
         if not super().user_can_authenticate(user):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+import uuid
+from datetime import timedelta
+
 from django.core.cache import cache
+from rest_framework_simplejwt import settings as jwt_settings
 
 from atmr.accounts.models import Company
 
@@ -14,7 +17,7 @@ _COMPANY_TTL_S = 300
 _SUSPENDED_KEY = "company:suspended:{}"
 
 
-def company_get(*, company_id: object) -> Company:
+def company_get(*, company_id: uuid.UUID | str) -> Company:
     """The company, from the cache when possible (invalidated on every save, see signals)."""
     key = _COMPANY_KEY.format(company_id)
     company = cache.get(key)
@@ -24,19 +27,21 @@ def company_get(*, company_id: object) -> Company:
     return company
 
 
-def company_forget(*, company_id: object) -> None:
+def company_forget(*, company_id: uuid.UUID | str) -> None:
     cache.delete(_COMPANY_KEY.format(company_id))
 
 
-def company_suspended_mark(*, company_id: object, suspended: bool) -> None:
+def company_suspended_mark(*, company_id: uuid.UUID | str, suspended: bool) -> None:
     key = _SUSPENDED_KEY.format(company_id)
     if suspended:
-        lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
-        cache.set(key, True, int(lifetime) + 60)
+        # settings.SIMPLE_JWT as simplejwt applies it (read through the module: it is rebuilt
+        # when the setting changes).
+        lifetime: timedelta = jwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
+        cache.set(key, True, int(lifetime.total_seconds()) + 60)
     else:
         cache.delete(key)
 
 
-def company_is_suspended(*, company_id: object) -> bool:
+def company_is_suspended(*, company_id: uuid.UUID | str) -> bool:
     """Whether access tokens of this company must be refused now (no SQL: a cache read)."""
     return bool(cache.get(_SUSPENDED_KEY.format(company_id)))

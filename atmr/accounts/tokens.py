@@ -37,9 +37,10 @@ def user_check_may_sign_in(user: User | None) -> User:
     """The user if it may hold tokens now; else Unauthorized (401) saying why."""
     if user is None or not user.is_active:
         raise Unauthorized("This account is disabled or no longer exists.", code="user_inactive")
-    if user.company_id is None:
+    company = user.company
+    if company is None:
         raise Unauthorized("This account belongs to no company.", code="no_company")
-    if not user.company.active:
+    if not company.active:
         raise Unauthorized("This company's account is suspended.", code="company_inactive")
     return user
 
@@ -51,13 +52,16 @@ def tokens_refresh(*, refresh: str) -> dict[str, Any]:
     was deleted, deactivated or whose company was suspended since.
     """
     try:
-        token = RefreshToken(refresh)  # type: ignore[arg-type]  # checks the blacklist too
+        # Checks the blacklist too. simplejwt annotates the argument as a Token; it is the
+        # encoded token, as its own serializers pass it.
+        token = RefreshToken(refresh)  # type: ignore[arg-type]
     except TokenError as exc:
         raise Unauthorized(exc.args[0], code="token_not_valid") from exc
+    user_id = token.payload.get("user_id")
     user = (
-        User.objects.select_related("company", "driver_profile")
-        .filter(id=token.payload.get("user_id"))
-        .first()
+        None
+        if user_id is None
+        else User.objects.select_related("company", "driver_profile").filter(id=user_id).first()
     )
     user = user_check_may_sign_in(user)
     access = token.access_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -10,7 +11,7 @@ from atmr.chat.models import ChatMessage
 
 
 def chat_message_list(
-    *, company_id: object, before: datetime | None = None, limit: int = 50
+    *, company_id: uuid.UUID | str, before: datetime | None = None, limit: int = 50
 ) -> QuerySet[ChatMessage]:
     """A company's messages, newest first, older than `before`; one query with the senders."""
     qs = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Protocol
 
 from django.db import transaction
@@ -15,16 +16,16 @@ from realtime.schemas import ChatSender
 
 
 class ChatAuthor(Protocol):
-    """Who writes: a socket's token claims or a User row; either carries these four."""
+    """Who writes, as much as the service reads: a socket's token claims, or a company user."""
 
     @property
-    def id(self) -> object: ...
+    def id(self) -> uuid.UUID | str: ...
     @property
     def email(self) -> str: ...
     @property
     def role(self) -> str: ...
     @property
-    def company_id(self) -> object: ...
+    def company_id(self) -> uuid.UUID | str: ...
 
 
 def chat_sender(author: ChatAuthor) -> ChatSender:
