@@ -77,14 +77,7 @@ def _context(booking: Booking, form: ReadyForm) -> dict[str, Any]:
     return {
         "company": booking.company.name,
         "company_phone": booking.company.phone,
-        "initials": " ".join(
-            f"{name.strip()[:1].upper()}."
-            for name in (
-                client.first_name,
-                client.last_name,
-            )
-            if name.strip()
-        ),
+        "initials": will_call.initials(client),
         "destination": outbound.dropoff_address if outbound else booking.pickup_address,
         "outbound_at": format_local(
             outbound.scheduled_at if outbound else booking.scheduled_at, tz, with_date=True

@@ -79,6 +79,12 @@ def booking_service_day(booking: Booking, tz: tzinfo) -> date:
     return booking.scheduled_at.astimezone(tz).date()
 
 
+def initials(client: Any) -> str:
+    """ "M. P.": what the ward's page and sheet show of the patient, and nothing more."""
+    names = (client.first_name.strip(), client.last_name.strip())
+    return " ".join(f"{name[0].upper()}." for name in names if name)
+
+
 # --- the ready link -------------------------------------------------------------------------
 def ready_link_token(*, booking_id: Any, version: int) -> str:
     """The signed token of a booking's ready link: unguessable, and bound to `version`."""
