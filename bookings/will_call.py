@@ -117,9 +117,13 @@ def ready_link_booking(*, token: str, now: datetime | None = None) -> Booking | 
     except signing.BadSignature:
         return None
     hex_id, _, version = value.partition(".")
+    try:
+        booking_id = uuid.UUID(hex_id)
+    except ValueError:  # only we sign tokens, so never; but a 404 all the same
+        return None
     booking = (
         Booking.objects.select_related("company", "client", "return_of")
-        .filter(id=uuid.UUID(hex_id), will_call=True)
+        .filter(id=booking_id, will_call=True)
         .first()
     )
     if booking is None or str(booking.ready_link_version) != version:

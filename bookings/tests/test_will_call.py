@@ -429,6 +429,17 @@ def test_the_link_expires_at_the_end_of_its_service_day(dispatcher_client, waiti
         assert WebClient().post(path, {"in_minutes": "0"}).status_code == 404
 
 
+def test_the_page_of_a_later_days_return_says_when_it_can_be_released(dispatcher_client, patient):
+    response = create_with_will_call(dispatcher_client, patient, scheduled_at="2026-12-03T08:30")
+    back = Booking.objects.get(return_of_id=response.json()["id"])
+    path = path_of(link_of(dispatcher_client, back))
+    response = WebClient().post(path, {"in_minutes": "0"})
+    assert response.status_code == 409
+    assert "it can be released on that day" in response.content.decode()
+    back.refresh_from_db()
+    assert back.released_at is None
+
+
 def test_the_link_of_a_not_will_call_booking_opens_nothing(company):
     booking = BookingFactory(company=company)
     token = will_call.ready_link_token(booking_id=booking.id, version=1)
