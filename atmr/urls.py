@@ -9,6 +9,7 @@ from atmr import exceptions, health, timezones
 from atmr.accounts import api as accounts_api
 from atmr.chat import api as chat_api
 from bookings import api as bookings_api
+from bookings import public_views as bookings_public_views
 from dispatch import api as dispatch_api
 from drivers import api as drivers_api
 
@@ -38,6 +39,21 @@ api = [
         bookings_api.BookingUnassignApi.as_view(),
         name="booking-unassign",
     ),
+    path(
+        "bookings/<uuid:booking_id>/ready",
+        bookings_api.BookingReadyApi.as_view(),
+        name="booking-ready",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/ready-link/revoke",
+        bookings_api.BookingReadyLinkRevokeApi.as_view(),
+        name="booking-ready-link-revoke",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/ready-link/qr",
+        bookings_api.BookingReadyLinkQrApi.as_view(),
+        name="booking-ready-link-qr",
+    ),
     path("clients", bookings_api.ClientListCreateApi.as_view(), name="client-list"),
     path("clients/<uuid:client_id>", bookings_api.ClientDetailApi.as_view(), name="client-detail"),
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),
@@ -66,6 +82,8 @@ urlpatterns = [
     path("admin/timezone/", timezones.admin_timezone_choose, name="admin-timezone"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    # The clinic's "patient ready" page: no log-in, a signed link (bookings/will_call.py).
+    path("r/<str:token>", bookings_public_views.ready_page, name="booking-ready-page"),
 ]
 
 # Errors Django answers itself: JSON under /api/, its HTML pages elsewhere (the admin).

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from atmr.accounts.selectors import company_get
 from atmr.admin_scoping import CompanyScopedAdmin
 from atmr.exceptions import DomainError
-from bookings import services
+from atmr.localtime import format_local
+from bookings import services, will_call
 from bookings.models import Booking, Client
 from bookings.transitions import ALLOWED, EDITABLE, FINAL
 from dispatch.manual import booking_assign_checked
@@ -188,6 +195,7 @@ class BookingAdmin(CompanyScopedAdmin):
         ("driver", admin.RelatedOnlyFieldListFilter),
         "mobility",
         "urgent",
+        "will_call",
     ]
     date_hierarchy = "scheduled_at"
     list_select_related = ["client", "driver__user", "vehicle"]
@@ -199,7 +207,7 @@ class BookingAdmin(CompanyScopedAdmin):
         "dropoff_address",
     ]
     autocomplete_fields = ["client", "driver"]
-    actions = ["cancel_bookings", "mark_completed"]
+    actions = ["cancel_bookings", "mark_completed", "release_will_call"]
     list_per_page = 100
 
     def get_fieldsets(self, request: HttpRequest, obj: Booking | None = None) -> Any:
@@ -209,6 +217,8 @@ class BookingAdmin(CompanyScopedAdmin):
         dispatch = ["driver"]
         if obj is not None:
             dispatch += ["vehicle", "status", "cancel_reason", "return_of"]
+        if obj is not None and obj.will_call:
+            dispatch += ["will_call", "released_at", "ready_link_page"]
         sets: list[tuple[str, dict[str, Any]]] = [
             ("Client", {"fields": who}),
             ("Pick-up", {"fields": PICKUP}),
@@ -223,7 +233,7 @@ class BookingAdmin(CompanyScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Booking | None = None) -> Any:
         # The vehicle follows the driver (the driver's default vehicle), as in the API.
-        readonly = ["vehicle", "return_of"]
+        readonly = ["vehicle", "return_of", "will_call", "released_at", "ready_link_page"]
         if obj is None:
             return readonly
         readonly += ["client", "company"]
@@ -276,6 +286,65 @@ class BookingAdmin(CompanyScopedAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/bookings/booking/cancel_selected.html", context)
+
+    # --- will-call returns (bookings/will_call.py) -------------------------------------------
+    @admin.display(description="Clinic's ready link")
+    def ready_link_page(self, obj: Booking) -> str:
+        if not obj.will_call or obj.pk is None:
+            return "-"
+        url = reverse("admin:bookings_booking_ready_link", args=[obj.pk])
+        return format_html('<a href="{}">Print the QR code for the ward, or revoke it</a>', url)
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        extra = [
+            path(
+                "<path:object_id>/ready-link/",
+                self.admin_site.admin_view(self.ready_link_view),
+                name="bookings_booking_ready_link",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def ready_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A printable sheet with the ready link as a QR code; POST `revoke` revokes it."""
+        booking = self.get_object(request, object_id)
+        if (
+            booking is None
+            or not booking.will_call
+            or not self.has_view_permission(request, booking)
+        ):
+            raise Http404
+        if request.method == "POST" and "revoke" in request.POST:
+            if not self.has_change_permission(request, booking):
+                raise PermissionDenied
+            will_call.booking_ready_link_revoke(booking=booking)
+            self.message_user(request, "The old link no longer works; print this new one.")
+            return redirect(request.path)
+        link = will_call.ready_link_url(
+            booking_id=booking.id, version=booking.ready_link_version, request=request
+        )
+        tz = company_get(company_id=booking.company_id).tz
+        outbound = booking.return_of or booking
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Clinic's ready link",
+            "opts": self.model._meta,
+            "original": booking,
+            "link": link,
+            # segno's own markup for our own link: safe to inline.
+            "qr": mark_safe(segno.make(link, error="m").svg_inline(scale=6)),  # noqa: S308
+            "initials": will_call.initials(booking.client),
+            "destination": outbound.dropoff_address
+            if booking.return_of
+            else booking.pickup_address,
+            "outbound_at": format_local(outbound.scheduled_at, tz, with_date=True),
+            "can_revoke": self.has_change_permission(request, booking),
+        }
+        return TemplateResponse(request, "admin/bookings/booking/ready_link.html", context)
+
+    @admin.action(description="Patient ready: release the selected will-call returns (15 min)")
+    def release_will_call(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+        self._apply(request, queryset, lambda b: will_call.booking_release(booking=b))
 
     @admin.action(description="Mark the selected bookings completed")
     def mark_completed(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:

@@ -4,17 +4,19 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse, HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.filters import SearchFilter
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, RowListApiView
-from atmr.permissions import EVERYONE
+from atmr.permissions import EVERYONE, OFFICE
 from atmr.schema import conflict
-from bookings import selectors, services
+from bookings import selectors, services, will_call
 from bookings.models import Booking, Client
 from bookings.serializers import (
     BookingAssignInputSerializer,
@@ -22,9 +24,11 @@ from bookings.serializers import (
     BookingCreateInputSerializer,
     BookingListQuerySerializer,
     BookingOutputSerializer,
+    BookingReadyInputSerializer,
     BookingUpdateInputSerializer,
     ClientInputSerializer,
     ClientOutputSerializer,
+    ReadyLinkQrQuerySerializer,
     booking_list_data,
     client_list_data,
 )
@@ -53,6 +57,8 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         tz = company_get(company_id=self.company_id).tz if "date" in params else None
+        if "will_call" in params:
+            queryset = will_call.will_call_filter(queryset, params["will_call"])
         return selectors.booking_filter(
             queryset,
             day=params.get("date"),
@@ -65,11 +71,12 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """List bookings, filtered by local day, status, driver or client (drivers: their own)."""
+        """List bookings, filtered by local day, status, driver, client or will-call state
+        (drivers: their own)."""
         return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
-        return booking_list_data(queryset)
+        return booking_list_data(queryset, self.request)
 
     @extend_schema(request=BookingCreateInputSerializer, responses={201: BookingOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -148,6 +155,73 @@ class BookingUnassignApi(_BookingApi):
         """Take a booking back from its driver: it is pending again."""
         services.booking_unassign(booking=self.get_booking(booking_id))
         return self.respond(self.get_booking(booking_id))
+
+
+class BookingReadyApi(_BookingApi):
+    @extend_schema(
+        request=BookingReadyInputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            409: conflict(
+                "the booking is not a will-call return (`not_will_call`), is under way or "
+                "ended, or is on a later day (`will_call_not_yet`)."
+            ),
+        },
+    )
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        """Release a will-call return: the patient is ready in `in_minutes` (default 15).
+        Releasing it again changes nothing."""
+        booking = self.get_booking(booking_id)
+        data = self.validated(BookingReadyInputSerializer)
+        will_call.booking_release(booking=booking, in_minutes=data["in_minutes"])
+        return self.respond(self.get_booking(booking_id))
+
+
+class BookingReadyLinkRevokeApi(_BookingApi):
+    @extend_schema(
+        request=None,
+        responses={200: BookingOutputSerializer, 409: conflict("not a will-call return.")},
+    )
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        """Revoke the clinic's ready link of a will-call return; `ready_link` is a new one."""
+        will_call.booking_ready_link_revoke(booking=self.get_booking(booking_id))
+        return self.respond(self.get_booking(booking_id))
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """The image view answers an image whatever `Accept` says (errors stay JSON)."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0]
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: Any = None):
+        return renderers[0], renderers[0].media_type
+
+
+class BookingReadyLinkQrApi(_BookingApi):
+    read_roles = OFFICE
+    content_negotiation_class = _AnyAccept
+
+    @extend_schema(
+        parameters=[ReadyLinkQrQuerySerializer],
+        responses={
+            (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.BINARY, description="QR"),
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="QR"),
+            409: conflict("not a will-call return."),
+        },
+    )
+    def get(self, request: Request, booking_id: UUID) -> HttpResponse:
+        """The ready link as a QR code (SVG or PNG) to print for the ward (office staff)."""
+        query = ReadyLinkQrQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        kind = query.validated_data["image"]
+        booking = self.get_booking(booking_id)
+        if not booking.will_call:
+            raise will_call.NotWillCall("This booking is not a will-call return: no ready link.")
+        link = will_call.ready_link_url(
+            booking_id=booking.id, version=booking.ready_link_version, request=request
+        )
+        return HttpResponse(will_call.qr_image(link, kind), content_type=will_call.QR_TYPES[kind])
 
 
 class ClientListCreateApi(RowListApiView):

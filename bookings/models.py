@@ -142,6 +142,11 @@ class Booking(models.Model):
     released_at = models.DateTimeField(
         null=True, blank=True, help_text="When the will-call return was released (ready)."
     )
+    # Part of what the clinic's ready link signs (bookings/will_call.py): raising it revokes
+    # every link handed out so far.
+    ready_link_version = models.PositiveIntegerField(
+        default=1, db_default=1, help_text="Raised to revoke the clinic's ready link."
+    )
     price = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     notes = models.TextField(blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)

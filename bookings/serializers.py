@@ -11,6 +11,7 @@ from atmr.row_shapes import Col, RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility
 from bookings.services import Place
+from bookings.will_call import DEFAULT_READY_IN_MINUTES, MAX_READY_IN_MINUTES, ready_link_url
 from drivers.models import Driver
 
 
@@ -57,6 +58,10 @@ class BookingOutputSerializer(serializers.ModelSerializer):
     pickup = serializers.SerializerMethodField()
     dropoff = serializers.SerializerMethodField()
     return_trip = serializers.SerializerMethodField()
+    ready_link = serializers.SerializerMethodField(
+        help_text="A will-call return's link for the clinic's \"patient ready\" page (no log-in; "
+        "expires at the end of its service day); null otherwise, and for drivers."
+    )
 
     class Meta:
         model = Booking
@@ -77,6 +82,9 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "mobility",
             "return_of",
             "return_trip",
+            "will_call",
+            "released_at",
+            "ready_link",
             "price",
             "notes",
             "cancel_reason",
@@ -103,6 +111,19 @@ class BookingOutputSerializer(serializers.ModelSerializer):
     def get_return_trip(self, booking: Booking) -> str | None:
         trip = getattr(booking, "return_trip", None)
         return str(trip.id) if trip else None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_ready_link(self, booking: Booking) -> str | None:
+        request = self.context.get("request")
+        if not booking.will_call or _is_driver(request):
+            return None
+        return ready_link_url(
+            booking_id=booking.id, version=booking.ready_link_version, request=request
+        )
+
+
+def _is_driver(request: Any) -> bool:
+    return getattr(getattr(request, "user", None), "role", None) == "driver"
 
 
 class ClientOutputSerializer(serializers.ModelSerializer):
@@ -131,15 +152,28 @@ BOOKING_LIST = RowShape(
         "pickup": {"address": "pickup_address", "lat": "pickup_lat", "lon": "pickup_lon"},
         "dropoff": {"address": "dropoff_address", "lat": "dropoff_lat", "lon": "dropoff_lon"},
         "return_trip": Col("return_trip__id", "uuid", nullable=True),
+        # Replaced by the link in `booking_list_data` (a link is no column).
+        "ready_link": "ready_link_version",
     },
 )
 CLIENT_LIST = RowShape(ClientOutputSerializer)
 
 
-def booking_list_data(queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
+def booking_list_data(queryset: QuerySet[Booking], request: Any = None) -> list[dict[str, Any]]:
     """`BookingOutputSerializer` output for a scoped, filtered, sliced queryset: one query
-    joining client, driver, user, vehicle and return trip, no model instances."""
-    return BOOKING_LIST.data(queryset)
+    joining client, driver, user, vehicle and return trip, no model instances. `request`
+    makes will-call returns' ready links absolute (and hides them from drivers), as the
+    serializer's context does."""
+    rows = BOOKING_LIST.data(queryset)
+    driver = _is_driver(request)
+    for row in rows:
+        version = row["ready_link"]
+        row["ready_link"] = (
+            ready_link_url(booking_id=row["id"], version=version, request=request)
+            if row["will_call"] and not driver
+            else None
+        )
+    return rows
 
 
 def client_list_data(queryset: QuerySet[Client]) -> list[dict[str, Any]]:
@@ -196,6 +230,31 @@ class TripTimesSerializer(serializers.Serializer):
         return attrs
 
 
+class ReturnTripSerializer(TripTimesSerializer):
+    """The trip back: its times, or `{"will_call": true}` (no time until the clinic releases
+    it)."""
+
+    scheduled_at = CompanyDateTimeField(required=False)
+    will_call = serializers.BooleanField(
+        default=False, help_text="Return when the clinic says the patient is ready: no times."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("will_call"):
+            timed = [name for name in self.fields if name != "will_call" and name in attrs]
+            if timed:
+                raise serializers.ValidationError(
+                    {timed[0]: "A will-call return has no time: leave the times out."}
+                )
+            return attrs
+        attrs.pop("will_call", None)
+        if "scheduled_at" not in attrs:
+            raise serializers.ValidationError(
+                {"scheduled_at": "Give the return's time, or set will_call."}
+            )
+        return super().validate(attrs)
+
+
 class BookingCreateInputSerializer(TripTimesSerializer):
     client = CompanyObjectField(Client)
     pickup = PlaceSerializer()
@@ -207,7 +266,7 @@ class BookingCreateInputSerializer(TripTimesSerializer):
         max_digits=9, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    return_trip = TripTimesSerializer(required=False, help_text="Creates the trip back too.")
+    return_trip = ReturnTripSerializer(required=False, help_text="Creates the trip back too.")
     record_past = serializers.BooleanField(
         default=False,
         help_text="Record a trip that already happened: a pick-up more than 24 h ago is "
@@ -257,3 +316,24 @@ class BookingListQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(
         choices=["scheduled_at", "-scheduled_at"], required=False, default="scheduled_at"
     )
+    will_call = serializers.ChoiceField(
+        choices=["waiting", "released", "all"],
+        required=False,
+        help_text="Only will-call returns: `waiting` for the clinic (not released, not under "
+        "way), `released`, or `all`.",
+    )
+
+
+class BookingReadyInputSerializer(serializers.Serializer):
+    in_minutes = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_READY_IN_MINUTES,
+        default=DEFAULT_READY_IN_MINUTES,
+        help_text="When the patient will be ready, in minutes from now.",
+    )
+
+
+class ReadyLinkQrQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/bookings/{id}/ready-link/qr`."""
+
+    image = serializers.ChoiceField(choices=["svg", "png"], default="svg", help_text="Default svg.")

@@ -208,6 +208,8 @@ def booking_create(
         _check_not_past(booking, company)
     booking.save()
     if return_trip is not None:
+        will_call = bool(return_trip.get("will_call"))
+        times = _will_call_times(company, booking) if will_call else return_trip
         try:
             back = _booking_from(
                 company=company,
@@ -217,12 +219,13 @@ def booking_create(
                 passengers=booking.passengers,
                 urgent=booking.urgent,
                 mobility=booking.mobility,
-                **return_trip,
+                **times,
             )
         except DomainError as exc:
             exc.field = f"return_trip.{exc.field}" if exc.field else "return_trip"
             raise
-        if back.scheduled_at <= booking.scheduled_at:
+        back.will_call = will_call
+        if not will_call and back.scheduled_at <= booking.scheduled_at:
             raise DomainError(
                 "The return trip must be scheduled after the outbound trip.",
                 field="return_trip.scheduled_at",
@@ -231,6 +234,15 @@ def booking_create(
         back.save()
     publish_on_commit(group_for_company_dispatch(company.id), build_booking_updated(booking))
     return booking
+
+
+def _will_call_times(company: Company, outbound: Booking) -> dict[str, datetime]:
+    """The placeholder of a will-call return (bookings/will_call.py releases it): from the
+    outbound trip's appointment, or its pick-up, to the end of that day."""
+    scheduled, earliest, latest = booking_will_call_window(
+        company=company, after=outbound.appointment_at or outbound.scheduled_at
+    )
+    return {"scheduled_at": scheduled, "pickup_earliest": earliest, "pickup_latest": latest}
 
 
 _PLACE_FIELDS = {

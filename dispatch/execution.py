@@ -128,6 +128,10 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     conf = selectors.dispatch_settings_get(company_id=company.id)
     bookings = selectors.day_bookings(company_id=company.id, day=run.service_date, tz=company.tz)
     drivers = selectors.shift_drivers(company_id=company.id)
+    waiting = selectors.day_will_call_waiting(
+        company_id=company.id, day=run.service_date, tz=company.tz
+    )
+    run.waiting = [{"booking": booking_id} for booking_id in waiting]  # saved with the plan
     depot = Location(company.lat or 46.52, company.lon or 6.63)
     day = adapters.day_locations(bookings, drivers, depot)
     clock = adapters.DayClock(run.service_date, company.tz)

@@ -89,6 +89,9 @@ class DispatchRun(models.Model):
     unassigned = models.JSONField(default=list, blank=True)
     # Bookings changed by someone while the run was planning: left alone when applying.
     skipped = models.JSONField(default=list, blank=True)
+    # Will-call returns of the day the clinic has not released yet: not planned, listed apart
+    # ([{"booking": id}], see bookings/will_call.py).
+    waiting = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

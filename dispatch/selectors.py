@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from atmr.localtime import format_local
 from bookings.models import Booking
 from bookings.selectors import day_bounds
+from bookings.will_call import WAITING
 from dispatch import reasons
 from dispatch.models import DispatchRun, DispatchSettings
 from drivers.models import Driver, Vehicle
@@ -40,14 +41,24 @@ def dispatch_settings_get(*, company_id: object) -> DispatchSettings:
 
 
 def day_bookings(*, company_id: object, day: date, tz: object) -> list[Booking]:
+    """The trips a run plans; will-call returns the clinic has not released are left out
+    (`day_will_call_waiting`)."""
+    return list(_day_planned(company_id, day, tz).exclude(WAITING).order_by("scheduled_at", "id"))
+
+
+def day_will_call_waiting(*, company_id: object, day: date, tz: object) -> list[str]:
+    """Ids of the day's will-call returns still waiting for the clinic: listed on the run."""
+    waiting = _day_planned(company_id, day, tz).filter(WAITING).order_by("scheduled_at", "id")
+    return [str(pk) for pk in waiting.values_list("id", flat=True)]
+
+
+def _day_planned(company_id: object, day: date, tz: object) -> QuerySet[Booking]:
     start, end = day_bounds(day, tz)  # type: ignore[arg-type]
-    return list(
-        Booking.objects.filter(
-            company_id=company_id,
-            scheduled_at__gte=start,
-            scheduled_at__lt=end,
-            status__in=PLANNED_STATUSES,
-        ).order_by("scheduled_at", "id")
+    return Booking.objects.filter(
+        company_id=company_id,
+        scheduled_at__gte=start,
+        scheduled_at__lt=end,
+        status__in=PLANNED_STATUSES,
     )
 
 

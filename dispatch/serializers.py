@@ -44,6 +44,10 @@ class UnassignedSerializer(serializers.Serializer):
     )
 
 
+class WaitingSerializer(serializers.Serializer):
+    booking = serializers.UUIDField()
+
+
 _SUMMARY_FIELDS = [
     "id",
     "service_date",
@@ -79,7 +83,10 @@ class RunDetailSerializer(serializers.ModelSerializer):
     routes = RouteSerializer(many=True)
     unassigned = UnassignedSerializer(many=True)
     skipped = serializers.ListField(child=serializers.UUIDField())
+    waiting = WaitingSerializer(
+        many=True, help_text="Will-call returns of the day not released yet: not planned."
+    )
 
     class Meta:
         model = DispatchRun
-        fields = [*_SUMMARY_FIELDS, "routes", "unassigned", "skipped"]
+        fields = [*_SUMMARY_FIELDS, "routes", "unassigned", "skipped", "waiting"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from realtime.schemas import (
     AckEvent,
     AssignmentEvent,
+    BookingReadyEvent,
     BookingSummary,
     BookingUpdatedEvent,
     ChatMessageEvent,
@@ -41,6 +42,19 @@ def booking_summary(booking: Booking) -> BookingSummary:
 
 def build_booking_updated(booking: Booking) -> BookingUpdatedEvent:
     return {"type": "booking_updated", "booking": booking_summary(booking)}
+
+
+def build_booking_ready(booking: Booking, via: Literal["office", "link"]) -> BookingReadyEvent:
+    """`via`: released by the office (API, admin) or by the clinic's ready link."""
+    assert booking.released_at is not None
+    return {
+        "type": "booking_ready",
+        "booking": booking_summary(booking),
+        "released_at": booking.released_at.isoformat(),
+        "pickup_earliest": booking.pickup_earliest.isoformat(),
+        "pickup_latest": booking.pickup_latest.isoformat(),
+        "via": via,
+    }
 
 
 def build_assignment(

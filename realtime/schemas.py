@@ -25,6 +25,17 @@ class AssignmentEvent(TypedDict):
     booking: BookingSummary
 
 
+class BookingReadyEvent(TypedDict):
+    """A will-call return was released: the patient is ready from `pickup_earliest`."""
+
+    type: Literal["booking_ready"]
+    booking: BookingSummary
+    released_at: str
+    pickup_earliest: str
+    pickup_latest: str
+    via: Literal["office", "link"]
+
+
 class DriverPositionEvent(TypedDict):
     """A driver's newest fix; speed in m/s, heading in degrees, accuracy in metres."""
 

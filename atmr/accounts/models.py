@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -36,6 +37,13 @@ class Company(models.Model):
     # Pick-up window around the scheduled time when a booking gives none.
     window_before_minutes = models.PositiveSmallIntegerField(default=10)
     window_after_minutes = models.PositiveSmallIntegerField(default=15)
+    # A released will-call return is picked up within this many minutes of the time the clinic
+    # gave (bookings/will_call.py).
+    will_call_window_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text="Pick-up window of a released will-call return, in minutes (5 to 240).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
