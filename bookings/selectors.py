@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -18,7 +19,9 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def booking_list(*, company_id: object, driver_id: object | None = None) -> QuerySet[Booking]:
+def booking_list(
+    *, company_id: UUID | str, driver_id: UUID | str | None = None
+) -> QuerySet[Booking]:
     """A company's bookings with everything the list shows joined in (one query for rows).
 
     With `driver_id`, only that driver's bookings: a driver sees its own work only.
@@ -37,8 +40,8 @@ def booking_filter(
     day: date | None = None,
     tz: ZoneInfo | None = None,
     statuses: Iterable[str] = (),
-    driver_id: object | None = None,
-    client_id: object | None = None,
+    driver_id: UUID | str | None = None,
+    client_id: UUID | str | None = None,
     ordering: str = "scheduled_at",
 ) -> QuerySet[Booking]:
     """The list's filters. Plain code rather than a FilterSet: this is the hottest read."""
@@ -58,5 +61,5 @@ def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[B
     return qs.filter(scheduled_at__gte=start, scheduled_at__lt=end)
 
 
-def client_list(*, company_id: object) -> QuerySet[Client]:
+def client_list(*, company_id: UUID | str) -> QuerySet[Client]:
     return Client.objects.filter(company_id=company_id)

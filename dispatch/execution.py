@@ -294,7 +294,10 @@ def _solve_result(pid: int, read_fd: int, timeout_s: float) -> Plan:
 
 # --- runs whose process died ----------------------------------------------------------------
 def runs_fail_stale(
-    *, company_id: object = None, service_date: date | None = None, now: datetime | None = None
+    *,
+    company_id: UUID | str | None = None,
+    service_date: date | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Fail running runs whose heartbeat stopped, so their day can be dispatched again.
 

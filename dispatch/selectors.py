@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 
@@ -19,14 +21,14 @@ from drivers.models import Driver, Vehicle
 PLANNED_STATUSES = (Booking.Status.PENDING, Booking.Status.ASSIGNED, Booking.Status.EN_ROUTE)
 
 
-def run_list(*, company_id: object, service_date: date | None = None) -> QuerySet[DispatchRun]:
+def run_list(*, company_id: UUID | str, service_date: date | None = None) -> QuerySet[DispatchRun]:
     qs = DispatchRun.objects.filter(company_id=company_id)
     if service_date is not None:
         qs = qs.filter(service_date=service_date)
     return qs
 
 
-def run_active(*, company_id: object, service_date: date) -> DispatchRun | None:
+def run_active(*, company_id: UUID | str, service_date: date) -> DispatchRun | None:
     return (
         run_list(company_id=company_id, service_date=service_date)
         .filter(status__in=DispatchRun.ACTIVE)
@@ -34,13 +36,13 @@ def run_active(*, company_id: object, service_date: date) -> DispatchRun | None:
     )
 
 
-def dispatch_settings_get(*, company_id: object) -> DispatchSettings:
+def dispatch_settings_get(*, company_id: UUID | str) -> DispatchSettings:
     conf, _ = DispatchSettings.objects.get_or_create(company_id=company_id)
     return conf
 
 
-def day_bookings(*, company_id: object, day: date, tz: object) -> list[Booking]:
-    start, end = day_bounds(day, tz)  # type: ignore[arg-type]
+def day_bookings(*, company_id: UUID | str, day: date, tz: ZoneInfo) -> list[Booking]:
+    start, end = day_bounds(day, tz)
     return list(
         Booking.objects.filter(
             company_id=company_id,
@@ -51,7 +53,7 @@ def day_bookings(*, company_id: object, day: date, tz: object) -> list[Booking]:
     )
 
 
-def shift_drivers(*, company_id: object) -> list[Driver]:
+def shift_drivers(*, company_id: UUID | str) -> list[Driver]:
     """Active drivers with an active vehicle and a shift: who a run can plan for."""
     return list(
         Driver.objects.filter(
