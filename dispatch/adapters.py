@@ -69,10 +69,11 @@ def _driver_start(driver: Driver, depot: Location) -> Location:
 
 
 def _service_seconds(mobility: str, conf: DispatchSettings) -> int:
-    return {
+    by_mobility: dict[str, int] = {
         Mobility.WHEELCHAIR: conf.service_wheelchair_s,
         Mobility.STRETCHER: conf.service_stretcher_s,
-    }.get(mobility, conf.service_walks_s)
+    }
+    return by_mobility.get(mobility, conf.service_walks_s)
 
 
 def _places(booking: Booking) -> tuple[int, int]:
