@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, TypeGuard, get_args
 
 from realtime.schemas import (
     AckEvent,
+    AssignmentAction,
     AssignmentEvent,
     BookingSummary,
     BookingUpdatedEvent,
@@ -17,6 +18,7 @@ from realtime.schemas import (
     DriverPositionEvent,
     ErrorEvent,
     HelloEvent,
+    RunStatus,
 )
 
 if TYPE_CHECKING:
@@ -43,9 +45,7 @@ def build_booking_updated(booking: Booking) -> BookingUpdatedEvent:
     return {"type": "booking_updated", "booking": booking_summary(booking)}
 
 
-def build_assignment(
-    booking: Booking, action: Literal["assigned", "changed", "withdrawn"]
-) -> AssignmentEvent:
+def build_assignment(booking: Booking, action: AssignmentAction) -> AssignmentEvent:
     return {"type": "assignment", "action": action, "booking": booking_summary(booking)}
 
 
@@ -75,10 +75,18 @@ def build_chat_message(message: ChatMessage, sender: ChatSender) -> ChatMessageE
     return {"type": "chat_message", "message": chat_message_summary(message, sender)}
 
 
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+
+
+def is_run_status(value: str) -> TypeGuard[RunStatus]:
+    """Narrows a stored run status (a plain str to the type checker) to the event's Literal."""
+    return value in RUN_STATUSES
+
+
 def build_dispatch_run(
     *,
     run_id: str,
-    status: Literal["queued", "running", "succeeded", "failed"],
+    status: RunStatus,
     progress: float,
     detail: str = "",
 ) -> DispatchRunEvent:
