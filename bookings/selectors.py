@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 
 from bookings.models import Booking, Client
+
+# Filters keep whatever a queryset yields (models, or `.values_list()` rows).
+_Row = TypeVar("_Row")
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -35,7 +39,7 @@ def booking_list(
 
 
 def booking_filter(
-    qs: QuerySet[Booking],
+    qs: QuerySet[Booking, _Row],
     *,
     day: date | None = None,
     tz: ZoneInfo | None = None,
@@ -43,7 +47,7 @@ def booking_filter(
     driver_id: UUID | str | None = None,
     client_id: UUID | str | None = None,
     ordering: str = "scheduled_at",
-) -> QuerySet[Booking]:
+) -> QuerySet[Booking, _Row]:
     """The list's filters. Plain code rather than a FilterSet: this is the hottest read."""
     if day is not None and tz is not None:
         qs = booking_on_day(qs, day, tz)
@@ -56,7 +60,7 @@ def booking_filter(
     return qs.order_by(ordering, "id")
 
 
-def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[Booking]:
+def booking_on_day(qs: QuerySet[Booking, _Row], day: date, tz: ZoneInfo) -> QuerySet[Booking, _Row]:
     start, end = day_bounds(day, tz)
     return qs.filter(scheduled_at__gte=start, scheduled_at__lt=end)
 

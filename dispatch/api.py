@@ -93,4 +93,5 @@ class RunApplyApi(RunDetailApi):
     def post(self, request: Request, run_id: UUID) -> Response:
         """Assign the run's suggested routes to their drivers."""
         run = self.get_scoped_object(self.get_queryset(), run_id)
+        assert isinstance(run, DispatchRun)  # get_scoped_object is typed as returning a Model
         return self.respond(services.run_apply(run=run))
