@@ -289,7 +289,7 @@ def _solve_result(pid: int, read_fd: int, timeout_s: float) -> Plan:
     kind, value = pickle.loads(b"".join(chunks))  # noqa: S301
     if kind == "error":
         raise RuntimeError(f"The solver failed: {value}")
-    return value  # type: ignore[no-any-return]
+    return value  # unpickled: Any, our own child sent a Plan
 
 
 # --- runs whose process died ----------------------------------------------------------------
