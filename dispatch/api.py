@@ -59,7 +59,8 @@ class RunListApi(CompanyListApiView):
 
     @extend_schema(parameters=[OpenApiParameter("date", str, description="YYYY-MM-DD")])
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().get(request, *args, **kwargs)
+        # What CompanyListApiView.get does, typed as the Response a plain list always is.
+        return self.list(request, *args, **kwargs)
 
 
 class RunDetailApi(CompanyApiView):
