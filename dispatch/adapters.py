@@ -13,7 +13,7 @@ from bookings.models import Booking, Mobility
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.plan import Plan, StopKind
 from dispatch.engine.problem import Problem, Request, Vehicle
-from dispatch.models import DispatchSettings
+from dispatch.models import DispatchSettings, PlannedRoute, RouteStop
 from drivers.models import Driver
 
 STRETCHER = "stretcher"
@@ -180,13 +180,13 @@ def build_problem(
     )
 
 
-def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[dict]:
+def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[PlannedRoute]:
     """Routes as stored on the run and shown by the API: stops with ETAs as ISO datetimes."""
     names = {str(d.id): d for d in day.drivers}
-    routes = []
+    routes: list[PlannedRoute] = []
     for route in plan.routes:
         driver = names[route.vehicle_id]
-        stops = [
+        stops: list[RouteStop] = [
             {
                 "kind": str(stop.kind),
                 "booking": stop.request_id,

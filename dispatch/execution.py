@@ -35,7 +35,7 @@ from dispatch.engine.checker import check_plan
 from dispatch.engine.geo import Location
 from dispatch.engine.plan import Plan
 from dispatch.engine.problem import Problem
-from dispatch.models import DispatchRun, RunAssignment
+from dispatch.models import DispatchRun, RunAssignment, UnassignedTrip
 from dispatch.run_effects import run_announce, run_assignments_apply, run_progress_publish
 from dispatch.travel import travel_provider, travel_source
 
@@ -199,7 +199,7 @@ def _save_plan(
         rows = RunAssignment.objects.bulk_create(_plan_rows(run, plan, clock, day))
         by_id = {str(b.id): b for b in day.bookings}
         run.routes = adapters.plan_routes(plan, clock, day)
-        run.unassigned = [
+        unassigned: list[UnassignedTrip] = [
             {
                 "booking": u.request_id,
                 "reason": str(u.reason),
@@ -209,6 +209,7 @@ def _save_plan(
             }
             for u in plan.unassigned
         ]
+        run.unassigned = unassigned
         run.drive_seconds, run.distance_metres = plan.drive_seconds, plan.distance_metres
         run.assigned_count, run.unassigned_count = len(rows), len(run.unassigned)
     run.status, run.finished_at = DispatchRun.Status.SUCCEEDED, timezone.now()

@@ -13,7 +13,7 @@ from atmr.localtime import format_local
 from bookings.models import Booking
 from bookings.selectors import day_bounds
 from dispatch import reasons
-from dispatch.models import DispatchRun, DispatchSettings
+from dispatch.models import DispatchRun, DispatchSettings, RouteStop, UnassignedTrip
 from drivers.models import Driver, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
@@ -156,7 +156,7 @@ def run_sheet(*, run: DispatchRun) -> tuple[list[RouteSheet], list[UnassignedRow
     return routes, left_out
 
 
-def _stop_row(order: int, stop: dict, booking: Booking | None, tz: tzinfo) -> StopRow:
+def _stop_row(order: int, stop: RouteStop, booking: Booking | None, tz: tzinfo) -> StopRow:
     address = ""
     if booking is not None:
         address = booking.dropoff_address if stop["kind"] == "dropoff" else booking.pickup_address
@@ -170,7 +170,7 @@ def _stop_row(order: int, stop: dict, booking: Booking | None, tz: tzinfo) -> St
     )
 
 
-def _unassigned_row(item: dict, booking: Booking | None, tz: tzinfo) -> UnassignedRow:
+def _unassigned_row(item: UnassignedTrip, booking: Booking | None, tz: tzinfo) -> UnassignedRow:
     return UnassignedRow(
         booking_id=item["booking"],
         patient=str(booking.client) if booking is not None else "",
