@@ -142,7 +142,7 @@ class DispatchRunAdmin(CompanyScopedAdmin):
     def _may_act(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser or is_company_staff(request))
 
-    def _run_page(self, run_id: object) -> HttpResponseRedirect:
+    def _run_page(self, run_id: UUID | str) -> HttpResponseRedirect:
         return redirect("admin:dispatch_dispatchrun_change", run_id)
 
     def apply_run(self, request: HttpRequest, object_id: str) -> HttpResponse:

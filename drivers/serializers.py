@@ -101,7 +101,7 @@ class _DriverFieldsSerializer(serializers.Serializer):
     )
     active = serializers.BooleanField(required=False)
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start = attrs.get("shift_start", getattr(self.instance, "shift_start", None))
         end = attrs.get("shift_end", getattr(self.instance, "shift_end", None))
         if start and end and start >= end:
