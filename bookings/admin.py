@@ -126,12 +126,13 @@ class BookingAdminForm(forms.ModelForm):
         data = self.cleaned_data
         # Passed only when ticked, so the admin works before and after `record_past` exists.
         past: dict[str, Any] = {"record_past": True} if data.get("record_past") else {}
+        trip: dict[str, Any] = {name: data.get(name) for name in [*TIMES, *TRIP] if name in data}
         booking = services.booking_create(
             company=self._company(),
             client=data["client"],
             pickup=_place(data, PICKUP),
             dropoff=_place(data, DROPOFF),
-            **{name: data.get(name) for name in [*TIMES, *TRIP] if name in data},
+            **trip,
             **past,
         )
         if data.get("driver"):

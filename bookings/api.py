@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -34,6 +34,8 @@ from bookings.serializers import (
 )
 from dispatch.manual import booking_assign_checked
 
+_Row = TypeVar("_Row")
+
 
 class _BookingApi(CompanyApiView):
     queryset = Booking.objects.none()
@@ -44,7 +46,9 @@ class _BookingApi(CompanyApiView):
         return selectors.booking_list(company_id=self.company_id, driver_id=self.driver_id)
 
     def get_booking(self, booking_id: UUID) -> Booking:
-        return self.get_scoped_object(self.get_queryset(), booking_id)
+        booking = self.get_scoped_object(self.get_queryset(), booking_id)
+        assert isinstance(booking, Booking)  # get_scoped_object is typed as returning a Model
+        return booking
 
 
 class BookingListCreateApi(RowListApiView, _BookingApi):
@@ -52,7 +56,7 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
 
     filter_backends: list[type] = []
 
-    def filter_queryset(self, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+    def filter_queryset(self, queryset: QuerySet[Booking, _Row]) -> QuerySet[Booking, _Row]:
         query = BookingListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -261,5 +265,6 @@ class ClientDetailApi(CompanyApiView):
     def patch(self, request: Request, client_id: UUID) -> Response:
         """Change some of a client's fields."""
         client = self.get_scoped_object(self.get_queryset(), client_id)
+        assert isinstance(client, Client)  # get_scoped_object is typed as returning a Model
         changes = self.validated(ClientInputSerializer, partial=True)
         return self.respond(services.client_update(client=client, **changes))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 
 from bookings.models import Booking, Client
+
+# Filters keep whatever a queryset yields (models, or `.values_list()` rows).
+_Row = TypeVar("_Row")
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -18,7 +23,9 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def booking_list(*, company_id: object, driver_id: object | None = None) -> QuerySet[Booking]:
+def booking_list(
+    *, company_id: UUID | str, driver_id: UUID | str | None = None
+) -> QuerySet[Booking]:
     """A company's bookings with everything the list shows joined in (one query for rows).
 
     With `driver_id`, only that driver's bookings: a driver sees its own work only.
@@ -32,15 +39,15 @@ def booking_list(*, company_id: object, driver_id: object | None = None) -> Quer
 
 
 def booking_filter(
-    qs: QuerySet[Booking],
+    qs: QuerySet[Booking, _Row],
     *,
     day: date | None = None,
     tz: ZoneInfo | None = None,
     statuses: Iterable[str] = (),
-    driver_id: object | None = None,
-    client_id: object | None = None,
+    driver_id: UUID | str | None = None,
+    client_id: UUID | str | None = None,
     ordering: str = "scheduled_at",
-) -> QuerySet[Booking]:
+) -> QuerySet[Booking, _Row]:
     """The list's filters. Plain code rather than a FilterSet: this is the hottest read."""
     if day is not None and tz is not None:
         qs = booking_on_day(qs, day, tz)
@@ -53,10 +60,10 @@ def booking_filter(
     return qs.order_by(ordering, "id")
 
 
-def booking_on_day(qs: QuerySet[Booking], day: date, tz: ZoneInfo) -> QuerySet[Booking]:
+def booking_on_day(qs: QuerySet[Booking, _Row], day: date, tz: ZoneInfo) -> QuerySet[Booking, _Row]:
     start, end = day_bounds(day, tz)
     return qs.filter(scheduled_at__gte=start, scheduled_at__lt=end)
 
 
-def client_list(*, company_id: object) -> QuerySet[Client]:
+def client_list(*, company_id: UUID | str) -> QuerySet[Client]:
     return Client.objects.filter(company_id=company_id)

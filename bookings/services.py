@@ -29,6 +29,7 @@ from drivers.models import Driver, Vehicle
 from realtime.events import build_assignment, build_booking_updated
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from realtime.publish import publish_on_commit
+from realtime.schemas import AssignmentAction
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
     return booking
 
 
-def _publish_change(booking: Booking, action: str) -> None:
+def _publish_change(booking: Booking, action: AssignmentAction) -> None:
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
     )
@@ -387,7 +388,11 @@ def booking_unassign(*, booking: Booking) -> Booking:
 def _update_if_unchanged(booking: Booking, **values: Any) -> None:
     now = timezone.now()
     updated = Booking.objects.filter(
-        pk=booking.pk, status=booking.status, driver_id=booking.driver_id
+        # `driver=`: the same SQL as `driver_id=` (IS NULL for None), and the stubs reject
+        # None on an `_id` lookup (typeddjango/django-stubs#3472).
+        pk=booking.pk,
+        status=booking.status,
+        driver=booking.driver_id,
     ).update(updated_at=now, **values)
     if updated == 0:
         raise BookingConflict("The booking was changed by someone else; reload it.")

@@ -13,7 +13,7 @@ from bookings.models import Booking, Mobility
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.plan import Plan, StopKind
 from dispatch.engine.problem import Problem, Request, Vehicle
-from dispatch.models import DispatchSettings
+from dispatch.models import DispatchSettings, PlannedRoute, RouteStop
 from drivers.models import Driver
 
 STRETCHER = "stretcher"
@@ -69,10 +69,11 @@ def _driver_start(driver: Driver, depot: Location) -> Location:
 
 
 def _service_seconds(mobility: str, conf: DispatchSettings) -> int:
-    return {
+    by_mobility: dict[str, int] = {
         Mobility.WHEELCHAIR: conf.service_wheelchair_s,
         Mobility.STRETCHER: conf.service_stretcher_s,
-    }.get(mobility, conf.service_walks_s)
+    }
+    return by_mobility.get(mobility, conf.service_walks_s)
 
 
 def _places(booking: Booking) -> tuple[int, int]:
@@ -179,13 +180,13 @@ def build_problem(
     )
 
 
-def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[dict]:
+def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[PlannedRoute]:
     """Routes as stored on the run and shown by the API: stops with ETAs as ISO datetimes."""
     names = {str(d.id): d for d in day.drivers}
-    routes = []
+    routes: list[PlannedRoute] = []
     for route in plan.routes:
         driver = names[route.vehicle_id]
-        stops = [
+        stops: list[RouteStop] = [
             {
                 "kind": str(stop.kind),
                 "booking": stop.request_id,

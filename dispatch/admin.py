@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from atmr.accounts.models import Company
+from atmr.accounts.models import Company, User
 from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
 from atmr.exceptions import DomainError
 from dispatch import selectors, services
@@ -39,7 +41,7 @@ class DispatchDayForm(forms.Form):
 
 
 # What the run page shows as plain fields; routes and unassigned trips get their own tables.
-RUN_PAGE_FIELDS = [
+RUN_PAGE_FIELDS = (
     "company",
     "service_date",
     "mode",
@@ -63,7 +65,7 @@ RUN_PAGE_FIELDS = [
     "matrix_ms",
     "solve_ms",
     "save_ms",
-]
+)
 
 
 @admin.register(DispatchRun)
@@ -95,7 +97,7 @@ class DispatchRunAdmin(CompanyScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # a run is a record; it is applied with its own button, never edited
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         extra = [
             path(
@@ -140,14 +142,17 @@ class DispatchRunAdmin(CompanyScopedAdmin):
     def _may_act(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser or is_company_staff(request))
 
-    def _run_page(self, run_id: object) -> HttpResponseRedirect:
+    def _run_page(self, run_id: UUID | str) -> HttpResponseRedirect:
         return redirect("admin:dispatch_dispatchrun_change", run_id)
 
     def apply_run(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Apply a suggested run through the same service (and checks) as the API."""
         run = self.get_object(request, object_id)  # scoped: another company's run is None
         if run is None or not self._may_act(request):
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own "doesn't exist" message and redirect; private, so not in the stubs.
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.opts, object_id
+            )
         if request.method != "POST":
             return self._run_page(run.id)
         try:
@@ -184,13 +189,15 @@ class DispatchRunAdmin(CompanyScopedAdmin):
             return redirect("admin:index")
         form = DispatchDayForm(request.POST or None, initial={"service_date": _today(request)})
         if request.user.is_superuser:
-            form.fields["company"].queryset = Company.objects.all()
-            form.fields["company"].required = True
+            company_field = form.fields["company"]
+            assert isinstance(company_field, forms.ModelChoiceField)
+            company_field.queryset = Company.objects.all()
+            company_field.required = True
         else:
             del form.fields["company"]
         if request.method == "POST" and form.is_valid():
             company = form.cleaned_data.get("company") or Company.objects.get(
-                id=request.user.company_id
+                id=_staff_company_id(request)
             )
             try:
                 run = services.run_start(
@@ -225,7 +232,14 @@ def _applicable(run: DispatchRun) -> bool:
     return run.status == DispatchRun.Status.SUCCEEDED and run.applied_at is None
 
 
-def _today(request: HttpRequest) -> object:
+def _staff_company_id(request: HttpRequest) -> UUID:
+    """The company of a member of staff; a superuser, who may have none, chooses one instead."""
+    user = request.user
+    assert isinstance(user, User) and user.company_id is not None  # is_company_staff holds
+    return user.company_id
+
+
+def _today(request: HttpRequest) -> date:
     """Today in the staff member's company zone (the server's date for a superuser)."""
     company_id = getattr(request.user, "company_id", None)
     company = Company.objects.filter(id=company_id).first() if company_id else None

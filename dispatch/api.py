@@ -59,7 +59,8 @@ class RunListApi(CompanyListApiView):
 
     @extend_schema(parameters=[OpenApiParameter("date", str, description="YYYY-MM-DD")])
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().get(request, *args, **kwargs)
+        # What CompanyListApiView.get does, typed as the Response a plain list always is.
+        return self.list(request, *args, **kwargs)
 
 
 class RunDetailApi(CompanyApiView):
@@ -93,4 +94,5 @@ class RunApplyApi(RunDetailApi):
     def post(self, request: Request, run_id: UUID) -> Response:
         """Assign the run's suggested routes to their drivers."""
         run = self.get_scoped_object(self.get_queryset(), run_id)
+        assert isinstance(run, DispatchRun)  # get_scoped_object is typed as returning a Model
         return self.respond(services.run_apply(run=run))

@@ -35,7 +35,7 @@ from dispatch.engine.checker import check_plan
 from dispatch.engine.geo import Location
 from dispatch.engine.plan import Plan
 from dispatch.engine.problem import Problem
-from dispatch.models import DispatchRun, RunAssignment
+from dispatch.models import DispatchRun, RunAssignment, UnassignedTrip
 from dispatch.run_effects import run_announce, run_assignments_apply, run_progress_publish
 from dispatch.travel import travel_provider, travel_source
 
@@ -203,7 +203,7 @@ def _save_plan(
         rows = RunAssignment.objects.bulk_create(_plan_rows(run, plan, clock, day))
         by_id = {str(b.id): b for b in day.bookings}
         run.routes = adapters.plan_routes(plan, clock, day)
-        run.unassigned = [
+        unassigned: list[UnassignedTrip] = [
             {
                 "booking": u.request_id,
                 "reason": str(u.reason),
@@ -213,6 +213,7 @@ def _save_plan(
             }
             for u in plan.unassigned
         ]
+        run.unassigned = unassigned
         run.drive_seconds, run.distance_metres = plan.drive_seconds, plan.distance_metres
         run.assigned_count, run.unassigned_count = len(rows), len(run.unassigned)
     run.status, run.finished_at = DispatchRun.Status.SUCCEEDED, timezone.now()
@@ -293,12 +294,15 @@ def _solve_result(pid: int, read_fd: int, timeout_s: float) -> Plan:
     kind, value = pickle.loads(b"".join(chunks))  # noqa: S301
     if kind == "error":
         raise RuntimeError(f"The solver failed: {value}")
-    return value  # type: ignore[no-any-return]
+    return value  # unpickled: Any, our own child sent a Plan
 
 
 # --- runs whose process died ----------------------------------------------------------------
 def runs_fail_stale(
-    *, company_id: object = None, service_date: date | None = None, now: datetime | None = None
+    *,
+    company_id: UUID | str | None = None,
+    service_date: date | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Fail running runs whose heartbeat stopped, so their day can be dispatched again.
 

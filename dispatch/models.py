@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import NotRequired, TypedDict
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -12,6 +13,33 @@ from django.db.models import Q
 from atmr.accounts.models import Company
 from bookings.models import Booking
 from drivers.models import Driver, Vehicle
+
+
+# The shapes of DispatchRun.routes and .unassigned: written by the execution (adapters),
+# read by the run page (selectors) and the API (serializers.RouteSerializer documents them).
+class RouteStop(TypedDict):
+    kind: str  # start, pickup, dropoff, break, end
+    booking: str | None  # None for start, break and end
+    arrival: str  # ISO 8601 with the company's UTC offset, like the next two
+    service_start: str
+    departure: str
+    seats_load: int
+    wheelchair_load: int
+    lat: float
+    lon: float
+
+
+class PlannedRoute(TypedDict):
+    driver: str
+    driver_name: str
+    vehicle: str
+    stops: list[RouteStop]
+
+
+class UnassignedTrip(TypedDict):
+    booking: str
+    reason: str  # an engine UnassignedReason value
+    detail: NotRequired[str]  # the reason in words; runs stored before it have none
 
 
 class DispatchSettings(models.Model):

@@ -7,7 +7,11 @@ from datetime import tzinfo
 from atmr.localtime import format_local
 from bookings.models import Booking, Mobility
 
-_NEEDS = {Mobility.WHEELCHAIR: "a wheelchair place", Mobility.STRETCHER: "a stretcher"}
+# Keyed by str: `booking.mobility` is the stored value, a plain str.
+_NEEDS: dict[str, str] = {
+    Mobility.WHEELCHAIR: "a wheelchair place",
+    Mobility.STRETCHER: "a stretcher",
+}
 
 # Without the booking (a run stored before reasons were worded), the reason alone.
 GENERIC = {

@@ -6,13 +6,15 @@ so neither imports the other.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import Case, UUIDField, Value, When
 from django.utils import timezone
 
 from atmr.list_cache import lists_changed
 from bookings.models import Booking
 from dispatch.models import DispatchRun
-from realtime.events import build_assignment, build_dispatch_run
+from realtime.events import build_assignment, build_dispatch_run, is_run_status
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from realtime.publish import publish, publish_many_on_commit, publish_on_commit
 
@@ -27,10 +29,13 @@ def run_summary(run: DispatchRun) -> str:
 
 def run_announce(run: DispatchRun) -> None:
     """Tell the company's dispatchers where the run stands, once the change is committed."""
-    done = run.status in (DispatchRun.Status.SUCCEEDED, DispatchRun.Status.FAILED)
+    status = run.status
+    if not is_run_status(status):  # the model's choices are the event's statuses
+        raise ValueError(f"A dispatch run cannot be {status!r}.")
+    done = status in (DispatchRun.Status.SUCCEEDED, DispatchRun.Status.FAILED)
     event = build_dispatch_run(
         run_id=str(run.id),
-        status=run.status,
+        status=status,
         progress=1.0 if done else run.progress,
         detail=run_summary(run),
     )
@@ -40,7 +45,7 @@ def run_announce(run: DispatchRun) -> None:
 def run_progress_publish(run: DispatchRun, fraction: float, detail: str) -> None:
     """A running run's progress, sent at once (the executing process holds no transaction)."""
     event = build_dispatch_run(
-        run_id=str(run.id), status=DispatchRun.Status.RUNNING, progress=fraction, detail=detail
+        run_id=str(run.id), status="running", progress=fraction, detail=detail
     )
     publish(group_for_company_dispatch(run.company_id), event)
 
@@ -67,7 +72,7 @@ def run_assignments_apply(run: DispatchRun) -> None:
     skipped = [p[0] for p in planned if current.get(p[0]) != p[3]]
     assigned = [p[0] for p in fresh]
     if fresh:
-        uuid = UUIDField()
+        uuid: UUIDField[UUID | str, UUID] = UUIDField()
         Booking.objects.filter(id__in=assigned).update(
             status=Booking.Status.ASSIGNED,
             driver_id=Case(*[When(id=b, then=Value(d)) for b, d, _, _ in fresh], output_field=uuid),
@@ -80,6 +85,7 @@ def run_assignments_apply(run: DispatchRun) -> None:
     publish_many_on_commit(
         (group_for_driver(booking.driver_id), build_assignment(booking, "assigned"))
         for booking in Booking.objects.filter(id__in=assigned)
+        if booking.driver_id is not None  # set just above; narrows the nullable column
     )
     run.skipped, run.applied_at = [str(b) for b in skipped], now
     run.save(update_fields=["skipped", "applied_at"])

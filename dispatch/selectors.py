@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 
@@ -12,7 +14,7 @@ from bookings.models import Booking
 from bookings.selectors import day_bounds
 from bookings.will_call import WAITING
 from dispatch import reasons
-from dispatch.models import DispatchRun, DispatchSettings
+from dispatch.models import DispatchRun, DispatchSettings, RouteStop, UnassignedTrip
 from drivers.models import Driver, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
@@ -20,14 +22,14 @@ from drivers.models import Driver, Vehicle
 PLANNED_STATUSES = (Booking.Status.PENDING, Booking.Status.ASSIGNED, Booking.Status.EN_ROUTE)
 
 
-def run_list(*, company_id: object, service_date: date | None = None) -> QuerySet[DispatchRun]:
+def run_list(*, company_id: UUID | str, service_date: date | None = None) -> QuerySet[DispatchRun]:
     qs = DispatchRun.objects.filter(company_id=company_id)
     if service_date is not None:
         qs = qs.filter(service_date=service_date)
     return qs
 
 
-def run_active(*, company_id: object, service_date: date) -> DispatchRun | None:
+def run_active(*, company_id: UUID | str, service_date: date) -> DispatchRun | None:
     return (
         run_list(company_id=company_id, service_date=service_date)
         .filter(status__in=DispatchRun.ACTIVE)
@@ -35,25 +37,25 @@ def run_active(*, company_id: object, service_date: date) -> DispatchRun | None:
     )
 
 
-def dispatch_settings_get(*, company_id: object) -> DispatchSettings:
+def dispatch_settings_get(*, company_id: UUID | str) -> DispatchSettings:
     conf, _ = DispatchSettings.objects.get_or_create(company_id=company_id)
     return conf
 
 
-def day_bookings(*, company_id: object, day: date, tz: object) -> list[Booking]:
+def day_bookings(*, company_id: UUID | str, day: date, tz: ZoneInfo) -> list[Booking]:
     """The trips a run plans; will-call returns the clinic has not released are left out
     (`day_will_call_waiting`)."""
     return list(_day_planned(company_id, day, tz).exclude(WAITING).order_by("scheduled_at", "id"))
 
 
-def day_will_call_waiting(*, company_id: object, day: date, tz: object) -> list[str]:
+def day_will_call_waiting(*, company_id: UUID | str, day: date, tz: ZoneInfo) -> list[str]:
     """Ids of the day's will-call returns still waiting for the clinic: listed on the run."""
     waiting = _day_planned(company_id, day, tz).filter(WAITING).order_by("scheduled_at", "id")
     return [str(pk) for pk in waiting.values_list("id", flat=True)]
 
 
-def _day_planned(company_id: object, day: date, tz: object) -> QuerySet[Booking]:
-    start, end = day_bounds(day, tz)  # type: ignore[arg-type]
+def _day_planned(company_id: UUID | str, day: date, tz: ZoneInfo) -> QuerySet[Booking]:
+    start, end = day_bounds(day, tz)
     return Booking.objects.filter(
         company_id=company_id,
         scheduled_at__gte=start,
@@ -62,7 +64,7 @@ def _day_planned(company_id: object, day: date, tz: object) -> QuerySet[Booking]
     )
 
 
-def shift_drivers(*, company_id: object) -> list[Driver]:
+def shift_drivers(*, company_id: UUID | str) -> list[Driver]:
     """Active drivers with an active vehicle and a shift: who a run can plan for."""
     return list(
         Driver.objects.filter(
@@ -165,7 +167,7 @@ def run_sheet(*, run: DispatchRun) -> tuple[list[RouteSheet], list[UnassignedRow
     return routes, left_out
 
 
-def _stop_row(order: int, stop: dict, booking: Booking | None, tz: tzinfo) -> StopRow:
+def _stop_row(order: int, stop: RouteStop, booking: Booking | None, tz: tzinfo) -> StopRow:
     address = ""
     if booking is not None:
         address = booking.dropoff_address if stop["kind"] == "dropoff" else booking.pickup_address
@@ -179,7 +181,7 @@ def _stop_row(order: int, stop: dict, booking: Booking | None, tz: tzinfo) -> St
     )
 
 
-def _unassigned_row(item: dict, booking: Booking | None, tz: tzinfo) -> UnassignedRow:
+def _unassigned_row(item: UnassignedTrip, booking: Booking | None, tz: tzinfo) -> UnassignedRow:
     return UnassignedRow(
         booking_id=item["booking"],
         patient=str(booking.client) if booking is not None else "",

@@ -67,6 +67,7 @@ class DriverDetailApi(CompanyApiView):
     def patch(self, request: Request, driver_id: UUID) -> Response:
         """Change a driver's details, shift, vehicle or status."""
         driver = self.get_scoped_object(self.get_queryset(), driver_id)
+        assert isinstance(driver, Driver)  # get_scoped_object is typed as returning a Model
         changes = self.validated(DriverUpdateInputSerializer, instance=driver, partial=True)
         return self.respond(services.driver_update(driver=driver, changes=changes))
 

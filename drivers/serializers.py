@@ -19,7 +19,11 @@ class VehicleOutputSerializer(serializers.ModelSerializer):
 
 class VehicleInputSerializer(serializers.Serializer):
     plate = serializers.CharField(max_length=20)
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    # DRF's metaclass takes declared fields off the class, so this never shadows Field.label;
+    # the stubs cannot see that (typeddjango/djangorestframework-stubs#78).
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=100, required=False, allow_blank=True
+    )
     seats = serializers.IntegerField(min_value=0, max_value=60, default=4)
     wheelchair_places = serializers.IntegerField(min_value=0, max_value=10, default=0)
     stretcher = serializers.BooleanField(default=False)
@@ -97,7 +101,7 @@ class _DriverFieldsSerializer(serializers.Serializer):
     )
     active = serializers.BooleanField(required=False)
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start = attrs.get("shift_start", getattr(self.instance, "shift_start", None))
         end = attrs.get("shift_end", getattr(self.instance, "shift_end", None))
         if start and end and start >= end:

@@ -69,6 +69,7 @@ def authenticate_scope(scope: dict[str, Any]) -> SocketUser:
     if not raw:
         raise SocketAuthError(CLOSE_UNAUTHENTICATED, "No access token.")
     try:
+        # simplejwt annotates this argument as a Token, but it takes (and decodes) the raw str.
         token = AccessToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise SocketAuthError(CLOSE_UNAUTHENTICATED, str(exc)) from exc

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, TypeGuard, get_args
 
 from realtime.schemas import (
     AckEvent,
+    AssignmentAction,
     AssignmentEvent,
     BookingReadyEvent,
     BookingSummary,
@@ -18,6 +19,7 @@ from realtime.schemas import (
     DriverPositionEvent,
     ErrorEvent,
     HelloEvent,
+    RunStatus,
 )
 
 if TYPE_CHECKING:
@@ -57,9 +59,7 @@ def build_booking_ready(booking: Booking, via: Literal["office", "link"]) -> Boo
     }
 
 
-def build_assignment(
-    booking: Booking, action: Literal["assigned", "changed", "withdrawn"]
-) -> AssignmentEvent:
+def build_assignment(booking: Booking, action: AssignmentAction) -> AssignmentEvent:
     return {"type": "assignment", "action": action, "booking": booking_summary(booking)}
 
 
@@ -89,10 +89,18 @@ def build_chat_message(message: ChatMessage, sender: ChatSender) -> ChatMessageE
     return {"type": "chat_message", "message": chat_message_summary(message, sender)}
 
 
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+
+
+def is_run_status(value: str) -> TypeGuard[RunStatus]:
+    """Narrows a stored run status (a plain str to the type checker) to the event's Literal."""
+    return value in RUN_STATUSES
+
+
 def build_dispatch_run(
     *,
     run_id: str,
-    status: Literal["queued", "running", "succeeded", "failed"],
+    status: RunStatus,
     progress: float,
     detail: str = "",
 ) -> DispatchRunEvent:

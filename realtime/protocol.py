@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 from uuid import UUID
 
 import orjson
@@ -115,8 +115,8 @@ def _position(item: Any, where: str, now: datetime) -> Position:
     if not isinstance(item, dict):
         raise ProtocolError("invalid_field", f"{where} must be an object.", field=where)
     return Position(
-        lat=_number(item, "lat", where, -90.0, 90.0, required=True),  # type: ignore[arg-type]
-        lon=_number(item, "lon", where, -180.0, 180.0, required=True),  # type: ignore[arg-type]
+        lat=_number(item, "lat", where, -90.0, 90.0, required=True),
+        lon=_number(item, "lon", where, -180.0, 180.0, required=True),
         recorded_at=_timestamp(item.get("ts"), f"{where}.ts", now),
         speed=_number(item, "speed", where, 0.0, 200.0, required=False),
         heading=_number(item, "heading", where, 0.0, 360.0, required=False),
@@ -124,6 +124,14 @@ def _position(item: Any, where: str, now: datetime) -> Position:
     )
 
 
+@overload
+def _number(
+    item: dict[str, Any], key: str, where: str, low: float, high: float, *, required: Literal[True]
+) -> float: ...
+@overload
+def _number(
+    item: dict[str, Any], key: str, where: str, low: float, high: float, *, required: bool
+) -> float | None: ...
 def _number(
     item: dict[str, Any], key: str, where: str, low: float, high: float, *, required: bool
 ) -> float | None:
@@ -177,12 +185,8 @@ def _iso(value: str, field: str, now: datetime) -> datetime:
 
 
 def _parse_booking_status(data: dict[str, Any], client_id: ClientId, now: datetime) -> Inbound:
-    raw_id, status = data.get("booking_id"), data.get("status")
-    for name, value in (("booking_id", raw_id), ("status", status)):
-        if value is None:
-            raise ProtocolError("missing_field", f"{name} is required.", field=name)
-        if not isinstance(value, str):
-            raise ProtocolError("invalid_field", f"{name} must be a string.", field=name)
+    raw_id = _required_str(data, "booking_id")
+    status = _required_str(data, "status")
     try:
         booking_id = UUID(raw_id)
     except ValueError:
@@ -190,6 +194,15 @@ def _parse_booking_status(data: dict[str, Any], client_id: ClientId, now: dateti
             "invalid_field", "booking_id is not a UUID.", field="booking_id"
         ) from None
     return BookingStatus(id=client_id, booking_id=booking_id, status=status)
+
+
+def _required_str(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        raise ProtocolError("missing_field", f"{name} is required.", field=name)
+    if not isinstance(value, str):
+        raise ProtocolError("invalid_field", f"{name} must be a string.", field=name)
+    return value
 
 
 def _parse_chat(data: dict[str, Any], client_id: ClientId, now: datetime) -> Inbound:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -92,7 +92,9 @@ def publish_on_commit(group: str, event: Mapping[str, Any]) -> None:
     transaction.on_commit(lambda: publish(group, event))
 
 
-def publish_many_on_commit(messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-    """`publish_many` once the surrounding transaction commits (at once outside one)."""
+def publish_many_on_commit(messages: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+    """`publish_many` once the surrounding transaction commits (at once outside one).
+
+    `messages` is read at once (a generator's queries run in the caller's transaction)."""
     batch = list(messages)
     transaction.on_commit(lambda: publish_many(batch))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
+# What a driver is told about a trip: it is theirs now, it changed, it was taken away.
+AssignmentAction = Literal["assigned", "changed", "withdrawn"]
+# DispatchRun.Status's values (dispatch/tests/test_runs.py checks the two stay one set).
+RunStatus = Literal["queued", "running", "succeeded", "failed"]
+
 
 class BookingSummary(TypedDict):
     id: str
@@ -21,7 +26,7 @@ class BookingUpdatedEvent(TypedDict):
 
 class AssignmentEvent(TypedDict):
     type: Literal["assignment"]
-    action: Literal["assigned", "changed", "withdrawn"]
+    action: AssignmentAction
     booking: BookingSummary
 
 
@@ -72,7 +77,7 @@ class DispatchRunEvent(TypedDict):
 
     type: Literal["dispatch_run"]
     run_id: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: RunStatus
     progress: float
     detail: str
 

@@ -11,10 +11,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dispatch.engine.solver import solve
 from dispatch.engine.vroom_format import FormatError, plan_to_vroom, problem_from_vroom
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 DEFAULT_TIME_LIMIT_S = 5.0
 
@@ -42,7 +45,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     return run(args.file, time_limit_s=args.time_limit, seed=args.seed, indent=args.indent, out=out)
 
 
-def run(path: str, *, time_limit_s: float, seed: int, indent: int | None, out: TextIO) -> int:
+def run(
+    path: str, *, time_limit_s: float, seed: int, indent: int | None, out: SupportsWrite[str]
+) -> int:
+    """Solve the problem in `path` and write VROOM's answer to `out`: anything with a
+    `write(str)`, such as a text file or a management command's OutputWrapper."""
     if time_limit_s <= 0:
         print("error: --time-limit must be positive", file=sys.stderr)
         return 2

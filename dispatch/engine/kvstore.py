@@ -31,8 +31,8 @@ class KeyValueStore(Protocol):
         """Only the keys that are present appear in the result."""
         ...
 
-    def set_many(self, data: Mapping[str, Any], timeout: float | None = ...) -> list[str]:
-        """Return the keys that failed to be stored (Django's contract)."""
+    def set_many(self, data: dict[str, Any], timeout: float | None = ...) -> list[str]:
+        """Return the keys that failed to be stored (Django's contract; it takes a dict)."""
         ...
 
     def incr(self, key: str, delta: int = 1) -> int:

@@ -372,6 +372,14 @@ def test_run_publishes_progress_and_result_to_the_office(
     assert len(to_drivers) == 4 and {e["action"] for e in to_drivers} == {"assigned"}
 
 
+def test_the_run_event_knows_every_status_a_run_can_have():
+    """run_announce narrows the stored status to the event's Literal; a status added to the
+    model but not to realtime.schemas.RunStatus would make it refuse to announce the run."""
+    from realtime.events import RUN_STATUSES
+
+    assert set(RUN_STATUSES) == set(DispatchRun.Status.values)
+
+
 # --- a past day -------------------------------------------------------------------------------
 def test_a_past_day_is_refused_by_the_service_naming_service_date(company):
     yesterday = timezone.datetime(2026, 11, 29).date()
