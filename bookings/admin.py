@@ -19,7 +19,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -296,7 +296,7 @@ class BookingAdmin(CompanyScopedAdmin):
         url = reverse("admin:bookings_booking_ready_link", args=[obj.pk])
         return format_html('<a href="{}">Print the QR code for the ward, or revoke it</a>', url)
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self) -> list[URLPattern]:
         extra = [
             path(
                 "<path:object_id>/ready-link/",

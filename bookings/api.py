@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -9,6 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.filters import SearchFilter
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -40,7 +43,7 @@ _Row = TypeVar("_Row")
 class _BookingApi(CompanyApiView):
     queryset = Booking.objects.none()
     serializer_class = BookingOutputSerializer
-    read_roles = EVERYONE
+    read_roles: tuple[str, ...] = EVERYONE
 
     def get_queryset(self):
         return selectors.booking_list(company_id=self.company_id, driver_id=self.driver_id)
@@ -195,11 +198,14 @@ class BookingReadyLinkRevokeApi(_BookingApi):
 class _AnyAccept(BaseContentNegotiation):
     """The image view answers an image whatever `Accept` says (errors stay JSON)."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0]
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: Any = None):
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class BookingReadyLinkQrApi(_BookingApi):

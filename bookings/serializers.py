@@ -241,7 +241,7 @@ class ReturnTripSerializer(TripTimesSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("will_call"):
-            timed = [name for name in self.fields if name != "will_call" and name in attrs]
+            timed = [str(name) for name in self.fields if name != "will_call" and name in attrs]
             if timed:
                 raise serializers.ValidationError(
                     {timed[0]: "A will-call return has no time: leave the times out."}

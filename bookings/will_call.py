@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import segno
 from django.core import signing
@@ -39,6 +39,8 @@ from bookings.transitions import EDITABLE
 from realtime.events import build_assignment, build_booking_ready, build_booking_updated
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from realtime.publish import publish_on_commit
+
+_Row = TypeVar("_Row")
 
 DEFAULT_READY_IN_MINUTES = 15
 MAX_READY_IN_MINUTES = 240
@@ -63,7 +65,7 @@ class WillCallNotYet(Conflict):
 
 
 # --- selectors ------------------------------------------------------------------------------
-def will_call_filter(qs: QuerySet[Booking], state: WillCallState) -> QuerySet[Booking]:
+def will_call_filter(qs: QuerySet[Booking, _Row], state: WillCallState) -> QuerySet[Booking, _Row]:
     """Will-call returns of `qs`: `waiting` (not released, not started or ended), `released`,
     or `all`."""
     qs = qs.filter(will_call=True)
