@@ -277,6 +277,22 @@ def _renamed(fields: dict[str, Any], python_name: str, api_name: str) -> dict[st
     return {(api_name if name == python_name else name): f for name, f in fields.items()}
 
 
+class WeekdaysField(serializers.ListField):
+    """ISO weekdays. Errors are one list of messages: DRF's per-item errors are keyed by the
+    item's index, an int key the JSON renderer refuses."""
+
+    child = serializers.IntegerField(min_value=1, max_value=7)
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
+            raise serializers.ValidationError(
+                [f"Item {i + 1}: {' '.join(map(str, msgs))}" for i, msgs in detail.items()]
+            ) from None
+
+
 class ReturnLegSerializer(serializers.Serializer):
     time = LocalTimeField(required=False, help_text="The return's local pick-up time.")
     will_call = serializers.BooleanField(
@@ -302,8 +318,7 @@ class StandingOrderInputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Without it: the client's home."
     )
     dropoff = PlaceSerializer()
-    weekdays = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=7),
+    weekdays = WeekdaysField(
         allow_empty=False,
         max_length=7,
         help_text="ISO weekdays: 1 (Monday) to 7 (Sunday).",

@@ -351,9 +351,11 @@ def _apply(trip: Booking, changes: dict[str, Any], result: StandingOrderUpdate) 
             mobility=changes.get("mobility", trip.mobility),
             passengers=changes.get("passengers", trip.passengers),
         )
-        if unsuitable or _ROUTE_KEYS & set(changes):
+        taken = bool(unsuitable or _ROUTE_KEYS & set(changes))
+        if taken:
             trip = booking_services.booking_unassign(booking=trip)
-            result.unassigned.append(trip)
+    else:
+        taken = False
     places = {}
     for prefix in ("pickup", "dropoff"):
         parts = [changes.pop(f"{prefix}_{p}", None) for p in ("address", "lat", "lon")]
@@ -365,7 +367,9 @@ def _apply(trip: Booking, changes: dict[str, Any], result: StandingOrderUpdate) 
             )
     if changes.get("will_call") is False:
         changes["released_at"] = None
-    booking_services.booking_update(booking=trip, changes={**changes, **places})
+    trip = booking_services.booking_update(booking=trip, changes={**changes, **places})
+    if taken:
+        result.unassigned.append(trip)
 
 
 def _withdraw(trip: Booking, reason: str, *, detach: bool = False) -> None:
