@@ -320,6 +320,7 @@ class StandingOrderEndApi(_StandingOrderApi):
 
 class StandingOrderOccurrencesApi(_StandingOrderApi):
     serializer_class = OccurrenceOutputSerializer
+    pagination_class = None  # a bounded range of days (at most a year)
 
     @extend_schema(
         parameters=[OccurrenceQuerySerializer],
@@ -346,6 +347,7 @@ class StandingOrderOccurrencesApi(_StandingOrderApi):
 class StandingOrderOverviewApi(CompanyApiView):
     queryset = StandingOrder.objects.none()
     serializer_class = OverviewBandSerializer
+    pagination_class = None  # one week
 
     @extend_schema(
         parameters=[OverviewQuerySerializer], responses=OverviewBandSerializer(many=True)

@@ -401,7 +401,7 @@ class StandingOrderPauseOutputSerializer(serializers.Serializer):
 
 
 class ReturnLegOutputSerializer(serializers.Serializer):
-    time = serializers.TimeField(format="%H:%M:%S", required=False)
+    time = LocalTimeField(required=False)
     will_call = serializers.BooleanField(required=False)
 
 
@@ -412,8 +412,8 @@ class StandingOrderOutputSerializer(serializers.Serializer):
     dropoff = serializers.SerializerMethodField()
     weekdays = serializers.ListField(child=serializers.IntegerField())
     every_weeks = serializers.IntegerField()
-    pickup_time = serializers.TimeField(format="%H:%M:%S", allow_null=True)
-    appointment_time = serializers.TimeField(format="%H:%M:%S", allow_null=True)
+    pickup_time = LocalTimeField(allow_null=True)
+    appointment_time = LocalTimeField(allow_null=True)
     return_ = serializers.SerializerMethodField(method_name="get_return")
     mobility = serializers.CharField()
     passengers = serializers.IntegerField()
