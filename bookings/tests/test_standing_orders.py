@@ -308,3 +308,52 @@ def test_nightly_task_materialises_every_company(company, other_company, clock):
     assert materialise_standing_orders() == 20
     assert outbound(order).count() == outbound(other).count() == 5
     assert materialise_standing_orders() == 0
+
+
+def test_edit_leaves_trips_whose_time_has_passed(company, clock):
+    order = dialysis(company)
+    clock.shift(timedelta(days=4))  # Monday 21st, 10:00: the 18th's and 21st's trips are past
+    services.standing_order_update(order=order, changes={"pickup_time": time(6, 45)})
+    times = {b.occurrence_date.day: local(b.scheduled_at).time() for b in outbound(order)}
+    assert times == {
+        18: time(7, 0),
+        21: time(7, 0),
+        23: time(6, 45),
+        28: time(6, 45),
+        30: time(6, 45),
+        # The horizon moved on with the clock: Friday 1 January is New Year, Monday 4th new.
+        4: time(6, 45),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_book_each_trip_once(company):
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    with time_machine.travel(NOW, tick=False):
+        order = dialysis(company)
+    Booking.objects.all().delete()
+    barrier, errors, created = threading.Barrier(2, timeout=30), [], []
+
+    def run():
+        try:
+            with time_machine.travel(NOW, tick=False):
+                barrier.wait()
+                created.append(len(services.standing_orders_materialise(company=company)))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(created) == [0, 10]
+    assert outbound(order).count() == returns(order).count() == 5
