@@ -301,15 +301,21 @@ def _resync(
         if d.skipped is None
     }
     withdrawn: set[Any] = set()
+    # A return whose outbound trip has started (or passed) still brings the patient home,
+    # whatever the edit: only returns of trips still to come are withdrawn.
+    coming = {t.id for t in trips if t.occurrence_leg == OUTBOUND}
     for trip in trips:
+        is_return = trip.occurrence_leg == RETURN
         if trip.return_of_id in withdrawn:
             continue
         if trip.occurrence_date not in wanted:
-            _withdraw(trip, SERIES_CHANGED)
-            withdrawn.add(trip.id)
+            if not is_return or trip.return_of_id in coming:
+                _withdraw(trip, SERIES_CHANGED)
+                withdrawn.add(trip.id)
             continue
-        if trip.occurrence_leg == RETURN and order.return_leg == StandingOrder.ReturnLeg.NONE:
-            _withdraw(trip, SERIES_CHANGED, detach=True)
+        if is_return and order.return_leg == StandingOrder.ReturnLeg.NONE:
+            if trip.return_of_id in coming:
+                _withdraw(trip, SERIES_CHANGED, detach=True)
             continue
         changes = _changes(before, order, company, trip)
         if changes:

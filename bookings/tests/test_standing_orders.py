@@ -357,3 +357,23 @@ def test_two_runs_at_once_book_each_trip_once(company):
     assert errors == []
     assert sorted(created) == [0, 10]
     assert outbound(order).count() == returns(order).count() == 5
+
+
+def test_edit_keeps_the_return_of_a_trip_that_has_started(company, clock):
+    order = dialysis(company, return_leg="fixed", return_time=time(16, 0))
+    first = outbound(order).first()  # Friday 18th
+    booking_set_status(
+        booking=booking_assign(booking=first, driver=DriverFactory(company=company)),
+        status="en_route",
+    )
+    clock.shift(timedelta(days=1, hours=-1))  # Friday 18th, 09:00: the patient is at HUG
+    services.standing_order_update(order=order, changes={"weekdays": [1, 3]})
+    services.standing_order_update(order=order, changes={"return_leg": "none", "return_time": None})
+    back = first.return_trip
+    back.refresh_from_db()
+    assert back.status == "pending" and back.occurrence_date == date(2026, 12, 18)
+    assert (
+        not returns(order)
+        .filter(occurrence_date__gt=date(2026, 12, 18))
+        .exclude(status="cancelled")
+    )
