@@ -11,8 +11,6 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Protocol
 
-import holidays as public_holidays
-
 
 class OrderPattern(Protocol):
     weekdays: list[int]
@@ -45,6 +43,10 @@ class Day:
 
 @lru_cache(maxsize=256)
 def _holidays(canton: str, year: int) -> dict[date, str]:
+    # Imported on first use: the package takes ~80 ms to import, which every web process
+    # would pay at start-up for a table most requests never read.
+    import holidays as public_holidays
+
     return dict(public_holidays.country_holidays("CH", subdiv=canton, years=year).items())
 
 
