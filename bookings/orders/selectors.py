@@ -12,7 +12,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from atmr.accounts.models import Company
 from bookings.models import Booking, StandingOrder, StandingOrderException
 from bookings.orders.calendar import Exception_, order_days
-from bookings.orders.services import OUTBOUND, occurrence_times, return_times
+from bookings.orders.trips import OUTBOUND, occurrence_times, return_times
 
 # The longest preview one request may ask for.
 PREVIEW_MAX_DAYS = 366

@@ -1,4 +1,4 @@
-"""Every write to standing orders, and the materialisation of their trips as bookings.
+"""Every write to standing orders (create, update, skip, pause, end).
 
 An occurrence is an ordinary booking carrying `standing_order`, `occurrence_date` and
 `occurrence_leg` (the outbound trip, and its return with `return_of` set). The unique
@@ -12,10 +12,8 @@ home. A place id (`pickup_place`) resolves to a `Place` before it reaches these 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -23,23 +21,43 @@ from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError, InvalidTransition
-from atmr.list_cache import lists_changed
 from bookings import services as booking_services
 from bookings.models import Booking, Client, StandingOrder, StandingOrderException
-from bookings.orders.calendar import Exception_, in_pattern, last_day, order_days
-from bookings.services import Place, booking_will_call_window, default_window
+from bookings.orders.calendar import in_pattern, last_day, order_days
+from bookings.orders.materialise import (
+    exceptions_of,
+    standing_orders_materialise,
+    standing_orders_materialise_all,
+)
+from bookings.orders.trips import (
+    OUTBOUND,
+    RETURN,
+    local_today,
+    occurrence_times,
+    outbound_end,
+    return_times,
+    trip_fields,
+)
+from bookings.services import Place
 from bookings.transitions import EDITABLE
-from dispatch.engine.geo import Location
-from dispatch.engine.straight_line import estimate
 
-OUTBOUND, RETURN = "outbound", "return"  # Booking.occurrence_leg
+__all__ = [
+    "OccurrenceStarted",
+    "StandingOrderEnded",
+    "StandingOrderUpdate",
+    "standing_order_create",
+    "standing_order_end",
+    "standing_order_pause",
+    "standing_order_skip",
+    "standing_order_update",
+    "standing_orders_materialise",
+    "standing_orders_materialise_all",
+]
+
 SERIES_ENDED = "series_ended"
 SERIES_CHANGED = "series_changed"
 SKIPPED = "skipped"
 PAUSED = "paused"
-# With only an appointment time, the pick-up is the estimated drive before it plus this
-# (boarding, a wheelchair's straps, finding the ward).
-APPOINTMENT_MARGIN = timedelta(minutes=15)
 _TIME_KEYS = ("scheduled_at", "pickup_earliest", "pickup_latest", "appointment_at")
 
 
@@ -57,90 +75,6 @@ class StandingOrderUpdate:
 
     order: StandingOrder
     unassigned: list[Booking] = field(default_factory=list)
-
-
-# --- the trips of one day ---------------------------------------------------------------------
-def _local(day: date, clock: time, tz: Any) -> datetime:
-    """`clock` on `day` in `tz`, as UTC. A time the clock skips (02:30 on the spring change)
-    is the same number of minutes after the change (03:30)."""
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
-
-
-def _drive(order: StandingOrder) -> timedelta:
-    seconds, _ = estimate(
-        Location(order.pickup_lat, order.pickup_lon), Location(order.dropoff_lat, order.dropoff_lon)
-    )
-    return timedelta(seconds=seconds)
-
-
-def occurrence_times(order: StandingOrder, day: date, company: Company) -> dict[str, Any]:
-    """The outbound booking's time fields on `day`."""
-    tz = company.tz
-    appointment = _local(day, order.appointment_time, tz) if order.appointment_time else None
-    if order.pickup_time is not None:
-        scheduled = _local(day, order.pickup_time, tz)
-    else:
-        assert appointment is not None
-        scheduled = appointment - _drive(order) - APPOINTMENT_MARGIN
-        scheduled -= timedelta(
-            minutes=scheduled.minute % 5,
-            seconds=scheduled.second,
-            microseconds=scheduled.microsecond,
-        )
-    earliest, latest = default_window(company, scheduled)
-    if appointment is not None:
-        latest = max(scheduled, min(latest, appointment - _drive(order)))
-    return {
-        "scheduled_at": scheduled,
-        "pickup_earliest": min(earliest, scheduled),
-        "pickup_latest": latest,
-        "appointment_at": appointment,
-    }
-
-
-def return_times(
-    order: StandingOrder, day: date, company: Company, outbound_time: datetime
-) -> dict[str, Any]:
-    """The return booking's time fields on `day` (a will-call's placeholder window)."""
-    if order.return_leg == StandingOrder.ReturnLeg.WILL_CALL:
-        scheduled, earliest, latest = booking_will_call_window(company=company, after=outbound_time)
-        return {
-            "scheduled_at": scheduled,
-            "pickup_earliest": earliest,
-            "pickup_latest": latest,
-            "appointment_at": None,
-            "will_call": True,
-        }
-    scheduled = _local(day, order.return_time, company.tz)
-    earliest, latest = default_window(company, scheduled)
-    return {
-        "scheduled_at": scheduled,
-        "pickup_earliest": max(earliest, outbound_time),
-        "pickup_latest": latest,
-        "appointment_at": None,
-        "will_call": False,
-    }
-
-
-def _outbound_end(times: dict[str, Any]) -> datetime:
-    return times["appointment_at"] or times["scheduled_at"]
-
-
-def _trip_fields(order: StandingOrder, *, back: bool = False) -> dict[str, Any]:
-    """The booking fields other than times; `back` swaps the places for the return."""
-    start, end = ("dropoff", "pickup") if back else ("pickup", "dropoff")
-    return {
-        "pickup_address": getattr(order, f"{start}_address"),
-        "pickup_lat": getattr(order, f"{start}_lat"),
-        "pickup_lon": getattr(order, f"{start}_lon"),
-        "dropoff_address": getattr(order, f"{end}_address"),
-        "dropoff_lat": getattr(order, f"{end}_lat"),
-        "dropoff_lon": getattr(order, f"{end}_lon"),
-        "passengers": order.passengers,
-        "urgent": order.urgent,
-        "mobility": order.mobility,
-        "notes": order.notes,
-    }
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -187,10 +121,6 @@ def _set_place(order: StandingOrder, prefix: str, place: Place) -> None:
     order.__dict__.update(
         {f"{prefix}_address": place.address, f"{prefix}_lat": place.lat, f"{prefix}_lon": place.lon}
     )
-
-
-def _today(company: Company, now: datetime) -> date:
-    return now.astimezone(company.tz).date()
 
 
 # --- create and update ------------------------------------------------------------------------
@@ -294,7 +224,7 @@ def _resync(
         for d in order_days(
             order,
             canton=canton,
-            exceptions=_exceptions_of([order.id])[order.id],
+            exceptions=exceptions_of([order.id])[order.id],
             first=min(days),
             last=max(days),
         )
@@ -342,9 +272,9 @@ def _version(order: StandingOrder, company: Company, day: date, back: bool) -> d
     times = occurrence_times(order, day, company)
     if back:
         if order.return_leg == StandingOrder.ReturnLeg.NONE:
-            return _trip_fields(order, back=True)
-        times = return_times(order, day, company, _outbound_end(times))
-    return {**_trip_fields(order, back=back), **times}
+            return trip_fields(order, back=True)
+        times = return_times(order, day, company, outbound_end(times))
+    return {**trip_fields(order, back=back), **times}
 
 
 _ROUTE_KEYS = {*_TIME_KEYS, "will_call", "pickup_lat", "pickup_lon", "dropoff_lat", "dropoff_lon"}
@@ -420,11 +350,11 @@ def standing_order_skip(
     order = _lock(order)
     _check_live(order)
     company = order.company
-    if day < _today(company, now):
+    if day < local_today(company, now):
         raise DomainError("That day has passed.", field="date")
     if not in_pattern(order, day) or day < order.start_date:
         raise DomainError(f"The order has no trip on {day.isoformat()}.", field="date")
-    end = last_day(order, canton=company.canton, exceptions=_exceptions_of([order.id])[order.id])
+    end = last_day(order, canton=company.canton, exceptions=exceptions_of([order.id])[order.id])
     if day > end:
         raise DomainError(f"The order has no trip on {day.isoformat()}.", field="date")
     if order.exceptions.filter(first_day__lte=day, last_day__gte=day).exists():
@@ -458,11 +388,11 @@ def standing_order_pause(
     company = order.company
     if last < first:
         raise DomainError("The pause ends before it starts.", field="to")
-    if last < _today(company, now):
+    if last < local_today(company, now):
         raise DomainError("That time has passed.", field="to")
     if first < order.start_date:
         raise DomainError("The pause starts before the order.", field="from")
-    end = last_day(order, canton=company.canton, exceptions=_exceptions_of([order.id])[order.id])
+    end = last_day(order, canton=company.canton, exceptions=exceptions_of([order.id])[order.id])
     if first > end:
         raise DomainError("The pause starts after the order's last trip.", field="from")
     if order.end_date is not None and last > order.end_date:
@@ -486,7 +416,7 @@ def standing_order_end(
     order = _lock(order)
     _check_live(order)
     company = order.company
-    if day < _today(company, now):
+    if day < local_today(company, now):
         raise DomainError("That day has passed.", field="date")
     if order.end_date is not None and day > order.end_date:
         raise DomainError("The order already ends before that day.", field="date")
@@ -500,158 +430,3 @@ def standing_order_end(
     for trip in trips:
         booking_services.booking_cancel(booking=trip, reason=SERIES_ENDED)
     return order
-
-
-# --- materialise ------------------------------------------------------------------------------
-def _exceptions_of(order_ids: Iterable[Any]) -> dict[Any, list[Exception_]]:
-    found: dict[Any, list[Exception_]] = defaultdict(list)
-    rows = StandingOrderException.objects.filter(order_id__in=list(order_ids)).values_list(
-        "order_id", "kind", "first_day", "last_day"
-    )
-    for order_id, kind, first, last in rows:
-        found[order_id].append(Exception_(kind, first, last))
-    return found
-
-
-@transaction.atomic
-def standing_orders_materialise(
-    *, company: Company, order_ids: Iterable[Any] | None = None, now: datetime | None = None
-) -> list[Booking]:
-    """Book the trips of the company's orders (or of `order_ids`) up to its horizon.
-
-    Idempotent: a day that has its trip (in any status, moved or cancelled) is not booked
-    again; an outbound trip still to come gets its missing return. Trips whose pick-up has
-    passed are not booked. Locks the orders' rows, so two runs at once book each trip once.
-    Returns the bookings created.
-    """
-    now = now or timezone.now()
-    today = _today(company, now)
-    horizon = today + timedelta(days=company.order_horizon_days)
-    orders = StandingOrder.objects.select_for_update(of=("self",)).filter(
-        company=company, start_date__lte=horizon
-    )
-    orders = orders.exclude(end_date__lt=today)
-    if order_ids is not None:
-        orders = orders.filter(id__in=list(order_ids))
-    orders_list = list(orders.order_by("id"))
-    if not orders_list:
-        return []
-    by_id = {o.id: o for o in orders_list}
-    exceptions = _exceptions_of(by_id)
-    outbound, returned = _booked(by_id, today)
-    created_out: list[Booking] = []
-    created_back: list[Booking] = []
-    for order in orders_list:
-        new_out, new_back = _plan(
-            order, company, exceptions[order.id], outbound, returned, today, horizon, now
-        )
-        created_out += new_out
-        created_back += new_back
-    Booking.objects.bulk_create(created_out, batch_size=500)
-    Booking.objects.bulk_create(created_back, batch_size=500)
-    if created_out or created_back:
-        lists_changed(company.id)  # bulk_create sends no signal
-    return created_out + created_back
-
-
-def _booked(
-    orders: dict[Any, StandingOrder], today: date
-) -> tuple[dict[tuple[Any, date], tuple[Any, str, datetime, datetime | None]], set[Any]]:
-    """Trips already booked from `today` on: outbound legs by (order, day), and the
-    (order, day) pairs that have their return."""
-    rows = Booking.objects.filter(
-        standing_order_id__in=list(orders), occurrence_date__gte=today
-    ).values_list(
-        "standing_order_id",
-        "occurrence_date",
-        "occurrence_leg",
-        "id",
-        "status",
-        "scheduled_at",
-        "appointment_at",
-    )
-    outbound = {}
-    returned = set()
-    for order_id, day, leg, booking_id, status, scheduled, appointment in rows:
-        if leg == OUTBOUND:
-            outbound[(order_id, day)] = (booking_id, status, scheduled, appointment)
-        else:
-            returned.add((order_id, day))
-    return outbound, returned
-
-
-def _plan(
-    order: StandingOrder,
-    company: Company,
-    exceptions: list[Exception_],
-    outbound: dict[tuple[Any, date], tuple[Any, str, datetime, datetime | None]],
-    returned: set[Any],
-    today: date,
-    horizon: date,
-    now: datetime,
-) -> tuple[list[Booking], list[Booking]]:
-    new_out: list[Booking] = []
-    new_back: list[Booking] = []
-    days = order_days(
-        order, canton=company.canton, exceptions=exceptions, first=today, last=horizon
-    )
-    wants_return = order.return_leg != StandingOrder.ReturnLeg.NONE
-    for found in days:
-        if found.skipped is not None:
-            continue
-        existing = outbound.get((order.id, found.day))
-        back_missing = wants_return and (order.id, found.day) not in returned
-        if existing is not None:
-            booking_id, status, scheduled, appointment = existing
-            if back_missing and status in EDITABLE:
-                new_back.append(
-                    _return_booking(order, company, found.day, booking_id, appointment or scheduled)
-                )
-            continue
-        times = occurrence_times(order, found.day, company)
-        if times["scheduled_at"] <= now:
-            continue
-        trip = Booking(
-            company=company,
-            client_id=order.client_id,
-            standing_order=order,
-            occurrence_date=found.day,
-            occurrence_leg=OUTBOUND,
-            **_trip_fields(order),
-            **times,
-        )
-        new_out.append(trip)
-        if back_missing:
-            new_back.append(
-                _return_booking(order, company, found.day, trip.id, _outbound_end(times))
-            )
-    return new_out, new_back
-
-
-def _return_booking(
-    order: StandingOrder, company: Company, day: date, outbound_id: Any, after: datetime
-) -> Booking:
-    return Booking(
-        company=company,
-        client_id=order.client_id,
-        standing_order=order,
-        occurrence_date=day,
-        occurrence_leg=RETURN,
-        return_of_id=outbound_id,
-        **_trip_fields(order, back=True),
-        **return_times(order, day, company, after),
-    )
-
-
-def standing_orders_materialise_all(*, now: datetime | None = None) -> int:
-    """The nightly run: every active company's orders, one transaction per company.
-    Returns the number of bookings created."""
-    created = 0
-    company_ids = (
-        StandingOrder.objects.filter(company__active=True)
-        .values_list("company_id", flat=True)
-        .distinct()
-    )
-    for company in Company.objects.filter(id__in=list(company_ids)):
-        created += len(standing_orders_materialise(company=company, now=now))
-    return created
