@@ -24,6 +24,9 @@ from bookings.orders.trips import (
     trip_fields,
 )
 from bookings.transitions import EDITABLE
+from realtime.events import build_booking_updated
+from realtime.groups import group_for_company_dispatch
+from realtime.publish import publish_many_on_commit
 
 
 def exceptions_of(order_ids: Iterable[Any]) -> dict[Any, list[Exception_]]:
@@ -74,7 +77,21 @@ def standing_orders_materialise(
     Booking.objects.bulk_create(created_back, batch_size=500)
     if created_out or created_back:
         lists_changed(company.id)  # bulk_create sends no signal
+    _announce(company, [*created_out, *created_back], today)
     return created_out + created_back
+
+
+# The office's screens follow today and tomorrow live: new trips on those days are announced
+# (the order was created or changed during the day); later ones show when the list is read.
+ANNOUNCE_DAYS = 1
+
+
+def _announce(company: Company, created: list[Booking], today: date) -> None:
+    last = today + timedelta(days=ANNOUNCE_DAYS)
+    group = group_for_company_dispatch(company.id)
+    events = [(group, build_booking_updated(b)) for b in created if b.occurrence_date <= last]
+    if events:
+        publish_many_on_commit(events)
 
 
 def _booked(

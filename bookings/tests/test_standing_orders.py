@@ -377,3 +377,24 @@ def test_edit_keeps_the_return_of_a_trip_that_has_started(company, clock):
         .filter(occurrence_date__gt=date(2026, 12, 18))
         .exclude(status="cancelled")
     )
+
+
+def test_new_trips_of_today_and_tomorrow_are_announced_on_commit(
+    company, clock, monkeypatch, django_capture_on_commit_callbacks
+):
+    from realtime.groups import group_for_company_dispatch
+
+    sent = []
+    monkeypatch.setattr("realtime.publish.publish_many", lambda batch: sent.extend(batch))
+    with django_capture_on_commit_callbacks(execute=True):
+        order = dialysis(company)
+    # Thursday 17th: tomorrow's trip and its return; the later days are read with the list.
+    first = outbound(order).first()
+    assert [(g, e["type"], e["booking"]["id"]) for g, e in sent] == [
+        (group_for_company_dispatch(company.id), "booking_updated", str(first.id)),
+        (group_for_company_dispatch(company.id), "booking_updated", str(first.return_trip.id)),
+    ]
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.standing_orders_materialise(company=company)
+    assert sent == []
