@@ -18,6 +18,11 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # A run whose process died is failed within DISPATCH_RUN_STALE_S (45 s) + 15 s.
     "dispatch-fail-stale-runs": {"task": "dispatch.tasks.fail_stale_runs", "schedule": 15.0},
+    # Standing orders' trips booked up to each company's horizon (bookings/orders/services.py).
+    "bookings-materialise-standing-orders": {
+        "task": "bookings.materialise_standing_orders",
+        "schedule": crontab(hour=2, minute=7),
+    },
     # Driver positions older than 30 days, deleted nightly in batches (drivers/locations.py).
     "drivers-prune-locations": {
         "task": "drivers.prune_locations",

@@ -54,6 +54,41 @@ api = [
         bookings_api.BookingReadyLinkQrApi.as_view(),
         name="booking-ready-link-qr",
     ),
+    path(
+        "standing-orders",
+        bookings_api.StandingOrderListCreateApi.as_view(),
+        name="standing-order-list",
+    ),
+    path(
+        "standing-orders/overview",
+        bookings_api.StandingOrderOverviewApi.as_view(),
+        name="standing-order-overview",
+    ),
+    path(
+        "standing-orders/<uuid:order_id>",
+        bookings_api.StandingOrderDetailApi.as_view(),
+        name="standing-order-detail",
+    ),
+    path(
+        "standing-orders/<uuid:order_id>/skip",
+        bookings_api.StandingOrderSkipApi.as_view(),
+        name="standing-order-skip",
+    ),
+    path(
+        "standing-orders/<uuid:order_id>/pause",
+        bookings_api.StandingOrderPauseApi.as_view(),
+        name="standing-order-pause",
+    ),
+    path(
+        "standing-orders/<uuid:order_id>/end",
+        bookings_api.StandingOrderEndApi.as_view(),
+        name="standing-order-end",
+    ),
+    path(
+        "standing-orders/<uuid:order_id>/occurrences",
+        bookings_api.StandingOrderOccurrencesApi.as_view(),
+        name="standing-order-occurrences",
+    ),
     path("clients", bookings_api.ClientListCreateApi.as_view(), name="client-list"),
     path("clients/<uuid:client_id>", bookings_api.ClientDetailApi.as_view(), name="client-detail"),
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),

@@ -28,7 +28,8 @@ from atmr.admin_scoping import CompanyScopedAdmin
 from atmr.exceptions import DomainError
 from atmr.localtime import format_local
 from bookings import services, will_call
-from bookings.models import Booking, Client
+from bookings.models import Booking, Client, StandingOrder, StandingOrderException
+from bookings.orders import services as order_services
 from bookings.transitions import ALLOWED, EDITABLE, FINAL
 from dispatch.manual import booking_assign_checked
 
@@ -353,4 +354,291 @@ class BookingAdmin(CompanyScopedAdmin):
             request,
             queryset,
             lambda b: services.booking_set_status(booking=b, status=Booking.Status.COMPLETED),
+        )
+
+
+# --- standing orders --------------------------------------------------------------------------
+WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
+ORDER_PICKUP = PICKUP
+ORDER_DROPOFF = DROPOFF
+ORDER_PATTERN = ["weekdays", "every_weeks", "pickup_time", "appointment_time"]
+ORDER_RETURN = ["return_leg", "return_time"]
+ORDER_TRIP = ["mobility", "passengers", "urgent", "notes"]
+ORDER_SPAN = ["start_date", "end_date", "occurrences", "holidays"]
+ORDER_FIELDS = [*ORDER_PATTERN, *ORDER_RETURN, *ORDER_TRIP, *ORDER_SPAN]
+# A service's error field → the form field that shows it.
+ORDER_ERROR_FIELDS = {"return.time": "return_time", "pickup": "pickup_address"}
+
+
+class StandingOrderAdminForm(forms.ModelForm):
+    """Validates like a model form, then saves through `bookings.orders.services`."""
+
+    scoped_company_id: Any = None
+
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    every_weeks = forms.TypedChoiceField(
+        choices=[(1, "Every week"), (2, "Every second week")], coerce=int, initial=1
+    )
+
+    class Meta:
+        model = StandingOrder
+        fields = "__all__"  # noqa: DJ007  (the admin decides which fields it shows)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.result: order_services.StandingOrderUpdate | None = None
+        if self.instance._state.adding:
+            for name in [*ORDER_PICKUP, "mobility"]:
+                if name in self.fields:
+                    self.fields[name].required = False
+            if "pickup_address" in self.fields:
+                self.fields["pickup_address"].help_text = "Empty: the client's home."
+            if "mobility" in self.fields:
+                self.fields["mobility"].help_text = "Empty: the client's."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # On the field rather than at the top (the model's check names no field).
+        has_end = any(data.get(name) not in (None, "") for name in ("end_date", "occurrences"))
+        if "end_date" in self.fields and not has_end:
+            self.add_error("end_date", "Give an end date or a number of occurrences.")
+        return data
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or self.errors:
+            return
+        try:
+            with transaction.atomic():
+                if self.instance._state.adding:
+                    self.instance = self._create()
+                else:
+                    self._change()
+        except DomainError as exc:
+            field = ORDER_ERROR_FIELDS.get(exc.field or "", exc.field)
+            self.add_error(field if field in self.fields else None, exc.detail)
+
+    def _company(self) -> Any:
+        company_id = self.scoped_company_id or self.cleaned_data["company"].id
+        return company_get(company_id=company_id)
+
+    def _place(self, fields: list[str]) -> services.Place | None:
+        if any(self.cleaned_data.get(name) in (None, "") for name in fields):
+            return None
+        return _place(self.cleaned_data, fields)
+
+    def _create(self) -> StandingOrder:
+        data = self.cleaned_data
+        fields = {name: data[name] for name in ORDER_FIELDS if name in data}
+        if not fields.get("mobility"):
+            fields.pop("mobility", None)
+        return order_services.standing_order_create(
+            company=self._company(),
+            client=data["client"],
+            pickup=self._place(ORDER_PICKUP),
+            dropoff=_place(data, ORDER_DROPOFF),
+            **fields,
+        )
+
+    def _change(self) -> None:
+        data, changed = self.cleaned_data, set(self.changed_data)
+        changes: dict[str, Any] = {name: data[name] for name in ORDER_FIELDS if name in changed}
+        if changed & set(ORDER_PICKUP):
+            changes["pickup"] = self._place(ORDER_PICKUP)
+        if changed & set(ORDER_DROPOFF):
+            changes["dropoff"] = _place(data, ORDER_DROPOFF)
+        if changes:
+            order = StandingOrder.objects.get(pk=self.instance.pk)
+            self.result = order_services.standing_order_update(order=order, changes=changes)
+
+    def save(self, commit: bool = True) -> StandingOrder:
+        """The order the services saved during validation."""
+        return self.instance
+
+
+class StandingOrderExceptionInline(admin.TabularInline):
+    """Skipped days and pauses: added with the list's actions (through the services)."""
+
+    model = StandingOrderException
+    fields = ["kind", "first_day", "last_day", "reason", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class SkipDayForm(forms.Form):
+    date = forms.DateField(help_text="A day of the orders (YYYY-MM-DD).")
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class PauseForm(forms.Form):
+    first = forms.DateField(label="From", help_text="First day paused.")
+    last = forms.DateField(label="To", help_text="Last day paused (inclusive).")
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class EndForm(forms.Form):
+    date = forms.DateField(help_text="The last day with trips; later trips are cancelled.")
+    reason = forms.CharField(max_length=300, required=False)
+
+
+@admin.register(StandingOrder)
+class StandingOrderAdmin(CompanyScopedAdmin):
+    form = StandingOrderAdminForm
+    inlines = [StandingOrderExceptionInline]
+    list_display = [
+        "client",
+        "days",
+        "pickup_time",
+        "appointment_time",
+        "return_leg",
+        "mobility",
+        "start_date",
+        "end_date",
+        "occurrences",
+        "ended_at",
+    ]
+    list_filter = ["return_leg", "mobility", "holidays", "start_date"]
+    list_select_related = ["client"]
+    search_fields = ["client__last_name", "client__first_name", "dropoff_address", "notes"]
+    autocomplete_fields = ["client"]
+    actions = ["skip_day", "pause_orders", "end_orders"]
+
+    @admin.display(description="Days")
+    def days(self, order: StandingOrder) -> str:
+        names = dict(WEEKDAYS)
+        text = " ".join(names.get(d, "?") for d in order.weekdays)
+        return text if order.every_weeks == 1 else f"{text} (every 2nd week)"
+
+    def get_fieldsets(self, request: HttpRequest, obj: StandingOrder | None = None) -> Any:
+        who = ["client"]
+        if request.user.is_superuser:
+            who.append("company")
+        sets: list[tuple[str, dict[str, Any]]] = [
+            ("Client", {"fields": who}),
+            ("Pick-up", {"fields": ORDER_PICKUP}),
+            ("Drop-off", {"fields": ORDER_DROPOFF}),
+            ("Days and times (local)", {"fields": ORDER_PATTERN}),
+            ("Return", {"fields": ORDER_RETURN}),
+            ("Trip", {"fields": ORDER_TRIP}),
+            ("Span", {"fields": ORDER_SPAN}),
+        ]
+        if obj is not None:
+            sets.append(("End", {"fields": ["ended_at", "end_reason"]}))
+        return sets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: StandingOrder | None = None) -> Any:
+        if obj is None:
+            return []
+        readonly = ["client", "company", "ended_at", "end_reason"]
+        if obj.ended_at is not None:
+            readonly += [*ORDER_PICKUP, *ORDER_DROPOFF, *ORDER_FIELDS]
+        return readonly
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        """Saved by the form through the services; says which trips lost their driver."""
+        result = getattr(form, "result", None)
+        if result and result.unassigned:
+            trips = ", ".join(str(b) for b in result.unassigned[:20])
+            self.message_user(
+                request, f"Taken from their driver (times changed): {trips}", messages.WARNING
+            )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Exceptions are added by the actions, through the services."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # an order is ended (its trips cancelled with a reason), never deleted
+
+    def _order_action(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[StandingOrder],
+        *,
+        form_class: type[forms.Form],
+        action: str,
+        title: str,
+        explanation: str,
+        apply: Any,
+    ) -> HttpResponse | None:
+        form = form_class(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            done, failed = 0, []
+            for order in queryset:
+                try:
+                    apply(order, form.cleaned_data)
+                    done += 1
+                except DomainError as exc:
+                    failed.append(f"{order}: {exc.detail}")
+            if done:
+                self.message_user(request, f"{done} standing order(s) updated.", messages.SUCCESS)
+            for line in failed[:20]:
+                self.message_user(request, line, messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "explanation": explanation,
+            "opts": self.model._meta,
+            "form": form,
+            "orders": queryset,
+            "action": action,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/bookings/standingorder/action_form.html", context)
+
+    @admin.action(description="Skip a day of the selected orders…")
+    def skip_day(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=SkipDayForm,
+            action="skip_day",
+            title="Skip a day",
+            explanation="That day's trips of these orders are cancelled.",
+            apply=lambda o, d: order_services.standing_order_skip(
+                order=o, day=d["date"], reason=d["reason"]
+            ),
+        )
+
+    @admin.action(description="Pause the selected orders…")
+    def pause_orders(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=PauseForm,
+            action="pause_orders",
+            title="Pause",
+            explanation="The trips of these orders in that time are cancelled.",
+            apply=lambda o, d: order_services.standing_order_pause(
+                order=o, first=d["first"], last=d["last"], reason=d["reason"]
+            ),
+        )
+
+    @admin.action(description="End the selected orders…")
+    def end_orders(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=EndForm,
+            action="end_orders",
+            title="End",
+            explanation="Later trips of these orders are cancelled (series_ended).",
+            apply=lambda o, d: order_services.standing_order_end(
+                order=o, day=d["date"], reason=d["reason"]
+            ),
         )

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBase
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -16,11 +19,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, RowListApiView
+from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
 from atmr.permissions import EVERYONE, OFFICE
 from atmr.schema import conflict
 from bookings import selectors, services, will_call
-from bookings.models import Booking, Client
+from bookings.models import Booking, Client, StandingOrder
+from bookings.orders import selectors as order_selectors
+from bookings.orders import services as order_services
 from bookings.serializers import (
     BookingAssignInputSerializer,
     BookingCancelInputSerializer,
@@ -31,7 +36,19 @@ from bookings.serializers import (
     BookingUpdateInputSerializer,
     ClientInputSerializer,
     ClientOutputSerializer,
+    OccurrenceOutputSerializer,
+    OccurrenceQuerySerializer,
+    OverviewBandSerializer,
+    OverviewQuerySerializer,
     ReadyLinkQrQuerySerializer,
+    StandingOrderEndInputSerializer,
+    StandingOrderInputSerializer,
+    StandingOrderListQuerySerializer,
+    StandingOrderOutputSerializer,
+    StandingOrderPauseInputSerializer,
+    StandingOrderSkipInputSerializer,
+    StandingOrderUpdateInputSerializer,
+    StandingOrderUpdateOutputSerializer,
     booking_list_data,
     client_list_data,
 )
@@ -274,3 +291,157 @@ class ClientDetailApi(CompanyApiView):
         assert isinstance(client, Client)  # get_scoped_object is typed as returning a Model
         changes = self.validated(ClientInputSerializer, partial=True)
         return self.respond(services.client_update(client=client, **changes))
+
+
+# --- standing orders --------------------------------------------------------------------------
+class _StandingOrderApi(CompanyApiView):
+    queryset = StandingOrder.objects.none()
+    serializer_class = StandingOrderOutputSerializer
+
+    def get_queryset(self):
+        return order_selectors.standing_order_list(company_id=self.company_id)
+
+    def get_order(self, order_id: UUID) -> StandingOrder:
+        return self.get_scoped_object(self.get_queryset(), order_id)
+
+
+class StandingOrderListCreateApi(CompanyListApiView, _StandingOrderApi):
+    """Standing orders (recurring trips), and new ones."""
+
+    filter_backends: list[type] = []
+
+    def filter_queryset(self, queryset: QuerySet[StandingOrder]) -> QuerySet[StandingOrder]:
+        query = StandingOrderListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        return order_selectors.standing_order_filter(
+            queryset, client_id=params.get("client"), active=params.get("active")
+        )
+
+    @extend_schema(parameters=[StandingOrderListQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """List the company's standing orders, by client or active (not ended)."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=StandingOrderInputSerializer, responses={201: StandingOrderOutputSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        """Create a standing order; its trips up to the company's horizon are booked at once."""
+        data = self.validated(StandingOrderInputSerializer)
+        company = company_get(company_id=self.company_id)
+        order = order_services.standing_order_create(company=company, **data)
+        return self.respond(self.get_order(order.id), status=201)
+
+
+class StandingOrderDetailApi(_StandingOrderApi):
+    def get(self, request: Request, order_id: UUID) -> Response:
+        """One standing order, with its skipped days and pauses."""
+        return self.respond(self.get_order(order_id))
+
+    @extend_schema(
+        request=StandingOrderUpdateInputSerializer,
+        responses={
+            200: StandingOrderUpdateOutputSerializer,
+            409: conflict("the order has ended."),
+        },
+    )
+    def patch(self, request: Request, order_id: UUID) -> Response:
+        """Change a standing order: its future trips not started follow; trips whose times
+        change are taken from their driver and listed in `unassigned`."""
+        order = self.get_order(order_id)
+        changes = self.validated(StandingOrderUpdateInputSerializer, partial=True)
+        result = order_services.standing_order_update(order=order, changes=changes)
+        fresh = self.get_order(order_id)
+        fresh.unassigned = result.unassigned  # type: ignore[attr-defined]
+        return Response(StandingOrderUpdateOutputSerializer(fresh).data)
+
+
+class StandingOrderSkipApi(_StandingOrderApi):
+    @extend_schema(
+        request=StandingOrderSkipInputSerializer,
+        responses={
+            200: StandingOrderOutputSerializer,
+            409: conflict("the order has ended, or that day's trip has started."),
+        },
+    )
+    def post(self, request: Request, order_id: UUID) -> Response:
+        """Skip one day of a standing order; its booked trips that day are cancelled."""
+        order = self.get_order(order_id)
+        data = self.validated(StandingOrderSkipInputSerializer)
+        order_services.standing_order_skip(order=order, day=data["date"], reason=data["reason"])
+        return self.respond(self.get_order(order_id))
+
+
+class StandingOrderPauseApi(_StandingOrderApi):
+    @extend_schema(
+        request=StandingOrderPauseInputSerializer,
+        responses={200: StandingOrderOutputSerializer, 409: conflict("the order has ended.")},
+    )
+    def post(self, request: Request, order_id: UUID) -> Response:
+        """Pause a standing order from one day to another (a hospital stay)."""
+        order = self.get_order(order_id)
+        data = self.validated(StandingOrderPauseInputSerializer)
+        order_services.standing_order_pause(
+            order=order, first=data["from"], last=data["to"], reason=data["reason"]
+        )
+        return self.respond(self.get_order(order_id))
+
+
+class StandingOrderEndApi(_StandingOrderApi):
+    @extend_schema(
+        request=StandingOrderEndInputSerializer,
+        responses={200: StandingOrderOutputSerializer, 409: conflict("the order has ended.")},
+    )
+    def post(self, request: Request, order_id: UUID) -> Response:
+        """End a standing order after a day; later trips are cancelled (`series_ended`)."""
+        order = self.get_order(order_id)
+        data = self.validated(StandingOrderEndInputSerializer)
+        company = company_get(company_id=self.company_id)
+        day = data.get("date") or timezone.now().astimezone(company.tz).date()
+        order_services.standing_order_end(order=order, day=day, reason=data["reason"])
+        return self.respond(self.get_order(order_id))
+
+
+class StandingOrderOccurrencesApi(_StandingOrderApi):
+    serializer_class = OccurrenceOutputSerializer
+    pagination_class = None  # a bounded range of days (at most a year)
+
+    @extend_schema(
+        parameters=[OccurrenceQuerySerializer],
+        responses=OccurrenceOutputSerializer(many=True),
+    )
+    def get(self, request: Request, order_id: UUID) -> Response:
+        """Preview a standing order's days: planned trips, and skipped days with why."""
+        order = self.get_order(order_id)
+        query = OccurrenceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        company = company_get(company_id=self.company_id)
+        first = query.validated_data.get("from") or timezone.now().astimezone(company.tz).date()
+        last = query.validated_data.get("to") or first + timedelta(days=27)
+        if last < first:
+            raise ValidationError({"to": "Must not be before from."})
+        if (last - first).days >= order_selectors.PREVIEW_MAX_DAYS:
+            raise ValidationError({"to": "At most a year after from."})
+        rows = order_selectors.standing_order_occurrences(
+            order=order, company=company, first=first, last=last
+        )
+        return Response(OccurrenceOutputSerializer(rows, many=True).data)
+
+
+class StandingOrderOverviewApi(CompanyApiView):
+    queryset = StandingOrder.objects.none()
+    serializer_class = OverviewBandSerializer
+    pagination_class = None  # one week
+
+    @extend_schema(
+        parameters=[OverviewQuerySerializer], responses=OverviewBandSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        """Trips the standing orders give in one week, per weekday, pick-up hour and mobility."""
+        query = OverviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        company = company_get(company_id=self.company_id)
+        week = query.validated_data.get("week") or timezone.now().astimezone(company.tz).date()
+        bands = order_selectors.standing_order_overview(company=company, week_of=week)
+        return Response(OverviewBandSerializer(bands, many=True).data)

@@ -152,6 +152,26 @@ class Booking(models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # An occurrence of a standing order: its order, the (local) day it was planned for and
+    # which leg it is. Moving the trip to another day keeps `occurrence_date`, so
+    # materialising never books it again. The leg is a column of its own, not `return_of`:
+    # deleting an outbound trip nulls its return's `return_of`, which must not make the
+    # return collide with the day's outbound slot.
+    standing_order = models.ForeignKey(
+        "StandingOrder",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
+    )
+    occurrence_date = models.DateField(null=True, blank=True)
+    occurrence_leg = models.CharField(
+        max_length=8,
+        choices=[("outbound", "Outbound"), ("return", "Return")],
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         ordering = ["scheduled_at"]
@@ -180,6 +200,13 @@ class Booking(models.Model):
                 name="booking_assigned_has_driver",
                 violation_error_message="An assigned booking needs a driver: choose one, or "
                 "leave the booking pending.",
+            ),
+            # One outbound and one return per order and day: materialising twice books nothing
+            # new. A series that withdraws a trip (skip, pause, edit) clears its date.
+            models.UniqueConstraint(
+                fields=["standing_order", "occurrence_date", "occurrence_leg"],
+                name="booking_one_trip_per_occurrence",
+                violation_error_message="This standing order already has this trip that day.",
             ),
         ]
         indexes = [
@@ -210,3 +237,143 @@ class Booking(models.Model):
                 errors[name] = reason
         if errors:
             raise ValidationError(errors)
+
+
+class StandingOrder(models.Model):
+    """A recurring trip (dialysis Mon/Wed/Fri): its occurrences are ordinary bookings.
+
+    Times are local wall-clock times in the company's zone, so 07:00 stays 07:00 across DST.
+    The places are stored as address and coordinates (filled from the request or the client's
+    home when the order is written).
+    """
+
+    class Holidays(models.TextChoices):
+        SKIP = "skip", "Skip public holidays"
+        KEEP = "keep", "Keep public holidays"
+
+    class ReturnLeg(models.TextChoices):
+        NONE = "none", "No return"
+        FIXED = "fixed", "At a fixed time"
+        WILL_CALL = "will_call", "Will-call (when the patient is ready)"
+
+    MAX_OCCURRENCES = 1000
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="standing_orders")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="standing_orders")
+    pickup_address = models.CharField(max_length=300)
+    pickup_lat = models.FloatField(validators=LATITUDE_VALIDATORS)
+    pickup_lon = models.FloatField(validators=LONGITUDE_VALIDATORS)
+    dropoff_address = models.CharField(max_length=300)
+    dropoff_lat = models.FloatField(validators=LATITUDE_VALIDATORS)
+    dropoff_lon = models.FloatField(validators=LONGITUDE_VALIDATORS)
+    weekdays = models.JSONField(help_text="ISO weekdays, 1 (Monday) to 7 (Sunday).")
+    every_weeks = models.PositiveSmallIntegerField(
+        default=1, help_text="1: every week; 2: every second week from the start date's week."
+    )
+    pickup_time = models.TimeField(null=True, blank=True, help_text="Local pick-up time.")
+    appointment_time = models.TimeField(
+        null=True, blank=True, help_text="Local appointment time at the destination."
+    )
+    return_leg = models.CharField(max_length=10, choices=ReturnLeg.choices, default=ReturnLeg.NONE)
+    return_time = models.TimeField(null=True, blank=True, help_text="Local return pick-up time.")
+    mobility = models.CharField(max_length=20, choices=Mobility.choices, default=Mobility.WALKS)
+    passengers = models.PositiveSmallIntegerField(default=1)
+    urgent = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True, help_text="Last day (inclusive).")
+    occurrences = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Number of trips (skipped days do not count)."
+    )
+    holidays = models.CharField(max_length=4, choices=Holidays.choices, default=Holidays.SKIP)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["client__last_name", "start_date"]
+        constraints = [
+            *_coordinate_checks("standing_order", "pickup_", nullable=False),
+            *_coordinate_checks("standing_order", "dropoff_", nullable=False),
+            models.CheckConstraint(
+                condition=Q(every_weeks__in=[1, 2]),
+                name="standing_order_every_weeks",
+                violation_error_message="A standing order repeats every week or every second week.",
+            ),
+            models.CheckConstraint(
+                condition=Q(pickup_time__isnull=False) | Q(appointment_time__isnull=False),
+                name="standing_order_has_a_time",
+                violation_error_message="Give a pick-up time or an appointment time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(return_leg="fixed", return_time__isnull=False)
+                | (~Q(return_leg="fixed") & Q(return_time__isnull=True)),
+                name="standing_order_return_time",
+                violation_error_message="A fixed return needs its time (and only it has one).",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=False) | Q(occurrences__isnull=False),
+                name="standing_order_has_an_end",
+                violation_error_message="Give an end date or a number of occurrences.",
+            ),
+            models.CheckConstraint(
+                condition=Q(occurrences__isnull=True)
+                | Q(occurrences__gte=1, occurrences__lte=1000),
+                name="standing_order_occurrences_range",
+                violation_error_message="A standing order has 1 to 1,000 occurrences.",
+            ),
+            # Ending an order before its first day is how a future order is called off.
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True)
+                | Q(end_date__gte=F("start_date"))
+                | Q(ended_at__isnull=False),
+                name="standing_order_end_after_start",
+                violation_error_message="The end date must not be before the start date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(passengers__gte=1) & Q(passengers__lte=8),
+                name="standing_order_passengers_range",
+                violation_error_message="A trip carries 1 to 8 passengers.",
+            ),
+        ]
+        indexes = [
+            # The nightly materialisation and the overview read a company's live orders.
+            models.Index(fields=["company", "ended_at"], name="standing_order_company"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} from {self.start_date:%Y-%m-%d}"
+
+
+class StandingOrderException(models.Model):
+    """A day skipped, or days paused (a hospital stay), in a standing order."""
+
+    class Kind(models.TextChoices):
+        SKIP = "skip", "Skipped day"
+        PAUSE = "pause", "Pause"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(StandingOrder, on_delete=models.CASCADE, related_name="exceptions")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_day"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_day__gte=F("first_day")),
+                name="standing_order_exception_ordered",
+                violation_error_message="The last day must not be before the first day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.first_day == self.last_day:
+            return f"{self.get_kind_display()} {self.first_day:%Y-%m-%d}"
+        return f"{self.get_kind_display()} {self.first_day:%Y-%m-%d}–{self.last_day:%Y-%m-%d}"

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from atmr.fields import CompanyDateTimeField, CompanyObjectField, DayField
+from atmr.fields import CompanyDateTimeField, CompanyObjectField, DayField, LocalTimeField
 from atmr.row_shapes import Col, RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility
@@ -62,6 +62,7 @@ class BookingOutputSerializer(serializers.ModelSerializer):
         help_text="A will-call return's link for the clinic's \"patient ready\" page (no log-in; "
         "expires at the end of its service day); null otherwise, and for drivers."
     )
+    occurrence_date = serializers.SerializerMethodField()
 
     class Meta:
         model = Booking
@@ -90,6 +91,8 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "cancel_reason",
             "created_at",
             "updated_at",
+            "standing_order",
+            "occurrence_date",
         ]
 
     def _place(self, booking: Booking, prefix: str) -> dict[str, Any]:
@@ -111,6 +114,13 @@ class BookingOutputSerializer(serializers.ModelSerializer):
     def get_return_trip(self, booking: Booking) -> str | None:
         trip = getattr(booking, "return_trip", None)
         return str(trip.id) if trip else None
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_occurrence_date(self, booking: Booking) -> str | None:
+        """The standing order's day this trip was booked for (a method field: the fast list
+        writes it as an ISO date through `Col(kind="time")`, which calls `.isoformat()`)."""
+        day = booking.occurrence_date
+        return day.isoformat() if day else None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_ready_link(self, booking: Booking) -> str | None:
@@ -154,6 +164,7 @@ BOOKING_LIST = RowShape(
         "return_trip": Col("return_trip__id", "uuid", nullable=True),
         # Replaced by the link in `booking_list_data` (a link is no column).
         "ready_link": "ready_link_version",
+        "occurrence_date": Col("occurrence_date", "time", nullable=True),  # .isoformat()
     },
 )
 CLIENT_LIST = RowShape(ClientOutputSerializer)
@@ -337,3 +348,287 @@ class ReadyLinkQrQuerySerializer(serializers.Serializer):
     """Query parameters of `GET /api/bookings/{id}/ready-link/qr`."""
 
     image = serializers.ChoiceField(choices=["svg", "png"], default="svg", help_text="Default svg.")
+
+
+# --- standing orders ------------------------------------------------------------------------
+def _renamed(fields: dict[str, Any], python_name: str, api_name: str) -> dict[str, Any]:
+    """`fields` with `python_name` published as `api_name` (a Python keyword: `return`,
+    `from`), in the same place."""
+    return {(api_name if name == python_name else name): f for name, f in fields.items()}
+
+
+class WeekdaysField(serializers.ListField):
+    """ISO weekdays. Errors are one list of messages: DRF's per-item errors are keyed by the
+    item's index, an int key the JSON renderer refuses."""
+
+    child = serializers.IntegerField(min_value=1, max_value=7)
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
+            raise serializers.ValidationError(
+                [f"Item {i + 1}: {' '.join(map(str, msgs))}" for i, msgs in detail.items()]
+            ) from None
+
+
+class ReturnLegSerializer(serializers.Serializer):
+    time = LocalTimeField(required=False, help_text="The return's local pick-up time.")
+    will_call = serializers.BooleanField(
+        required=False, help_text="True: the clinic says when the patient is ready."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("will_call") and "time" in attrs:
+            raise serializers.ValidationError({"time": "A will-call return has no time."})
+        if not attrs.get("will_call") and "time" not in attrs:
+            raise serializers.ValidationError(
+                {"time": "Give the return's time, or will_call: true."}
+            )
+        return attrs
+
+
+class StandingOrderInputSerializer(serializers.Serializer):
+    """A standing order as `POST /api/standing-orders` takes it (PATCH: any of the fields but
+    the client)."""
+
+    client = CompanyObjectField(Client)
+    pickup = PlaceSerializer(
+        required=False, allow_null=True, help_text="Without it: the client's home."
+    )
+    dropoff = PlaceSerializer()
+    weekdays = WeekdaysField(
+        allow_empty=False,
+        max_length=7,
+        help_text="ISO weekdays: 1 (Monday) to 7 (Sunday).",
+    )
+    every_weeks = serializers.ChoiceField(choices=[1, 2], default=1)
+    pickup_time = LocalTimeField(required=False, allow_null=True)
+    appointment_time = LocalTimeField(required=False, allow_null=True)
+    return_ = ReturnLegSerializer(
+        required=False,
+        allow_null=True,
+        help_text='null (no return), {"time": "HH:MM"} or {"will_call": true}.',
+    )
+    mobility = serializers.ChoiceField(
+        choices=Mobility.choices, required=False, help_text="Without it: the client's."
+    )
+    passengers = serializers.IntegerField(min_value=1, max_value=8, default=1)
+    urgent = serializers.BooleanField(default=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    start_date = DayField()
+    end_date = DayField(required=False, allow_null=True, help_text="Last day (inclusive).")
+    occurrences = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        allow_null=True,
+        help_text="Number of trips instead of an end date (skipped days do not count).",
+    )
+    holidays = serializers.ChoiceField(choices=["skip", "keep"], default="skip")
+
+    def get_fields(self) -> dict[str, Any]:
+        return _renamed(super().get_fields(), "return_", "return")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "weekdays" in attrs:
+            attrs["weekdays"] = sorted(set(attrs["weekdays"]))
+        if "return" in attrs:
+            leg = attrs.pop("return") or {}
+            attrs["return_leg"] = (
+                "will_call" if leg.get("will_call") else "fixed" if "time" in leg else "none"
+            )
+            attrs["return_time"] = leg.get("time")
+        if not self.partial:
+            self._check_complete(attrs)
+        end, start = attrs.get("end_date"), attrs.get("start_date")
+        if end and start and end < start:
+            raise serializers.ValidationError({"end_date": "Must not be before start_date."})
+        return attrs
+
+    def _check_complete(self, attrs: dict[str, Any]) -> None:
+        if attrs.get("pickup_time") is None and attrs.get("appointment_time") is None:
+            raise serializers.ValidationError(
+                {"pickup_time": "Give a pick-up time or an appointment time."}
+            )
+        if attrs.get("end_date") is None and attrs.get("occurrences") is None:
+            raise serializers.ValidationError(
+                {"end_date": "Give an end date or a number of occurrences."}
+            )
+        if attrs.get("end_date") is not None and attrs.get("occurrences") is not None:
+            raise serializers.ValidationError(
+                {"occurrences": "Give an end date or a number of occurrences, not both."}
+            )
+
+
+class StandingOrderUpdateInputSerializer(StandingOrderInputSerializer):
+    client = None  # type: ignore[assignment]  # an order keeps its client
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": "Nothing to change."})
+        return super().validate(attrs)
+
+
+class StandingOrderPauseOutputSerializer(serializers.Serializer):
+    from_ = serializers.DateField(source="first_day")
+    to = serializers.DateField(source="last_day")
+    reason = serializers.CharField()
+
+    def get_fields(self) -> dict[str, Any]:
+        return _renamed(super().get_fields(), "from_", "from")
+
+
+class ReturnLegOutputSerializer(serializers.Serializer):
+    time = LocalTimeField(required=False)
+    will_call = serializers.BooleanField(required=False)
+
+
+class StandingOrderOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    client = ClientSummarySerializer()
+    pickup = serializers.SerializerMethodField()
+    dropoff = serializers.SerializerMethodField()
+    weekdays = serializers.ListField(child=serializers.IntegerField())
+    every_weeks = serializers.IntegerField()
+    pickup_time = LocalTimeField(allow_null=True)
+    appointment_time = LocalTimeField(allow_null=True)
+    return_ = serializers.SerializerMethodField(method_name="get_return")
+    mobility = serializers.CharField()
+    passengers = serializers.IntegerField()
+    urgent = serializers.BooleanField()
+    notes = serializers.CharField()
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(allow_null=True)
+    occurrences = serializers.IntegerField(allow_null=True)
+    holidays = serializers.CharField()
+    skipped_dates = serializers.SerializerMethodField()
+    pauses = serializers.SerializerMethodField()
+    ended_at = CompanyDateTimeField(allow_null=True)
+    end_reason = serializers.CharField()
+    created_at = CompanyDateTimeField()
+    updated_at = CompanyDateTimeField()
+
+    def get_fields(self) -> dict[str, Any]:
+        return _renamed(super().get_fields(), "return_", "return")
+
+    def _place(self, order: Any, prefix: str) -> dict[str, Any]:
+        return {
+            "address": getattr(order, f"{prefix}_address"),
+            "lat": getattr(order, f"{prefix}_lat"),
+            "lon": getattr(order, f"{prefix}_lon"),
+        }
+
+    @extend_schema_field(PlaceOutputSerializer)
+    def get_pickup(self, order: Any) -> dict[str, Any]:
+        return self._place(order, "pickup")
+
+    @extend_schema_field(PlaceOutputSerializer)
+    def get_dropoff(self, order: Any) -> dict[str, Any]:
+        return self._place(order, "dropoff")
+
+    @extend_schema_field(ReturnLegOutputSerializer(allow_null=True))
+    def get_return(self, order: Any) -> dict[str, Any] | None:
+        if order.return_leg == "fixed":
+            return {"time": order.return_time.strftime("%H:%M:%S")}
+        if order.return_leg == "will_call":
+            return {"will_call": True}
+        return None
+
+    @extend_schema_field(serializers.ListField(child=serializers.DateField()))
+    def get_skipped_dates(self, order: Any) -> list[str]:
+        return [e.first_day.isoformat() for e in order.exceptions.all() if e.kind == "skip"]
+
+    @extend_schema_field(StandingOrderPauseOutputSerializer(many=True))
+    def get_pauses(self, order: Any) -> list[dict[str, Any]]:
+        pauses = [e for e in order.exceptions.all() if e.kind == "pause"]
+        return StandingOrderPauseOutputSerializer(pauses, many=True).data
+
+
+class UnassignedTripSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    occurrence_date = serializers.DateField()
+    scheduled_at = CompanyDateTimeField()
+    is_return = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_is_return(self, booking: Booking) -> bool:
+        return booking.return_of_id is not None
+
+
+class StandingOrderUpdateOutputSerializer(StandingOrderOutputSerializer):
+    unassigned = UnassignedTripSerializer(
+        many=True,
+        help_text="Trips of this edit taken from their driver (their times or places changed).",
+    )
+
+
+class StandingOrderSkipInputSerializer(serializers.Serializer):
+    date = DayField(help_text="A day of the order, local.")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class StandingOrderPauseInputSerializer(serializers.Serializer):
+    from_ = DayField(help_text="First day paused.")
+    to = DayField(help_text="Last day paused (inclusive).")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+    def get_fields(self) -> dict[str, Any]:
+        return _renamed(super().get_fields(), "from_", "from")
+
+
+class StandingOrderEndInputSerializer(serializers.Serializer):
+    date = DayField(
+        required=False, help_text="The last day with trips (default: today); later ones cancel."
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class StandingOrderListQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/standing-orders`."""
+
+    client = serializers.UUIDField(required=False)
+    active = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="true: not ended; false: ended."
+    )
+
+
+class OccurrenceQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/standing-orders/{id}/occurrences`."""
+
+    from_ = DayField(required=False, help_text="First day (default: today).")
+    to = DayField(required=False, help_text="Last day (default: four weeks on; at most a year).")
+
+    def get_fields(self) -> dict[str, Any]:
+        return _renamed(super().get_fields(), "from_", "from")
+
+
+class OccurrenceOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    skipped = serializers.CharField(
+        allow_null=True, help_text='Why no trip: "holiday", "skipped" or "paused"; null: a trip.'
+    )
+    holiday = serializers.CharField(allow_null=True, help_text="The public holiday that day.")
+    pickup_at = CompanyDateTimeField()
+    appointment_at = CompanyDateTimeField(allow_null=True)
+    return_at = CompanyDateTimeField(allow_null=True, help_text="A fixed return's pick-up.")
+    return_will_call = serializers.BooleanField()
+    booking_id = serializers.UUIDField(allow_null=True, help_text="The day's outbound booking.")
+    booking_status = serializers.CharField(allow_null=True)
+
+
+class OverviewQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/standing-orders/overview`."""
+
+    week = DayField(required=False, help_text="Any day of the week (default: this week).")
+
+
+class OverviewBandSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="ISO weekday, 1 (Monday) to 7.")
+    date = serializers.DateField()
+    hour = serializers.IntegerField(
+        allow_null=True, help_text="Local pick-up hour; null: will-call returns."
+    )
+    mobility = serializers.CharField()
+    trips = serializers.IntegerField()

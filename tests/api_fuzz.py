@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import time
 
 import pytest
 import schemathesis
@@ -27,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from atmr.accounts.tokens import refresh_token_for
-from bookings.models import Booking
+from bookings.models import Booking, StandingOrder
 from dispatch.models import DispatchRun
 from tests.factories import BookingFactory, ClientFactory, DriverFactory, UserFactory
 
@@ -74,12 +75,27 @@ def world(request, db, company, _keep_connection):
     run = DispatchRun.objects.create(
         company=company, service_date=pending.scheduled_at.date(), status="succeeded"
     )
+    order = StandingOrder.objects.create(
+        company=company,
+        client=client,
+        pickup_address=client.address,
+        pickup_lat=client.lat,
+        pickup_lon=client.lon,
+        dropoff_address="HUG",
+        dropoff_lat=46.19,
+        dropoff_lon=6.15,
+        weekdays=[1, 3, 5],
+        pickup_time=time(7, 0),
+        start_date=pending.scheduled_at.date(),
+        occurrences=30,
+    )
     user = driver.user if request.param == "driver" else UserFactory(company=company, role="admin")
     ids = {
         "booking_id": [str(assigned.id), str(pending.id)],
         "client_id": [str(client.id)],
         "driver_id": [str(driver.id)],
         "run_id": [str(run.id)],
+        "order_id": [str(order.id)],
     }
     return str(refresh_token_for(user).access_token), ids
 

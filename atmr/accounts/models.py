@@ -15,6 +15,12 @@ from django.utils import timezone
 
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 
+# The 26 cantons (ISO 3166-2:CH codes), whose public holidays standing orders may skip.
+CANTONS = [
+    (code, code)
+    for code in "AG AI AR BE BL BS FR GE GL GR JU LU NE NW OW SG SH SO SZ TG TI UR VD VS ZG ZH".split()  # noqa: SIM905, E501
+]
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -43,6 +49,14 @@ class Company(models.Model):
         default=30,
         validators=[MinValueValidator(5), MaxValueValidator(240)],
         help_text="Pick-up window of a released will-call return, in minutes (5 to 240).",
+    )
+    # Standing orders: public holidays are those of this canton (`holidays` package), and
+    # their trips exist as bookings this many days ahead (created at once, then nightly).
+    canton = models.CharField(max_length=2, choices=CANTONS, default="VD")
+    order_horizon_days = models.PositiveSmallIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(92)],
+        help_text="Standing orders' trips are booked this many days ahead.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,112 @@
+"""The standing-order admin goes through the same services as the API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+import time_machine
+
+from bookings.models import Booking, StandingOrder
+from bookings.orders import services
+from bookings.services import Place
+from tests.admin_helpers import use_admin_zone, web_for
+from tests.factories import GENEVA, ZURICH, ClientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 17, 10, 0, tzinfo=ZURICH)
+ADD = "/admin/bookings/standingorder/add/"
+
+
+@pytest.fixture(autouse=True)
+def _clock(settings):
+    use_admin_zone(settings)
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def staff_web(company):
+    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
+
+
+def form(client, **overrides):
+    data = {
+        "client": client.id,
+        "dropoff_address": "HUG, Genève",
+        "dropoff_lat": GENEVA[0],
+        "dropoff_lon": GENEVA[1],
+        "weekdays": ["1", "3", "5"],
+        "every_weeks": "1",
+        "pickup_time": "07:00",
+        "return_leg": "will_call",
+        "passengers": "1",
+        "start_date": "2026-12-14",
+        "end_date": "2027-06-13",
+        "holidays": "skip",
+        "exceptions-TOTAL_FORMS": "0",
+        "exceptions-INITIAL_FORMS": "0",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_add_books_the_horizon_through_the_service(company, staff_web):
+    client = ClientFactory(company=company)
+    response = staff_web.post(ADD, form(client))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    order = StandingOrder.objects.get()
+    assert order.company_id == company.id and order.pickup_address == client.address
+    assert Booking.objects.filter(standing_order=order).count() == 10
+
+
+def test_add_refuses_what_the_api_refuses(company, staff_web):
+    client = ClientFactory(company=company)
+    response = staff_web.post(ADD, form(client, return_leg="fixed", return_time="06:00"))
+    assert response.status_code == 200
+    assert "return_time" in response.context["adminform"].form.errors
+    response = staff_web.post(ADD, form(client, end_date="", occurrences=""))
+    assert "end_date" in response.context["adminform"].form.errors
+    assert not StandingOrder.objects.exists() and not Booking.objects.exists()
+
+
+def test_change_moves_future_trips(company, staff_web):
+    client = ClientFactory(company=company)
+    order = services.standing_order_create(
+        company=company,
+        client=client,
+        dropoff=Place("HUG, Genève", *GENEVA),
+        weekdays=[1, 3, 5],
+        pickup_time=time(7, 0),
+        return_leg="will_call",
+        start_date=date(2026, 12, 14),
+        end_date=date(2027, 6, 13),
+    )
+    data = form(
+        client,
+        pickup_address=order.pickup_address,
+        pickup_lat=order.pickup_lat,
+        pickup_lon=order.pickup_lon,
+        mobility=order.mobility,
+        pickup_time="08:15",
+    )
+    response = staff_web.post(f"/admin/bookings/standingorder/{order.id}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    trips = Booking.objects.filter(standing_order=order, occurrence_leg="outbound")
+    assert {t.scheduled_at.astimezone(ZURICH).time() for t in trips} == {time(8, 15)}
+
+
+def test_other_companys_orders_are_not_listed(company, other_company, staff_web):
+    services.standing_order_create(
+        company=other_company,
+        client=ClientFactory(company=other_company),
+        dropoff=Place("HUG, Genève", *GENEVA),
+        weekdays=[1],
+        pickup_time=time(7, 0),
+        start_date=date(2026, 12, 14),
+        occurrences=3,
+    )
+    page = staff_web.get("/admin/bookings/standingorder/")
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 0
