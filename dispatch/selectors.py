@@ -12,7 +12,7 @@ from bookings.models import Booking
 from bookings.selectors import day_bounds
 from dispatch import reasons
 from dispatch.models import DispatchRun, DispatchSettings
-from drivers.models import Driver, Vehicle
+from drivers.models import Shift, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
 # (pinned to that driver). Patients on board are finished by their driver outside the plan.
@@ -51,19 +51,21 @@ def day_bookings(*, company_id: object, day: date, tz: object) -> list[Booking]:
     )
 
 
-def shift_drivers(*, company_id: object) -> list[Driver]:
-    """Active drivers with an active vehicle and a shift: who a run can plan for."""
+def shift_drivers(*, company_id: object, day: date) -> list[Shift]:
+    """The day's shifts a run can plan with: active drivers on a shift dated `day` with an
+    active vehicle, each shift with its driver and that day's vehicle. Generate the day's
+    shifts first (`drivers.rosters.shifts_generate`) so a roster's day is there."""
     return list(
-        Driver.objects.filter(
+        Shift.objects.filter(
             company_id=company_id,
-            active=True,
-            default_vehicle__isnull=False,
-            default_vehicle__active=True,
-            shift_start__isnull=False,
-            shift_end__isnull=False,
+            date=day,
+            off=False,
+            driver__active=True,
+            vehicle__isnull=False,
+            vehicle__active=True,
         )
-        .select_related("user", "default_vehicle")
-        .order_by("id")
+        .select_related("driver__user", "vehicle")
+        .order_by("driver_id")
     )
 
 
