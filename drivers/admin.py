@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from atmr.accounts.selectors import company_get
-from atmr.admin_scoping import CompanyScopedAdmin
+from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
 from atmr.exceptions import DomainError
 from drivers import rosters
 from drivers.models import WEEKDAYS, Absence, Driver, RosterEntry, Shift, Vehicle
@@ -80,6 +80,19 @@ class RosterEntryInline(admin.TabularInline):
     extra = 0
     max_num = 7
     fk_name = "driver"
+
+    # The driver's page decides: whoever may change the driver may change its week.
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return is_company_staff(request) or request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_view_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -214,6 +227,9 @@ class ShiftAdmin(CompanyScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         """Nothing left to save: the form saved through the services while validating."""
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """No related rows are edited here."""
+
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         rosters.shift_delete(shift=obj)  # type: ignore[arg-type]
 
@@ -271,6 +287,9 @@ class AbsenceAdmin(CompanyScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         """Nothing left to save: the form saved through the services while validating."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """No related rows are edited here."""
 
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         rosters.absence_delete(absence=obj)  # type: ignore[arg-type]

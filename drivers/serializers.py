@@ -125,6 +125,16 @@ class DriverUpdateInputSerializer(_DriverFieldsSerializer):
 
 
 # --- rosters, shifts, absences ----------------------------------------------------------------
+def _listed(detail: Any) -> Any:
+    """DRF reports a nested list's errors as {index: errors}; JSON wants string keys, and
+    clients read a list (one entry per item, {} for the good ones), as DRF used to send."""
+    if isinstance(detail, dict):
+        if detail and all(isinstance(k, int) for k in detail):
+            return [_listed(detail.get(i, {})) for i in range(max(detail) + 1)]
+        return {k: _listed(v) for k, v in detail.items()}
+    return detail
+
+
 def _times_error(attrs: dict[str, Any]) -> None:
     """The roster rule (drivers/rosters.py) as a 400 naming the field."""
     error = shift_times_error(
@@ -163,6 +173,12 @@ class RosterEntryInputSerializer(_BreakFields):
 
 class RosterInputSerializer(serializers.Serializer):
     entries = RosterEntryInputSerializer(many=True, max_length=7)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_listed(exc.detail)) from None
 
     def validate_entries(self, entries: list[dict]) -> list[dict]:
         weekdays = [e["weekday"] for e in entries]
