@@ -247,3 +247,41 @@ def test_manual_assignment_beyond_the_horizon_uses_the_roster(company, fleet, di
     assert response.status_code == 200, response.json()
     far.refresh_from_db()
     assert far.vehicle_id == fleet.van.id
+
+
+# --- the demo ---------------------------------------------------------------------------------
+def test_the_demo_day_plans_rosters_and_names_true_reasons():
+    from atmr.demo import seed_demo
+    from dispatch import execution, services
+
+    summary = seed_demo(
+        password="demo-pass-1", days=1, bookings_per_day=120, start=TUESDAY, progress=list
+    )
+    company = summary.company
+    vans_late = Shift.objects.filter(
+        company=company, date=TUESDAY, vehicle__wheelchair_places__gte=1, end__gt=at(18)
+    )
+    assert vans_late.exists()  # wheelchair vans work late too
+    assert Shift.objects.filter(company=company, date=TUESDAY, break_minutes__gt=0).exists()
+    run = services.run_start(company=company, service_date=TUESDAY, mode="suggest", enqueue=False)
+    run = execution.run_execute(str(run.id))
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error  # every plan passed the checker
+    shifts = {
+        str(s.driver_id): s for s in selectors.shift_drivers(company_id=company.id, day=TUESDAY)
+    }
+    for route in run.routes:
+        shift = shifts[route["driver"]]
+        assert route["vehicle"] == str(shift.vehicle_id)
+        assert sum(s["kind"] == "break" for s in route["stops"]) == (
+            1 if shift.break_minutes else 0
+        )
+    late_chairs = Booking.objects.filter(
+        company=company, mobility="wheelchair", scheduled_at__gte=at(15), scheduled_at__lt=at(17)
+    ).values_list("id", flat=True)
+    reasons = {u["booking"]: u["reason"] for u in run.unassigned}
+    assert set(reasons.values()) <= {
+        "no_driver_on_shift", "no_vehicle_for_mobility", "no_capacity", "window_unreachable",
+        "ride_time", "no_room",
+    }  # fmt: skip
+    assert not [b for b in late_chairs if reasons.get(str(b)) == "window_unreachable"]
