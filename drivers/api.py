@@ -110,6 +110,10 @@ class DriverRosterApi(CompanyApiView):
     def _driver(self, driver_id: UUID) -> Driver:
         return self.get_scoped_object(selectors.driver_list(company_id=self.company_id), driver_id)  # type: ignore[return-value]
 
+    def get_object(self) -> Driver:
+        # DRF's OPTIONS answer looks the object up for PUT: the same scoped lookup (404).
+        return self._driver(self.kwargs["driver_id"])
+
     def _week(self, driver: Driver) -> Response:
         entries = rosters.roster_get(company_id=self.company_id, driver_id=driver.id)
         return self.respond({"driver": driver.id, "entries": entries.select_related("vehicle")})

@@ -483,3 +483,17 @@ def test_admin_shift_and_absence_pages(bare_driver, staff_web):
     assert added.status_code == 302, added.content.decode()[:3000]
     shift.refresh_from_db()
     assert shift.off  # the office's shift yields to the sickness
+
+
+def test_options_on_a_roster_tells_another_company_nothing_more_than_a_missing_id(
+    bare_driver, dispatcher_client, other_dispatcher_client
+):
+    url = f"/api/drivers/{bare_driver.id}/roster"
+    own = dispatcher_client.options(url)
+    assert own.status_code == 200 and "PUT" in own.json()["actions"]
+    foreign = other_dispatcher_client.options(url)
+    missing = other_dispatcher_client.options(
+        "/api/drivers/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12 + "/roster"
+    )
+    assert foreign.status_code == 200 and foreign.json() == missing.json()
+    assert "actions" not in foreign.json()
