@@ -53,7 +53,8 @@ class DriverListCreateApi(RowListApiView):
 
     @extend_schema(request=DriverCreateInputSerializer, responses={201: DriverOutputSerializer})
     def post(self, request: Request) -> Response:
-        """Add a driver with a log-in (office staff). Shift times are local `HH:MM[:SS]`."""
+        """Add a driver with a log-in (office staff); a shift given (local `HH:MM[:SS]`) becomes
+        its roster on every weekday."""
         data = self.validated(DriverCreateInputSerializer)
         company = company_get(company_id=self.company_id)
         driver = services.driver_create(company=company, **data)
@@ -74,7 +75,7 @@ class DriverDetailApi(CompanyApiView):
 
     @extend_schema(request=DriverUpdateInputSerializer, responses=DriverOutputSerializer)
     def patch(self, request: Request, driver_id: UUID) -> Response:
-        """Change a driver's details, shift, vehicle or status."""
+        """Change a driver's details, vehicle or status (`shift_*` are legacy: see the roster)."""
         driver = self.get_scoped_object(self.get_queryset(), driver_id)
         changes = self.validated(DriverUpdateInputSerializer, instance=driver, partial=True)
         return self.respond(services.driver_update(driver=driver, changes=changes))

@@ -478,7 +478,8 @@ def shift_update(*, shift: Shift, changes: ShiftInput) -> Shift:
         merged["break_earliest"] = merged["break_latest"] = None
     for name, value in _shift_fields(shift.date, tz, merged).items():
         setattr(shift, name, value)
-    shift.vehicle, shift.edited = merged.get("vehicle"), True
+    # No vehicle given (null) means the driver's default one, as in the roster.
+    shift.vehicle, shift.edited = merged.get("vehicle") or shift.driver.default_vehicle, True
     shift.save(update_fields=[*_SHIFT_TIMES, "vehicle", "edited", "updated_at"])
     return _absences_cut(shift)
 
