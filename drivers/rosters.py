@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -166,14 +167,14 @@ def shift_cut(
 
 
 # --- selectors --------------------------------------------------------------------------------
-def roster_get(*, company_id: object, driver_id: object) -> QuerySet[RosterEntry]:
+def roster_get(*, company_id: UUID | str, driver_id: UUID | str) -> QuerySet[RosterEntry]:
     return RosterEntry.objects.filter(company_id=company_id, driver_id=driver_id).order_by(
         "weekday"
     )
 
 
 def shift_list(
-    *, company_id: object, day: date | None = None, driver_id: object | None = None
+    *, company_id: UUID | str, day: date | None = None, driver_id: UUID | str | None = None
 ) -> QuerySet[Shift]:
     """A company's shifts (the removed ones left out), with driver and vehicle joined."""
     qs = Shift.objects.filter(company_id=company_id, off=False).select_related(
@@ -186,7 +187,9 @@ def shift_list(
     return qs.order_by("date", "start", "driver_id")
 
 
-def absence_list(*, company_id: object, driver_id: object | None = None) -> QuerySet[Absence]:
+def absence_list(
+    *, company_id: UUID | str, driver_id: UUID | str | None = None
+) -> QuerySet[Absence]:
     qs = Absence.objects.filter(company_id=company_id).select_related("driver__user")
     if driver_id is not None:
         qs = qs.filter(driver_id=driver_id)
@@ -226,7 +229,7 @@ class RosterEntryInput(TypedDict, total=False):
     break_minutes: int
 
 
-def _check_vehicle(company_id: object, vehicle: Vehicle | None, field: str = "vehicle") -> None:
+def _check_vehicle(company_id: UUID | str, vehicle: Vehicle | None, field: str = "vehicle") -> None:
     if vehicle is not None and vehicle.company_id != company_id:
         raise NotFound("Unknown vehicle.", field=field)
 
@@ -278,7 +281,9 @@ def roster_seed(*, driver: Driver) -> list[RosterEntry]:
     return roster_set(driver=driver, entries=week)
 
 
-def shifts_generate_horizon(*, company: Company, driver_ids: Iterable[object] | None = None) -> int:
+def shifts_generate_horizon(
+    *, company: Company, driver_ids: Iterable[UUID | str] | None = None
+) -> int:
     today = timezone.localtime(timezone.now(), company.tz).date()
     return shifts_generate(
         company=company,
@@ -298,12 +303,12 @@ def shifts_generate_all() -> int:
 @dataclass(frozen=True)
 class _Wanted:
     times: ShiftTimes
-    vehicle_id: object
+    vehicle_id: UUID | None
 
 
 @transaction.atomic
 def shifts_generate(
-    *, company: Company, first: date, last: date, driver_ids: Iterable[object] | None = None
+    *, company: Company, first: date, last: date, driver_ids: Iterable[UUID | str] | None = None
 ) -> int:
     """Make the shifts of days first..last (never before today) match the roster minus the
     absences. Idempotent; returns how many shifts it created, changed or removed.
@@ -350,11 +355,11 @@ _SHIFT_TIMES = ("start", "end", "break_earliest", "break_latest", "break_minutes
 
 def _absences_by_driver(
     company: Company, first: date, last: date
-) -> dict[object, list[tuple[datetime, datetime]]]:
+) -> dict[UUID, list[tuple[datetime, datetime]]]:
     # A night shift of `last` runs into the next day; a day either side is plenty.
     since = local_moment(first - DAY, time.min, company.tz)
     until = local_moment(last + 2 * DAY, time.min, company.tz)
-    out: dict[object, list[tuple[datetime, datetime]]] = defaultdict(list)
+    out: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     for driver_id, starts_at, ends_at in Absence.objects.filter(
         company=company, ends_at__gt=since, starts_at__lt=until
     ).values_list("driver_id", "starts_at", "ends_at"):
@@ -367,12 +372,12 @@ def _wanted(
     first: date,
     last: date,
     tz: ZoneInfo,
-    absences: dict[object, list[tuple[datetime, datetime]]],
-) -> dict[tuple[object, date], _Wanted]:
+    absences: dict[UUID, list[tuple[datetime, datetime]]],
+) -> dict[tuple[UUID, date], _Wanted]:
     by_weekday: dict[int, list[RosterEntry]] = defaultdict(list)
     for entry in entries:
         by_weekday[entry.weekday].append(entry)
-    wanted: dict[tuple[object, date], _Wanted] = {}
+    wanted: dict[tuple[UUID, date], _Wanted] = {}
     day = first
     while day <= last:
         for entry in by_weekday[day.isoweekday()]:
