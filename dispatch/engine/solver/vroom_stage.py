@@ -69,7 +69,10 @@ def solve_vroom(
     if not found.unassigned or not any(v.shift_break for v in vehicles):
         return found
     bare = [replace(v, shift_break=None) for v in vehicles]
-    alone = _solve_once(problem, requests, bare, options)
+    # Half the time again at most: the stage's budget is planned for one VROOM run.
+    alone = _solve_once(
+        problem, requests, bare, replace(options, time_limit_s=options.time_limit_s / 2)
+    )
     alone = _breaks_added(problem, vehicles, alone)
     return alone if len(alone.unassigned) < len(found.unassigned) else found
 
