@@ -497,3 +497,16 @@ def test_options_on_a_roster_tells_another_company_nothing_more_than_a_missing_i
     )
     assert foreign.status_code == 200 and foreign.json() == missing.json()
     assert "actions" not in foreign.json()
+
+
+def test_admin_adds_a_shift_through_the_service_and_refuses_a_second(bare_driver, staff_web):
+    form = {
+        "driver": bare_driver.id, "date": "2026-12-03", "start_time": "22:00",
+        "end_time": "06:00", "vehicle": bare_driver.default_vehicle_id, "break_minutes": "0",
+    }  # fmt: skip
+    added = staff_web.post("/admin/drivers/shift/add/", form)
+    assert added.status_code == 302, added.content.decode()[:3000]
+    shift = Shift.objects.get(driver=bare_driver, date=date(2026, 12, 3))
+    assert shift.edited and shift.end == _utc(2026, 12, 4, 5)  # the next morning
+    again = staff_web.post("/admin/drivers/shift/add/", form)
+    assert again.status_code == 200 and "already has a shift" in again.content.decode()
