@@ -28,6 +28,11 @@ app.conf.beat_schedule = {
         "task": "drivers.prune_locations",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Each company's shifts for its horizon from the drivers' rosters (drivers/rosters.py).
+    "drivers-generate-shifts": {
+        "task": "drivers.generate_shifts",
+        "schedule": crontab(hour=2, minute=41),
+    },
 }
 
 

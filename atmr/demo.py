@@ -22,7 +22,8 @@ from bookings.models import Booking, Client, Mobility
 from bookings.selectors import day_bounds
 from dispatch.engine.geo import Location
 from dispatch.engine.straight_line import estimate
-from drivers.models import Driver, Vehicle
+from drivers.models import Absence, Driver, Vehicle
+from drivers.rosters import absence_create, roster_set, shifts_generate
 
 DEMO_COMPANY = "Demo Transports"
 DEMO_DOMAIN = "demo.atmr.test"
@@ -195,6 +196,58 @@ def _bookings_for_day(
     return [_trip(company, rng.choice(clients), day, rng) for _ in range(max(0, wanted - have))]
 
 
+# Rosters: (start, end, break from, break over by, break minutes). Wheelchair vans run early
+# and late so afternoon wheelchair trips have a van on shift; each driver has a day off a week.
+EARLY = (time(6, 30), time(15, 0), time(10, 30), time(13, 30), 30)
+DAYTIME = (time(8, 0), time(17, 0), time(11, 30), time(14, 30), 45)
+LATE = (time(11, 0), time(19, 30), time(14, 0), time(17, 30), 30)
+
+
+def _roster_of(n: int) -> tuple[time, time, time, time, int]:
+    if n % 3 == 0:  # the wheelchair vans (see _fleet)
+        return LATE if n % 6 == 0 else EARLY
+    return (EARLY, DAYTIME, LATE)[n % 5 % 3]
+
+
+def _rosters(company: Company, start: date) -> None:
+    """Every demo driver's week, and a few absences around the first demo day."""
+    drivers = Driver.objects.filter(company=company, user__email__endswith=DEMO_DOMAIN)
+    by_number = {int(d.user.email.split("@")[0][6:]): d for d in drivers.select_related("user")}
+    for n, driver in sorted(by_number.items()):
+        begin, end, rest_from, rest_until, rest = _roster_of(n)
+        week = [
+            {
+                "weekday": weekday,
+                "start": begin,
+                "end": end,
+                "break_earliest": rest_from,
+                "break_latest": rest_until,
+                "break_minutes": rest,
+            }
+            for weekday in range(1, 8)
+            if weekday != n % 7 + 1  # a day off, spread over the week
+        ]
+        roster_set(driver=driver, entries=week)  # type: ignore[arg-type]
+    tz = company.tz
+    absences = [  # (driver, kind, from, to)
+        (4, Absence.Kind.VACATION, start + timedelta(days=2), start + timedelta(days=9)),
+        (11, Absence.Kind.SICKNESS, start, start + timedelta(days=2)),
+        (8, Absence.Kind.TRAINING, start + timedelta(days=1), start + timedelta(days=1)),
+    ]
+    for n, kind, first, last in absences:
+        driver = by_number.get(n)
+        if driver is None or Absence.objects.filter(driver=driver, kind=kind).exists():
+            continue
+        starts_at = datetime.combine(first, time.min, tzinfo=tz)
+        ends_at = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
+        if kind == Absence.Kind.TRAINING:  # a morning course
+            starts_at, ends_at = starts_at + timedelta(hours=8), starts_at + timedelta(hours=12)
+        absence_create(
+            company=company, driver=driver, kind=kind, starts_at=starts_at, ends_at=ends_at
+        )
+    shifts_generate(company=company, first=start, last=start + timedelta(days=14))
+
+
 @transaction.atomic
 def seed_demo(
     *, password: str, days: int, bookings_per_day: int, start: date, progress: Progress
@@ -212,6 +265,7 @@ def seed_demo(
     password_hash = make_password(password)  # once: hashing is deliberately slow
     _staff(company, password_hash)
     drivers = _fleet(company, max(30, math.ceil(bookings_per_day / 7)), password_hash, rng)
+    _rosters(company, start)
     clients = _clients(company, max(300, bookings_per_day * 2), rng)
     day_list = [start + timedelta(days=i) for i in range(days)]
     created = 0

@@ -252,6 +252,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "atmr.accounts.models.User.Role",
         "DispatchRunStatusEnum": "dispatch.models.DispatchRun.Status",
         "DispatchModeEnum": "dispatch.models.DispatchRun.Mode",
+        "AbsenceKindEnum": "drivers.models.Absence.Kind",
     },
 }
 

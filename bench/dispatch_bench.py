@@ -48,6 +48,7 @@ from dispatch.local_osrm.server import free_port, start_osrm  # noqa: E402
 from dispatch.local_osrm.synthetic_map import land_points  # noqa: E402
 from dispatch.models import DispatchRun, DispatchSettings  # noqa: E402
 from drivers.models import Driver, Vehicle  # noqa: E402
+from drivers.rosters import roster_seed  # noqa: E402
 
 TZ = ZoneInfo("Europe/Zurich")
 DAY = date(2027, 3, 2)
@@ -86,7 +87,7 @@ def build_company(size: int, variant: int = 0) -> Company:
         )
         home = homes[rng.randrange(len(homes))]
         start = [datetime.min.time().replace(hour=h) for h in (6, 7, 8)][n % 3]
-        Driver.objects.create(
+        driver = Driver.objects.create(
             company=company,
             user=user,
             default_vehicle=vehicle,
@@ -95,6 +96,7 @@ def build_company(size: int, variant: int = 0) -> Company:
             shift_start=start,
             shift_end=start.replace(hour=start.hour + 10),
         )
+        roster_seed(driver=driver)  # dispatch plans the roster's shifts
     clients, trips = [], []
     for i, home in enumerate(homes):
         mobility = Mobility.WHEELCHAIR if rng.random() < 0.25 else Mobility.WALKS

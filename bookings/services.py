@@ -348,14 +348,15 @@ def booking_set_status(*, booking: Booking, status: str, driver: Driver | None =
 
 
 @transaction.atomic
-def booking_assign(*, booking: Booking, driver: Driver) -> Booking:
-    """Give a pending or assigned booking to `driver` and the driver's default vehicle."""
+def booking_assign(*, booking: Booking, driver: Driver, vehicle: Vehicle | None = None) -> Booking:
+    """Give a pending or assigned booking to `driver` and `vehicle` (the vehicle of the
+    driver's shift that day, see dispatch/manual.py; by default the driver's default one)."""
     if driver.company_id != booking.company_id or not driver.active:
         raise NotFound("Unknown driver.", field="driver")
     if booking.status not in EDITABLE:
         raise BookingNotEditable(f"A {booking.status} booking cannot be reassigned.")
     booking_check_times(booking=booking, fields=("scheduled_at",))
-    vehicle = driver.default_vehicle
+    vehicle = vehicle or driver.default_vehicle
     reason = vehicle_suits(vehicle, mobility=booking.mobility, passengers=booking.passengers)
     if reason:
         raise VehicleUnsuitable(reason, field="driver")

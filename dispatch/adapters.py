@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from bookings.models import Booking, Mobility
 from dispatch.engine.geo import Location, TravelMatrix
-from dispatch.engine.plan import Plan, StopKind
-from dispatch.engine.problem import Problem, Request, Vehicle
+from dispatch.engine.plan import Plan, StopKind, UnassignedReason
+from dispatch.engine.problem import WHEELCHAIR, Break, Problem, Request, Vehicle
 from dispatch.models import DispatchSettings, PlannedRoute, RouteStop
-from drivers.models import Driver
+from drivers.models import Driver, Shift
 
 STRETCHER = "stretcher"
 # Prefix of the per-driver "skill" that pins an already started trip to its driver.
@@ -45,21 +45,22 @@ class DayClock:
 
 @dataclass(frozen=True)
 class DayInput:
-    """What a run plans: the bookings, the drivers and their places in the location list."""
+    """What a run plans: the bookings, the day's shifts (one per driver, each with its driver
+    and vehicle) and their places in the location list."""
 
     bookings: list[Booking]
-    drivers: list[Driver]
+    shifts: list[Shift]
     locations: list[Location]
 
 
-def day_locations(bookings: list[Booking], drivers: list[Driver], depot: Location) -> DayInput:
-    """Location list: each booking's pick-up and drop-off, then each driver's start."""
+def day_locations(bookings: list[Booking], shifts: list[Shift], depot: Location) -> DayInput:
+    """Location list: each booking's pick-up and drop-off, then each shift's driver's start."""
     locations: list[Location] = []
     for b in bookings:
         locations += [Location(b.pickup_lat, b.pickup_lon), Location(b.dropoff_lat, b.dropoff_lon)]
-    for d in drivers:
-        locations.append(_driver_start(d, depot))
-    return DayInput(bookings, drivers, locations)
+    for shift in shifts:
+        locations.append(_driver_start(shift.driver, depot))
+    return DayInput(bookings, shifts, locations)
 
 
 def _driver_start(driver: Driver, depot: Location) -> Location:
@@ -149,20 +150,38 @@ def solve_day(problem: Problem, *, time_limit_s: float) -> Plan:
     return solve(problem, time_limit_s=time_limit_s, seed=0, exploration=exploration)
 
 
-def build_vehicle(index: int, driver: Driver, clock: DayClock) -> Vehicle:
-    vehicle = driver.default_vehicle
-    assert vehicle is not None  # the loader keeps only drivers with a vehicle
-    equipment = {f"{PINNED}{driver.id}"} | ({STRETCHER} if vehicle.stretcher else set())
+def build_vehicle(index: int, shift: Shift, clock: DayClock) -> Vehicle:
+    """The engine's vehicle for a driver's shift: its window, that day's vehicle, its break.
+
+    A night shift that began the day before starts at the day's midnight (second 0).
+    """
+    vehicle = shift.vehicle
+    assert vehicle is not None  # the loader keeps only shifts with a vehicle
+    equipment = {f"{PINNED}{shift.driver_id}"} | ({STRETCHER} if vehicle.stretcher else set())
+    start = max(0, clock.seconds(shift.start))
     return Vehicle(
-        id=str(driver.id),
+        id=str(shift.driver_id),
         start=index,
         end=index,
-        shift_start=clock.local(driver.shift_start, time(6, 0)),
-        shift_end=clock.local(driver.shift_end, time(20, 0)),
+        shift_start=start,
+        shift_end=max(start, clock.seconds(shift.end)),
         seats=vehicle.seats,
         wheelchairs=vehicle.wheelchair_places,
         equipment=frozenset(equipment),
+        shift_break=_break(shift, clock),
     )
+
+
+def _break(shift: Shift, clock: DayClock) -> Break | None:
+    """The shift's break window as the engine's: the break must *start* by latest - minutes."""
+    if not (shift.break_minutes and shift.break_earliest and shift.break_latest):
+        return None
+    duration = shift.break_minutes * 60
+    earliest = max(0, clock.seconds(shift.break_earliest))
+    latest = clock.seconds(shift.break_latest) - duration
+    if latest < earliest:  # an absence or midnight left too little of it: no break to plan
+        return None
+    return Break(earliest=earliest, latest=latest, duration=duration)
 
 
 def build_problem(
@@ -174,7 +193,7 @@ def build_problem(
             build_request(i, b, clock, matrix, conf) for i, b in enumerate(day.bookings)
         ),
         vehicles=tuple(
-            build_vehicle(first_driver + i, d, clock) for i, d in enumerate(day.drivers)
+            build_vehicle(first_driver + i, shift, clock) for i, shift in enumerate(day.shifts)
         ),
         matrix=matrix,
     )
@@ -182,10 +201,10 @@ def build_problem(
 
 def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[PlannedRoute]:
     """Routes as stored on the run and shown by the API: stops with ETAs as ISO datetimes."""
-    names = {str(d.id): d for d in day.drivers}
+    shifts = {str(s.driver_id): s for s in day.shifts}
     routes: list[PlannedRoute] = []
     for route in plan.routes:
-        driver = names[route.vehicle_id]
+        shift = shifts[route.vehicle_id]
         stops: list[RouteStop] = [
             {
                 "kind": str(stop.kind),
@@ -203,8 +222,8 @@ def plan_routes(plan: Plan, clock: DayClock, day: DayInput) -> list[PlannedRoute
         routes.append(
             {
                 "driver": route.vehicle_id,
-                "driver_name": driver.user.full_name,
-                "vehicle": str(driver.default_vehicle_id),
+                "driver_name": shift.driver.user.full_name,
+                "vehicle": str(shift.vehicle_id),
                 "stops": stops,
             }
         )
@@ -226,3 +245,55 @@ def planned_times(plan: Plan, clock: DayClock) -> dict[str, tuple[str, datetime,
                     clock.at(stop.service_start),
                 )
     return found
+
+
+# --- why a trip was left out, as the office needs to know it ---------------------------------
+def unassigned_cause(problem: Problem, request_id: str, reason: UnassignedReason) -> str:
+    """The true cause of an engine's unassigned request, most fundamental first:
+
+    `no_driver_on_shift` (no shift is on long enough around the pick-up window to do the
+    trip), `no_vehicle_for_mobility` (no vehicle on shift then has a wheelchair place or
+    stretcher it needs), `no_capacity` (none of those has enough places), `ride_time` (even
+    picked up at once and driven straight, the appointment or the ride limit is missed),
+    `window_unreachable` (travel from or back to the drivers' starts does not fit), and the
+    engine's `no_room` (it fits alone, but every driver who could take it is busy).
+    """
+    if reason is UnassignedReason.NO_ROOM:
+        return str(reason)
+    request = problem.request(request_id)
+    on_shift = [v for v in problem.vehicles if _covers(v, request, problem)]
+    pinned = {e for e in request.equipment if e.startswith(PINNED)}
+    if pinned:
+        on_shift = [v for v in on_shift if pinned <= v.equipment]
+    if not on_shift:
+        return "no_driver_on_shift"
+    needs = (request.equipment - pinned) | ({WHEELCHAIR} if request.wheelchairs else set())
+    kinds = [v for v in on_shift if needs <= v.kinds and (request.seats == 0 or v.seats > 0)]
+    if not kinds:
+        return "no_vehicle_for_mobility"
+    if not any(request.seats <= v.seats and request.wheelchairs <= v.wheelchairs for v in kinds):
+        return "no_capacity"
+    if _ride_impossible(request, problem):
+        return "ride_time"
+    return "window_unreachable"
+
+
+def _trip_seconds(request: Request, problem: Problem) -> int:
+    direct = problem.matrix.durations[request.pickup][request.dropoff]
+    return request.pickup_service + direct + request.dropoff_service
+
+
+def _covers(vehicle: Vehicle, request: Request, problem: Problem) -> bool:
+    """The shift is on at some moment of the pick-up window and lasts the trip itself."""
+    return (
+        vehicle.shift_start <= request.pickup_latest
+        and vehicle.shift_end >= request.pickup_earliest + _trip_seconds(request, problem)
+    )
+
+
+def _ride_impossible(request: Request, problem: Problem) -> bool:
+    direct = problem.matrix.durations[request.pickup][request.dropoff]
+    if request.max_ride is not None and direct > request.max_ride:
+        return True
+    earliest_dropoff = request.pickup_earliest + request.pickup_service + direct
+    return request.dropoff_latest is not None and earliest_dropoff > request.dropoff_latest

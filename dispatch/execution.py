@@ -38,6 +38,7 @@ from dispatch.engine.problem import Problem
 from dispatch.models import DispatchRun, RunAssignment, UnassignedTrip
 from dispatch.run_effects import run_announce, run_assignments_apply, run_progress_publish
 from dispatch.travel import travel_provider, travel_source
+from drivers.rosters import shifts_generate
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,9 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     started = time.perf_counter()
     conf = selectors.dispatch_settings_get(company_id=company.id)
     bookings = selectors.day_bookings(company_id=company.id, day=run.service_date, tz=company.tz)
-    drivers = selectors.shift_drivers(company_id=company.id)
+    # The roster's shifts of a day beyond the horizon (or before the nightly job) are made now.
+    shifts_generate(company=company, first=run.service_date, last=run.service_date)
+    drivers = selectors.shift_drivers(company_id=company.id, day=run.service_date)
     waiting = selectors.day_will_call_waiting(
         company_id=company.id, day=run.service_date, tz=company.tz
     )
@@ -159,7 +162,7 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     _progress(run, 0.9, "plan checked", say)
 
     started = time.perf_counter()
-    if _save_plan(run, plan, clock, day):
+    if _save_plan(run, plan, clock, day, problem):
         run.save_ms = _ms(started)
         run.save(update_fields=["save_ms"])
 
@@ -168,7 +171,7 @@ def _plan_rows(
     run: DispatchRun, plan: Plan, clock: adapters.DayClock, day: adapters.DayInput
 ) -> list[RunAssignment]:
     by_id = {str(b.id): b for b in day.bookings}
-    vehicles = {str(d.id): d.default_vehicle_id for d in day.drivers}
+    vehicles = {str(s.driver_id): s.vehicle_id for s in day.shifts}
     return [
         RunAssignment(
             run=run,
@@ -187,7 +190,11 @@ def _plan_rows(
 
 @transaction.atomic
 def _save_plan(
-    run: DispatchRun, plan: Plan | None, clock: adapters.DayClock, day: adapters.DayInput
+    run: DispatchRun,
+    plan: Plan | None,
+    clock: adapters.DayClock,
+    day: adapters.DayInput,
+    problem: Problem,
 ) -> bool:
     """Store the plan (and apply it in `auto` mode); False if the run is no longer running.
 
@@ -203,15 +210,17 @@ def _save_plan(
         rows = RunAssignment.objects.bulk_create(_plan_rows(run, plan, clock, day))
         by_id = {str(b.id): b for b in day.bookings}
         run.routes = adapters.plan_routes(plan, clock, day)
+        causes = {
+            u.request_id: adapters.unassigned_cause(problem, u.request_id, u.reason)
+            for u in plan.unassigned
+        }
         unassigned: list[UnassignedTrip] = [
             {
-                "booking": u.request_id,
-                "reason": str(u.reason),
-                "detail": reasons.unassigned_words(
-                    str(u.reason), by_id.get(u.request_id), clock.tz
-                ),
+                "booking": rid,
+                "reason": cause,
+                "detail": reasons.unassigned_words(cause, by_id.get(rid), clock.tz),
             }
-            for u in plan.unassigned
+            for rid, cause in causes.items()
         ]
         run.unassigned = unassigned
         run.drive_seconds, run.distance_metres = plan.drive_seconds, plan.distance_metres

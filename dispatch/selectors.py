@@ -15,7 +15,7 @@ from bookings.selectors import day_bounds
 from bookings.will_call import WAITING
 from dispatch import reasons
 from dispatch.models import DispatchRun, DispatchSettings, RouteStop, UnassignedTrip
-from drivers.models import Driver, Vehicle
+from drivers.models import Shift, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
 # (pinned to that driver). Patients on board are finished by their driver outside the plan.
@@ -64,19 +64,21 @@ def _day_planned(company_id: UUID | str, day: date, tz: ZoneInfo) -> QuerySet[Bo
     )
 
 
-def shift_drivers(*, company_id: UUID | str) -> list[Driver]:
-    """Active drivers with an active vehicle and a shift: who a run can plan for."""
+def shift_drivers(*, company_id: UUID | str, day: date) -> list[Shift]:
+    """The day's shifts a run can plan with: active drivers on a shift dated `day` with an
+    active vehicle, each shift with its driver and that day's vehicle. Generate the day's
+    shifts first (`drivers.rosters.shifts_generate`) so a roster's day is there."""
     return list(
-        Driver.objects.filter(
+        Shift.objects.filter(
             company_id=company_id,
-            active=True,
-            default_vehicle__isnull=False,
-            default_vehicle__active=True,
-            shift_start__isnull=False,
-            shift_end__isnull=False,
+            date=day,
+            off=False,
+            driver__active=True,
+            vehicle__isnull=False,
+            vehicle__active=True,
         )
-        .select_related("user", "default_vehicle")
-        .order_by("id")
+        .select_related("driver__user", "vehicle")
+        .order_by("driver_id")
     )
 
 

@@ -9,14 +9,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, RowListApiView
+from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
 from atmr.permissions import EVERYONE
-from drivers import selectors, services
-from drivers.models import Driver, Vehicle
+from atmr.schema import conflict
+from drivers import rosters, selectors, services
+from drivers.models import Absence, Driver, Shift, Vehicle
 from drivers.serializers import (
+    AbsenceInputSerializer,
+    AbsenceOutputSerializer,
     DriverCreateInputSerializer,
     DriverOutputSerializer,
     DriverUpdateInputSerializer,
+    RosterInputSerializer,
+    RosterOutputSerializer,
+    ShiftCreateInputSerializer,
+    ShiftListQuerySerializer,
+    ShiftOutputSerializer,
+    ShiftUpdateInputSerializer,
     VehicleInputSerializer,
     VehicleOutputSerializer,
     driver_list_data,
@@ -44,7 +53,8 @@ class DriverListCreateApi(RowListApiView):
 
     @extend_schema(request=DriverCreateInputSerializer, responses={201: DriverOutputSerializer})
     def post(self, request: Request) -> Response:
-        """Add a driver with a log-in (office staff). Shift times are local `HH:MM[:SS]`."""
+        """Add a driver with a log-in (office staff); a shift given (local `HH:MM[:SS]`) becomes
+        its roster on every weekday."""
         data = self.validated(DriverCreateInputSerializer)
         company = company_get(company_id=self.company_id)
         driver = services.driver_create(company=company, **data)
@@ -65,7 +75,7 @@ class DriverDetailApi(CompanyApiView):
 
     @extend_schema(request=DriverUpdateInputSerializer, responses=DriverOutputSerializer)
     def patch(self, request: Request, driver_id: UUID) -> Response:
-        """Change a driver's details, shift, vehicle or status."""
+        """Change a driver's details, vehicle or status (`shift_*` are legacy: see the roster)."""
         driver = self.get_scoped_object(self.get_queryset(), driver_id)
         assert isinstance(driver, Driver)  # get_scoped_object is typed as returning a Model
         changes = self.validated(DriverUpdateInputSerializer, instance=driver, partial=True)
@@ -90,3 +100,112 @@ class VehicleListCreateApi(RowListApiView):
         data = self.validated(VehicleInputSerializer)
         company = company_get(company_id=self.company_id)
         return self.respond(services.vehicle_create(company=company, **data), status=201)
+
+
+# --- rosters ----------------------------------------------------------------------------------
+class DriverRosterApi(CompanyApiView):
+    """A driver's week: one shift per weekday at most, in wall-clock times."""
+
+    queryset = Driver.objects.none()
+    serializer_class = RosterOutputSerializer
+
+    def _driver(self, driver_id: UUID) -> Driver:
+        return self.get_scoped_object(selectors.driver_list(company_id=self.company_id), driver_id)  # type: ignore[return-value]
+
+    def get_object(self) -> Driver:
+        # DRF's OPTIONS answer looks the object up for PUT: the same scoped lookup (404).
+        return self._driver(self.kwargs["driver_id"])
+
+    def _week(self, driver: Driver) -> Response:
+        entries = rosters.roster_get(company_id=self.company_id, driver_id=driver.id)
+        return self.respond({"driver": driver.id, "entries": entries.select_related("vehicle")})
+
+    def get(self, request: Request, driver_id: UUID) -> Response:
+        """The driver's weekly template (404 for another company's driver)."""
+        return self._week(self._driver(driver_id))
+
+    @extend_schema(request=RosterInputSerializer, responses=RosterOutputSerializer)
+    def put(self, request: Request, driver_id: UUID) -> Response:
+        """Replace the week; the driver's shifts over the horizon follow (edited ones stay)."""
+        driver = self._driver(driver_id)
+        data = self.validated(RosterInputSerializer)
+        rosters.roster_set(driver=driver, entries=data["entries"])
+        return self._week(driver)
+
+
+class ShiftListCreateApi(CompanyListApiView):
+    """Shifts of a local day, and a shift the office adds."""
+
+    queryset = Shift.objects.none()
+    serializer_class = ShiftOutputSerializer
+    filter_backends: list[type] = []
+
+    def get_queryset(self):
+        query = ShiftListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return rosters.shift_list(
+            company_id=self.company_id,
+            day=query.validated_data.get("date"),
+            driver_id=query.validated_data.get("driver"),
+        )
+
+    @extend_schema(parameters=[ShiftListQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """List shifts, by the local day they start and by driver."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ShiftCreateInputSerializer,
+        responses={201: ShiftOutputSerializer, 409: conflict("the driver has a shift that day")},
+    )
+    def post(self, request: Request) -> Response:
+        """Add a day's shift (wall-clock times); regeneration from the roster keeps it."""
+        data = self.validated(ShiftCreateInputSerializer)
+        company = company_get(company_id=self.company_id)
+        return self.respond(rosters.shift_create(company=company, data=data), status=201)
+
+
+class ShiftDetailApi(CompanyApiView):
+    queryset = Shift.objects.none()
+    serializer_class = ShiftOutputSerializer
+
+    def _shift(self, shift_id: UUID) -> Shift:
+        return self.get_scoped_object(rosters.shift_list(company_id=self.company_id), shift_id)  # type: ignore[return-value]
+
+    def get(self, request: Request, shift_id: UUID) -> Response:
+        """One day's shift."""
+        return self.respond(self._shift(shift_id))
+
+    @extend_schema(request=ShiftUpdateInputSerializer, responses=ShiftOutputSerializer)
+    def patch(self, request: Request, shift_id: UUID) -> Response:
+        """Change a day's times, break or vehicle; regeneration then leaves the day alone."""
+        shift = self._shift(shift_id)
+        changes = self.validated(ShiftUpdateInputSerializer, partial=True)
+        return self.respond(rosters.shift_update(shift=shift, changes=changes))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, shift_id: UUID) -> Response:
+        """Take the day off the driver's roster (regeneration does not bring it back)."""
+        rosters.shift_delete(shift=self._shift(shift_id))
+        return Response(status=204)
+
+
+class AbsenceListCreateApi(CompanyListApiView):
+    """Drivers' absences (newest first), and a new one, which cuts the shifts it overlaps."""
+
+    queryset = Absence.objects.none()
+    serializer_class = AbsenceOutputSerializer
+
+    def get_queryset(self):
+        return rosters.absence_list(company_id=self.company_id)
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """List absences, newest first."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=AbsenceInputSerializer, responses={201: AbsenceOutputSerializer})
+    def post(self, request: Request) -> Response:
+        """Record an absence (whole days, or part days with times); its shifts are cut."""
+        data = self.validated(AbsenceInputSerializer)
+        company = company_get(company_id=self.company_id)
+        return self.respond(rosters.absence_create(company=company, **data), status=201)

@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+from datetime import time, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import serializers
 
-from atmr.fields import CompanyObjectField, LocalTimeField
+from atmr.fields import (
+    CompanyDateTimeField,
+    CompanyObjectField,
+    DayField,
+    LocalTimeField,
+    company_zone,
+)
 from atmr.row_shapes import RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
-from drivers.models import Driver, Vehicle
+from drivers.models import Absence, Driver, RosterEntry, Shift, Vehicle
+from drivers.rosters import MAX_BREAK_MINUTES, local_moment, shift_times_error
 
 
 class VehicleOutputSerializer(serializers.ModelSerializer):
@@ -118,3 +126,189 @@ class DriverCreateInputSerializer(_DriverFieldsSerializer):
 
 class DriverUpdateInputSerializer(_DriverFieldsSerializer):
     pass
+
+
+# --- rosters, shifts, absences ----------------------------------------------------------------
+def _listed(detail: Any) -> Any:
+    """DRF reports a nested list's errors as {index: errors}; JSON wants string keys, and
+    clients read a list (one entry per item, {} for the good ones), as DRF used to send."""
+    if isinstance(detail, dict):
+        if detail and all(isinstance(k, int) for k in detail):
+            return [_listed(detail.get(i, {})) for i in range(max(detail) + 1)]
+        return {k: _listed(v) for k, v in detail.items()}
+    return detail
+
+
+def _times_error(attrs: dict[str, Any]) -> None:
+    """The roster rule (drivers/rosters.py) as a 400 naming the field."""
+    error = shift_times_error(
+        start=attrs["start"],
+        end=attrs["end"],
+        break_earliest=attrs.get("break_earliest"),
+        break_latest=attrs.get("break_latest"),
+        break_minutes=attrs.get("break_minutes") or 0,
+    )
+    if error:
+        raise serializers.ValidationError({error[0]: error[1]})
+
+
+class _BreakFields(serializers.Serializer):
+    vehicle = CompanyObjectField(
+        Vehicle, required=False, allow_null=True, help_text="Empty: the driver's default vehicle."
+    )
+    break_earliest = LocalTimeField(required=False, allow_null=True, help_text="Break from.")
+    break_latest = LocalTimeField(required=False, allow_null=True, help_text="Break over by.")
+    break_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_BREAK_MINUTES, default=0
+    )
+
+
+class RosterEntryInputSerializer(_BreakFields):
+    """One weekday of the week. An end at or before the start is on the next day."""
+
+    weekday = serializers.IntegerField(min_value=1, max_value=7, help_text="ISO: 1 Monday.")
+    start = LocalTimeField()
+    end = LocalTimeField(help_text="At or before the start: the next day (a night shift).")
+
+    def validate(self, attrs: dict) -> dict:
+        _times_error(attrs)
+        return attrs
+
+
+class RosterInputSerializer(serializers.Serializer):
+    entries = RosterEntryInputSerializer(many=True, max_length=7)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_listed(exc.detail)) from None
+
+    def validate_entries(self, entries: list[dict]) -> list[dict]:
+        weekdays = [e["weekday"] for e in entries]
+        if len(set(weekdays)) != len(weekdays):
+            raise serializers.ValidationError("Each weekday may appear once.")
+        return entries
+
+
+class RosterEntryOutputSerializer(serializers.ModelSerializer):
+    start = LocalTimeField()
+    end = LocalTimeField()
+    vehicle = VehicleSummarySerializer(allow_null=True)
+    break_earliest = LocalTimeField(allow_null=True)
+    break_latest = LocalTimeField(allow_null=True)
+
+    class Meta:
+        model = RosterEntry
+        fields = [
+            "weekday",
+            "start",
+            "end",
+            "vehicle",
+            "break_earliest",
+            "break_latest",
+            "break_minutes",
+        ]
+
+
+class RosterOutputSerializer(serializers.Serializer):
+    driver = serializers.UUIDField()
+    entries = RosterEntryOutputSerializer(many=True)
+
+
+class ShiftOutputSerializer(serializers.ModelSerializer):
+    driver = serializers.UUIDField(source="driver_id")
+    driver_name = serializers.CharField(source="driver.user.full_name")
+    start = CompanyDateTimeField()
+    end = CompanyDateTimeField()
+    vehicle = VehicleSummarySerializer(allow_null=True)
+    break_earliest = CompanyDateTimeField(allow_null=True)
+    break_latest = CompanyDateTimeField(allow_null=True)
+
+    class Meta:
+        model = Shift
+        fields = [
+            "id",
+            "driver",
+            "driver_name",
+            "date",
+            "start",
+            "end",
+            "vehicle",
+            "break_earliest",
+            "break_latest",
+            "break_minutes",
+            "edited",
+        ]
+
+
+class ShiftCreateInputSerializer(_BreakFields):
+    """A day's shift in wall-clock times of the company's zone."""
+
+    driver = CompanyObjectField(Driver)
+    date = DayField(help_text="The local day the shift starts.")
+    start = LocalTimeField()
+    end = LocalTimeField(help_text="At or before the start: the next day (a night shift).")
+
+    def validate(self, attrs: dict) -> dict:
+        _times_error(attrs)
+        return attrs
+
+
+class ShiftUpdateInputSerializer(_BreakFields):
+    """Any of the day's times or its vehicle; `break_minutes: 0` removes the break."""
+
+    start = LocalTimeField(required=False)
+    end = LocalTimeField(required=False, help_text="At or before the start: the next day.")
+    break_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_BREAK_MINUTES
+    )
+
+
+class ShiftListQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/shifts`."""
+
+    date = DayField(required=False, help_text="The local day the shifts start, YYYY-MM-DD.")
+    driver = serializers.UUIDField(required=False)
+
+
+class AbsenceInputSerializer(serializers.Serializer):
+    """Whole days (`start_date`..`end_date`, both included) or part days with times."""
+
+    driver = CompanyObjectField(Driver)
+    kind = serializers.ChoiceField(choices=Absence.Kind.choices)
+    start_date = DayField()
+    end_date = DayField(help_text="Included.")
+    start_time = LocalTimeField(required=False, help_text="Default: the start of the day.")
+    end_time = LocalTimeField(required=False, help_text="Default: the end of the end day.")
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["end_date"] < attrs["start_date"]:
+            raise serializers.ValidationError({"end_date": "The absence ends before it starts."})
+        tz = company_zone(self.context)
+        starts_at = local_moment(attrs["start_date"], attrs.get("start_time") or time.min, tz)
+        if attrs.get("end_time") is None:
+            ends_at = local_moment(attrs["end_date"] + timedelta(days=1), time.min, tz)
+        else:
+            ends_at = local_moment(attrs["end_date"], attrs["end_time"], tz)
+        if ends_at <= starts_at:
+            raise serializers.ValidationError({"end_time": "The absence ends before it starts."})
+        return {
+            "driver": attrs["driver"],
+            "kind": attrs["kind"],
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "note": attrs["note"],
+        }
+
+
+class AbsenceOutputSerializer(serializers.ModelSerializer):
+    driver = serializers.UUIDField(source="driver_id")
+    driver_name = serializers.CharField(source="driver.user.full_name")
+    starts_at = CompanyDateTimeField()
+    ends_at = CompanyDateTimeField()
+
+    class Meta:
+        model = Absence
+        fields = ["id", "driver", "driver_name", "kind", "starts_at", "ends_at", "note"]

@@ -10,6 +10,7 @@ from atmr.accounts.models import Company, User
 from atmr.accounts.services import EMAIL_UNAVAILABLE, EmailUnavailable, user_email_check_available
 from atmr.exceptions import DomainError, NotFound
 from drivers.models import Driver, Vehicle
+from drivers.rosters import roster_seed
 
 
 def _check_vehicle(company: Company, vehicle: Vehicle | None) -> None:
@@ -56,6 +57,7 @@ def driver_create(
         driver.save()
     except IntegrityError as exc:
         raise DomainError("The driver could not be saved.", detail_db=str(exc)) from exc
+    roster_seed(driver=driver)  # the shift given, every weekday, until the office sets a week
     return driver
 
 

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from atmr.accounts.tokens import refresh_token_for
 from bookings.models import Booking, StandingOrder
 from dispatch.models import DispatchRun
+from drivers.models import Shift
 from tests.factories import BookingFactory, ClientFactory, DriverFactory, UserFactory
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "50"))
@@ -96,6 +97,7 @@ def world(request, db, company, _keep_connection):
         "driver_id": [str(driver.id)],
         "run_id": [str(run.id)],
         "order_id": [str(order.id)],
+        "shift_id": [str(s.id) for s in Shift.objects.filter(driver=driver)[:2]],
     }
     return str(refresh_token_for(user).access_token), ids
 

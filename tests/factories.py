@@ -58,6 +58,7 @@ class VehicleFactory(factory.django.DjangoModelFactory):
 class DriverFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Driver
+        skip_postgeneration_save = True
 
     company = factory.SubFactory(CompanyFactory)
     user = factory.SubFactory(
@@ -69,6 +70,14 @@ class DriverFactory(factory.django.DjangoModelFactory):
     shift_start = time(7, 0)
     shift_end = time(18, 0)
     home_lat, home_lon = LAUSANNE
+
+    @factory.post_generation
+    def roster(obj, create, extracted, **kwargs):
+        """shift_start..shift_end every weekday (`roster=False`: no roster), as migrated."""
+        if create and extracted is not False:
+            from drivers.rosters import roster_seed
+
+            roster_seed(driver=obj)
 
 
 class ClientFactory(factory.django.DjangoModelFactory):

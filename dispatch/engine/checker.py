@@ -62,6 +62,11 @@ def check_plan(problem: Problem, plan: Plan) -> list[Violation]:
     return out
 
 
+def check_route(problem: Problem, vehicle: Vehicle, route: Route) -> list[Violation]:
+    """Every rule one route breaks on its own (coverage and totals are the plan's)."""
+    return _check_route(problem, vehicle, route)
+
+
 def _v(kind: ViolationKind, msg: str, route: Route, rid: str | None = None) -> Violation:
     return Violation(kind, f"vehicle {route.vehicle_id}: {msg}", route.vehicle_id, rid)
 

@@ -83,8 +83,8 @@ def test_unassigned_trips_link_to_their_booking_with_the_reason_in_words(
     html = staff_web.get(f"{RUNS}{run.id}/change/").content.decode()
     left_out = html[html.index('id="run-unassigned"') :]
     assert f"/admin/bookings/booking/{late.id}/change/" in left_out
-    assert "No driver&#x27;s shift can reach the pick-up between 16:50 and 17:15." in left_out
-    assert "window_unreachable" not in left_out
+    assert "No driver is on shift for a pick-up between 16:50 and 17:15." in left_out
+    assert "no_driver_on_shift" not in left_out
 
 
 def test_apply_from_the_admin_gives_the_trips_to_drivers_once(

@@ -142,13 +142,13 @@ def test_bookings_changed_during_the_run_are_left_alone(
 def test_shift_is_respected_and_infeasible_trip_reported(start, company, dispatcher_client):
     DriverFactory(company=company, shift_start=time(8, 0), shift_end=time(12, 0))
     fits = BookingFactory(company=company, scheduled_at=at(9))
-    late = BookingFactory(company=company, scheduled_at=at(17))  # after every shift
+    late = BookingFactory(company=company, scheduled_at=at(17))  # after every shift: nobody on
     run = start(dispatcher_client).json()
     fits.refresh_from_db()
     late.refresh_from_db()
     assert fits.status == "assigned" and late.status == "pending"
     assert [(u["booking"], u["reason"]) for u in run["unassigned"]] == [
-        (str(late.id), "window_unreachable")
+        (str(late.id), "no_driver_on_shift")
     ]
 
 
@@ -176,15 +176,18 @@ def test_when_not_everything_fits_the_urgent_trip_is_served(
     assert [(u["booking"], u["reason"]) for u in run["unassigned"]] == [(str(other.id), "no_room")]
 
 
-def test_stretcher_without_a_stretcher_vehicle_is_no_equipment(start, company, dispatcher_client):
+def test_stretcher_without_a_stretcher_vehicle_is_no_vehicle_for_mobility(
+    start, company, dispatcher_client
+):
     DriverFactory(company=company)
     trip = BookingFactory(company=company, mobility="stretcher")
     run = start(dispatcher_client).json()
     assert run["unassigned"] == [
         {
             "booking": str(trip.id),
-            "reason": "no_equipment",
-            "detail": "No vehicle on shift has a stretcher.",
+            "reason": "no_vehicle_for_mobility",
+            "detail": "No vehicle with a stretcher is on shift for a pick-up between 08:50 and "
+            "09:15.",
         }
     ]
 
@@ -605,7 +608,7 @@ def test_unassigned_reasons_are_worded_in_local_time(start, company, dispatcher_
     assert stored == [
         {
             "booking": str(late.id),
-            "reason": "window_unreachable",
-            "detail": "No driver's shift can reach the pick-up between 16:50 and 17:15.",
+            "reason": "no_driver_on_shift",
+            "detail": "No driver is on shift for a pick-up between 16:50 and 17:15.",
         }
     ]

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import vroom
 
+from dispatch.engine.checker import check_route
 from dispatch.engine.plan import Route, Stop, StopKind
 from dispatch.engine.problem import Problem, Request, Vehicle
+from dispatch.engine.solver.common import Visit, has_work, schedule, visits_of
 
 # A patient on board cannot be left in the van: their drop-off outranks every new trip.
 # VROOM's priority runs 0..100, higher first (test_priority_runs_higher_is_more_important).
@@ -56,7 +58,67 @@ def solve_vroom(
     `initial` routes (of these vehicles, over these requests, feasible) are the start of
     the search instead of VROOM's construction heuristics: it then runs its local search
     alone, which takes a small fraction of a full run.
+
+    VROOM drops a trip it could serve when a break's window opens only after the trip's
+    drop-off deadline (VROOM-Project/vroom#1345: it never defers the break to after the
+    drop-off). When VROOM leaves trips out and some vehicle has a break, it also routes
+    without breaks and each break is inserted afterwards where it fits (`_break_added`);
+    the answer that leaves fewer trips out is kept.
     """
+    found = _solve_once(problem, requests, vehicles, options, initial)
+    if not found.unassigned or not any(v.shift_break for v in vehicles):
+        return found
+    bare = [replace(v, shift_break=None) for v in vehicles]
+    # Half the time again at most: the stage's budget is planned for one VROOM run.
+    alone = _solve_once(
+        problem, requests, bare, replace(options, time_limit_s=options.time_limit_s / 2)
+    )
+    alone = _breaks_added(problem, vehicles, alone)
+    return alone if len(alone.unassigned) < len(found.unassigned) else found
+
+
+def _breaks_added(
+    problem: Problem, vehicles: Sequence[Vehicle], result: VroomResult
+) -> VroomResult:
+    """`result` (routed without breaks) with each vehicle's break where it fits; the trips
+    of a route that has no room for its break are left out."""
+    by_id = {v.id: v for v in vehicles}
+    routes, dropped = [], []
+    for route in result.routes:
+        vehicle = by_id[route.vehicle_id]
+        if vehicle.shift_break is None or not has_work(route):
+            routes.append(route)
+            continue
+        placed = _break_inserted(problem, vehicle, route)
+        if placed is None:
+            dropped += [s.request_id for s in route.stops if s.kind is StopKind.PICKUP]
+        else:
+            routes.append(placed)
+    unassigned = tuple(dict.fromkeys((*result.unassigned, *(r for r in dropped if r))))
+    return VroomResult(tuple(routes), unassigned)
+
+
+def _break_inserted(problem: Problem, vehicle: Vehicle, route: Route) -> Route | None:
+    """The route with the break where nobody is on board and every rule holds, finishing
+    earliest; None when no place works."""
+    visits = visits_of(route)
+    best: Route | None = None
+    for k in range(len(visits) + 1):
+        candidate = schedule(problem, vehicle, [*visits[:k], Visit(StopKind.BREAK), *visits[k:]])
+        if check_route(problem, vehicle, candidate):
+            continue
+        if best is None or candidate.stops[-1].departure < best.stops[-1].departure:
+            best = candidate
+    return best
+
+
+def _solve_once(
+    problem: Problem,
+    requests: Sequence[Request],
+    vehicles: Sequence[Vehicle],
+    options: VroomOptions,
+    initial: Sequence[Route] = (),
+) -> VroomResult:
     if not requests or not vehicles:
         return VroomResult((), tuple(r.id for r in requests))
     skills = _skill_ids(problem)
