@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+ADMIN = ("admin",)
 OFFICE = ("admin", "dispatcher")
 EVERYONE = ("admin", "dispatcher", "driver")
 

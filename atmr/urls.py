@@ -38,6 +38,12 @@ api = [
         bookings_api.BookingUnassignApi.as_view(),
         name="booking-unassign",
     ),
+    path("reason-codes", bookings_api.ReasonCodeListCreateApi.as_view(), name="reason-code-list"),
+    path(
+        "reason-codes/<uuid:reason_code_id>",
+        bookings_api.ReasonCodeDetailApi.as_view(),
+        name="reason-code-detail",
+    ),
     path("clients", bookings_api.ClientListCreateApi.as_view(), name="client-list"),
     path("clients/<uuid:client_id>", bookings_api.ClientDetailApi.as_view(), name="client-detail"),
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),

@@ -12,10 +12,10 @@ from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, RowListApiView
-from atmr.permissions import EVERYONE
+from atmr.permissions import ADMIN, EVERYONE
 from atmr.schema import conflict
-from bookings import selectors, services
-from bookings.models import Booking, Client
+from bookings import reasons, selectors, services
+from bookings.models import Booking, Client, ReasonCode
 from bookings.serializers import (
     BookingAssignInputSerializer,
     BookingCancelInputSerializer,
@@ -25,6 +25,10 @@ from bookings.serializers import (
     BookingUpdateInputSerializer,
     ClientInputSerializer,
     ClientOutputSerializer,
+    ReasonCodeCreateInputSerializer,
+    ReasonCodeListQuerySerializer,
+    ReasonCodeOutputSerializer,
+    ReasonCodeUpdateInputSerializer,
     booking_list_data,
     client_list_data,
 )
@@ -61,11 +65,14 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
             driver_id=params.get("driver"),
             client_id=params.get("client"),
             ordering=params["ordering"],
+            cancel_code=params.get("cancel_code"),
+            cancelled_late=params.get("cancelled_late"),
         )
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """List bookings, filtered by local day, status, driver or client (drivers: their own)."""
+        """List bookings, filtered by local day, status, driver, client, reason code or late
+        cancellation (drivers: their own)."""
         return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
@@ -111,7 +118,10 @@ class BookingCancelApi(_BookingApi):
         },
     )
     def post(self, request: Request, booking_id: UUID) -> Response:
-        """Cancel a booking, with an optional reason; its driver is told."""
+        """Cancel a booking with a reason code and optional text; its driver is told.
+
+        Cancelled later than the company's notice (`cancel_notice_hours`) before the pick-up,
+        it is flagged `cancelled_late` (billable)."""
         booking = self.get_booking(booking_id)
         data = self.validated(BookingCancelInputSerializer)
         return self.respond(services.booking_cancel(booking=booking, **data))
@@ -189,3 +199,61 @@ class ClientDetailApi(CompanyApiView):
         client = self.get_scoped_object(self.get_queryset(), client_id)
         changes = self.validated(ClientInputSerializer, partial=True)
         return self.respond(services.client_update(client=client, **changes))
+
+
+class ReasonCodeListCreateApi(CompanyApiView):
+    """The company's reason codes for cancellations and no-shows (everyone reads; admins add)."""
+
+    queryset = ReasonCode.objects.none()
+    serializer_class = ReasonCodeOutputSerializer
+    read_roles = EVERYONE  # drivers' phones offer the no-show codes
+    write_roles = ADMIN
+
+    @extend_schema(
+        parameters=[ReasonCodeListQuerySerializer],
+        responses=ReasonCodeOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        """List reason codes in their order (a short list, not paged), system codes
+        (`system: true`) included: people may choose only active codes that are not system
+        codes."""
+        query = ReasonCodeListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        codes = reasons.reason_code_list(
+            company_id=self.company_id, kind=params.get("kind"), active=params.get("active")
+        )
+        return Response(ReasonCodeOutputSerializer(codes, many=True).data)
+
+    @extend_schema(
+        request=ReasonCodeCreateInputSerializer, responses={201: ReasonCodeOutputSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        """Add a reason code (company admins). Its `code` is fixed once created."""
+        data = self.validated(ReasonCodeCreateInputSerializer)
+        reason = reasons.reason_code_create(company_id=self.company_id, **data)
+        return self.respond(reason, status=201)
+
+
+class ReasonCodeDetailApi(CompanyApiView):
+    queryset = ReasonCode.objects.none()
+    serializer_class = ReasonCodeOutputSerializer
+    read_roles = EVERYONE
+    write_roles = ADMIN
+
+    def get_queryset(self):
+        return reasons.reason_code_list(company_id=self.company_id)
+
+    def get(self, request: Request, reason_code_id: UUID) -> Response:
+        """One reason code."""
+        return self.respond(self.get_scoped_object(self.get_queryset(), reason_code_id))
+
+    @extend_schema(
+        request=ReasonCodeUpdateInputSerializer, responses={200: ReasonCodeOutputSerializer}
+    )
+    def patch(self, request: Request, reason_code_id: UUID) -> Response:
+        """Rename, reorder, change the kind or (de)activate a code (company admins). A system
+        code keeps its kind and stays active; no code changes its `code`."""
+        reason = self.get_scoped_object(self.get_queryset(), reason_code_id)
+        changes = self.validated(ReasonCodeUpdateInputSerializer)
+        return self.respond(reasons.reason_code_update(reason=reason, changes=changes))

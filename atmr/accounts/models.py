@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -35,6 +36,13 @@ class Company(models.Model):
     # Pick-up window around the scheduled time when a booking gives none.
     window_before_minutes = models.PositiveSmallIntegerField(default=10)
     window_after_minutes = models.PositiveSmallIntegerField(default=15)
+    # A cancellation later than this before the pick-up is flagged late (billing charges it).
+    cancel_notice_hours = models.PositiveSmallIntegerField(
+        default=24,
+        db_default=24,
+        validators=[MaxValueValidator(720)],
+        help_text="A cancellation later than this many hours before the pick-up is late.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -73,4 +73,5 @@ class CompanyOutputSerializer(serializers.ModelSerializer):
             "active",
             "window_before_minutes",
             "window_after_minutes",
+            "cancel_notice_hours",
         ]
