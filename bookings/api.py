@@ -208,6 +208,7 @@ class ReasonCodeListCreateApi(CompanyApiView):
     serializer_class = ReasonCodeOutputSerializer
     read_roles = EVERYONE  # drivers' phones offer the no-show codes
     write_roles = ADMIN
+    pagination_class = None  # a short list, read whole
 
     @extend_schema(
         parameters=[ReasonCodeListQuerySerializer],

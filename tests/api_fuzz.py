@@ -80,6 +80,7 @@ def world(request, db, company, _keep_connection):
         "client_id": [str(client.id)],
         "driver_id": [str(driver.id)],
         "run_id": [str(run.id)],
+        "reason_code_id": [str(code.id) for code in company.reason_codes.all()[:2]],
     }
     return str(refresh_token_for(user).access_token), ids
 
