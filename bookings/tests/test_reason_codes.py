@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
 from django.apps import apps
+from django.core.management import call_command
 
+from atmr.accounts.models import Company
 from atmr.accounts.services import company_create
 from bookings import reasons, services
 from bookings.models import Booking, ReasonCode
@@ -83,6 +86,15 @@ def test_migration_seeds_existing_companies_and_codes_their_ended_trips(company)
     cancelled.refresh_from_db(), missed.refresh_from_db()
     assert (cancelled.cancel_code.code, cancelled.cancel_reason) == ("other", "flu")
     assert missed.cancel_code.code == "no_show"
+
+
+def test_the_demo_company_has_the_standard_codes():
+    args = ["--days", "1", "--bookings-per-day", "5"]
+    call_command("seed_demo", *args, stdout=StringIO())
+    demo = Company.objects.get(name="Demo Transports")
+    demo.reason_codes.filter(code="weather").delete()  # e.g. a demo database older than codes
+    call_command("seed_demo", *args, stdout=StringIO())
+    assert set(demo.reason_codes.values_list("code", flat=True)) == STANDARD
 
 
 # --- cancelling: the code and the late flag -------------------------------------------------
