@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from atmr.exceptions import DomainError
@@ -105,7 +105,13 @@ def reason_code_create(
         ordering=ordering,
     )
     reason.full_clean()
-    reason.save()
+    try:
+        with transaction.atomic():
+            reason.save()
+    except IntegrityError:  # the same code added at the same moment
+        raise ReasonCodeInvalid(
+            f"The company has a reason code {code!r} already.", field="code"
+        ) from None
     return reason
 
 

@@ -10,12 +10,13 @@ from django.dispatch import receiver
 
 from atmr.accounts.models import Company, User
 from atmr.list_cache import lists_changed
-from bookings.models import Booking, Client
+from bookings.models import Booking, Client, ReasonCode
 from bookings.reasons import reason_codes_seed
 from drivers.models import Driver, Vehicle
 
 
 @receiver([post_save, post_delete], sender=Booking)
+@receiver([post_save, post_delete], sender=ReasonCode)  # its label is on cancelled bookings
 @receiver([post_save, post_delete], sender=Client)
 @receiver([post_save, post_delete], sender=Driver)
 @receiver([post_save, post_delete], sender=Vehicle)

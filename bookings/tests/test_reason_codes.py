@@ -398,6 +398,16 @@ def test_cancelled_day_list_has_a_constant_query_count(
     assert results[0]["cancel_code"]["label"] == "Weather"
 
 
+def test_renaming_a_code_shows_at_once_in_the_cached_list(company, admin_client_api):
+    booking = BookingFactory(company=company)
+    services.booking_cancel(booking=booking, code="weather")
+    url = "/api/bookings?date=2026-12-01"
+    assert admin_client_api.get(url).json()["results"][0]["cancel_code"]["label"] == "Weather"
+    weather = _code(company, "weather")
+    admin_client_api.patch(f"/api/reason-codes/{weather.id}", {"label": "Neige"}, format="json")
+    assert admin_client_api.get(url).json()["results"][0]["cancel_code"]["label"] == "Neige"
+
+
 def test_company_shows_its_notice(company, dispatcher_client):
     assert dispatcher_client.get("/api/companies/me").json()["cancel_notice_hours"] == 24
 
