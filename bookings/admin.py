@@ -360,7 +360,7 @@ class ReasonCodeAdmin(CompanyScopedAdmin):
         return readonly
 
     def get_form(
-        self, request: HttpRequest, obj: ReasonCode | None = None, change: bool = False, **kw: Any
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kw: Any
     ) -> Any:
         form = super().get_form(request, obj, change=change, **kw)
         if "code" in form.base_fields:
@@ -378,7 +378,8 @@ class ReasonCodeAdmin(CompanyScopedAdmin):
                 current = ReasonCode.objects.get(pk=obj.pk)
                 reasons.reason_code_update(reason=current, changes=changes)
             return
-        company_id = data["company"].id if request.user.is_superuser else request.user.company_id
+        user = request.user
+        company_id = data["company"].id if user.is_superuser else getattr(user, "company_id", None)
         created = reasons.reason_code_create(
             company_id=company_id,
             code=data["code"],
@@ -392,7 +393,7 @@ class ReasonCodeAdmin(CompanyScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or (
-            is_company_staff(request) and request.user.role == "admin"
+            is_company_staff(request) and getattr(request.user, "role", None) == "admin"
         )
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

@@ -52,7 +52,7 @@ STANDARD: tuple[StandardCode, ...] = (
     StandardCode(SERIES_ENDED, "Standing order ended", Kind.CANCELLATION, 100, system=True),
 )
 _STANDARD_BY_CODE = {standard.code: standard for standard in STANDARD}
-_KIND_WORDS = {Kind.CANCELLATION: "a cancellation", Kind.NO_SHOW: "a no-show"}
+_KIND_WORDS: dict[str, str] = {Kind.CANCELLATION: "a cancellation", Kind.NO_SHOW: "a no-show"}
 
 
 class ReasonCodeInvalid(DomainError):

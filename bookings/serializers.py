@@ -54,7 +54,7 @@ class PlaceOutputSerializer(serializers.Serializer):
 class ReasonCodeRefSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     code = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
 
 class BookingOutputSerializer(serializers.ModelSerializer):
@@ -313,7 +313,7 @@ class ReasonCodeOutputSerializer(serializers.ModelSerializer):
 
 class ReasonCodeCreateInputSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=40)
-    label = serializers.CharField(max_length=100)
+    label = serializers.CharField(max_length=100)  # type: ignore[assignment]
     kind = serializers.ChoiceField(choices=ReasonCode.Kind.choices, default=ReasonCode.Kind.BOTH)
     active = serializers.BooleanField(default=True)
     ordering = serializers.IntegerField(min_value=0, max_value=32767, default=100)
@@ -321,7 +321,7 @@ class ReasonCodeCreateInputSerializer(serializers.Serializer):
 
 class ReasonCodeUpdateInputSerializer(serializers.Serializer):
     code = serializers.CharField(required=False, max_length=100, help_text="Fixed: refused.")
-    label = serializers.CharField(max_length=100, required=False)
+    label = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
     kind = serializers.ChoiceField(choices=ReasonCode.Kind.choices, required=False)
     active = serializers.BooleanField(required=False)
     ordering = serializers.IntegerField(min_value=0, max_value=32767, required=False)
