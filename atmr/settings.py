@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "atmr.accounts.models.User.Role",
         "DispatchRunStatusEnum": "dispatch.models.DispatchRun.Status",
         "DispatchModeEnum": "dispatch.models.DispatchRun.Mode",
+        "ReasonCodeKindEnum": "bookings.models.ReasonCode.Kind",
     },
 }
 

@@ -148,11 +148,11 @@ def reason_code_update(*, reason: ReasonCode, changes: dict[str, Any]) -> Reason
 def reason_code_list(
     *, company_id: Any, kind: str | None = None, active: bool | None = None
 ) -> QuerySet[ReasonCode]:
-    """The company's codes in their order. `kind` (cancellation or no_show) keeps the codes
-    that fit it (its own and `both`)."""
+    """The company's codes in their order. `kind` keeps the codes that fit it: a
+    cancellation's or a no-show's (their own and `both`), or both (`both` only)."""
     qs = ReasonCode.objects.filter(company_id=company_id)
     if kind is not None:
-        qs = qs.filter(Q(kind=kind) | Q(kind=Kind.BOTH))
+        qs = qs.filter(Q(kind=kind) | Q(kind=Kind.BOTH))  # `both`: the same filter, one term
     if active is not None:
         qs = qs.filter(active=active)
     return qs.order_by("ordering", "label", "id")

@@ -336,8 +336,9 @@ class ReasonCodeListQuerySerializer(serializers.Serializer):
     """Query parameters of `GET /api/reason-codes`."""
 
     kind = serializers.ChoiceField(
-        choices=[ReasonCode.Kind.CANCELLATION, ReasonCode.Kind.NO_SHOW],
+        choices=ReasonCode.Kind.choices,
         required=False,
-        help_text="Codes that fit a cancellation or a no-show (`both` included).",
+        help_text="Codes that fit a cancellation, a no-show (codes of kind `both` included), "
+        "or both.",
     )
     active = serializers.BooleanField(required=False, allow_null=True, default=None)

@@ -250,7 +250,9 @@ def test_list_filters_by_kind_and_active(company, dispatcher_client):
     reasons.reason_code_update(reason=_code(company, "other"), changes={"active": False})
     no_show = dispatcher_client.get("/api/reason-codes?kind=no_show&active=true").json()
     assert [r["code"] for r in no_show] == ["no_show", "patient_hospitalised"]
-    assert dispatcher_client.get("/api/reason-codes?kind=both").status_code == 400
+    both = dispatcher_client.get("/api/reason-codes?kind=both").json()
+    assert [r["code"] for r in both] == ["patient_hospitalised", "other"]
+    assert dispatcher_client.get("/api/reason-codes?kind=sometimes").status_code == 400
 
 
 def test_admin_adds_and_edits_codes_dispatchers_may_not(
