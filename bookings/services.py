@@ -394,7 +394,8 @@ def booking_set_status(
         }
     elif code is not None or reason:
         raise ReasonCodeInvalid(
-            "A reason code goes with a cancellation or no-show only.", field="code"
+            "A reason goes with a cancellation or no-show only.",
+            field="code" if code is not None else "reason",
         )
     _set_status(booking, status, **values)
     publish_on_commit(

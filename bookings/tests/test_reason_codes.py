@@ -169,6 +169,9 @@ def test_a_code_that_does_not_fit_is_refused(company):
         services.booking_set_status(booking=booking, status="no_show", code="weather")
     with pytest.raises(ReasonCodeInvalid, match="goes with a cancellation or no-show"):
         services.booking_set_status(booking=booking, status="on_board", code="other")
+    with pytest.raises(ReasonCodeInvalid) as refused:
+        services.booking_set_status(booking=booking, status="on_board", reason="late")
+    assert refused.value.field == "reason"
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_code) == ("en_route", None)
 

@@ -235,3 +235,21 @@ def test_dispatchers_read_codes_but_may_not_edit_or_delete(company, other_compan
     assert staff_web.get(f"/admin/bookings/reasoncode/{foreign.id}/change/").status_code == 302
     weather.refresh_from_db()
     assert weather.label == "Weather"
+
+
+def test_superuser_adds_a_code_for_the_company_chosen(company, other_company):
+    root = web_for(UserFactory(company=None, is_superuser=True, is_staff=True))
+    response = root.post(
+        "/admin/bookings/reasoncode/add/",
+        {
+            "company": other_company.id,
+            "code": "strike",
+            "label": "Grève",
+            "kind": "both",
+            "active": "on",
+            "ordering": 5,
+        },
+    )
+    assert response.status_code == 302
+    assert _code(other_company, "strike").label == "Grève"
+    assert not company.reason_codes.filter(code="strike").exists()
