@@ -337,6 +337,31 @@ class BookingAdmin(CompanyScopedAdmin):
         )
 
 
+class ReasonCodeAdminForm(forms.ModelForm):
+    """Asks `bookings.reasons` before saving, so a refused change is a form error."""
+
+    class Meta:
+        model = ReasonCode
+        fields = "__all__"  # noqa: DJ007  (the admin decides which fields it shows)
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip().lower()  # the unique check sees it as stored
+
+    def changes(self) -> dict[str, Any]:
+        editable = ("label", "kind", "active", "ordering")
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in editable}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.instance._state.adding and not self.errors:
+            current = ReasonCode.objects.get(pk=self.instance.pk)
+            try:
+                reasons.reason_code_check_changes(reason=current, changes=self.changes())
+            except DomainError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, exc.detail)
+        return data
+
+
 @admin.register(ReasonCode)
 class ReasonCodeAdmin(CompanyScopedAdmin):
     """Company admins edit their codes (dispatchers read them), through bookings/reasons.py.
@@ -359,21 +384,13 @@ class ReasonCodeAdmin(CompanyScopedAdmin):
                 readonly += ["kind", "active"]
         return readonly
 
-    def get_form(
-        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kw: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kw)
-        if "code" in form.base_fields:
-            # The unique check sees the code as it will be stored.
-            form.clean_code = lambda self: self.cleaned_data["code"].strip().lower()
-        return form
+    form = ReasonCodeAdminForm
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         assert isinstance(obj, ReasonCode)
         data = form.cleaned_data
         if change:
-            editable = ("label", "kind", "active", "ordering")
-            changes = {name: data[name] for name in form.changed_data if name in editable}
+            changes = form.changes()
             if changes:
                 current = ReasonCode.objects.get(pk=obj.pk)
                 reasons.reason_code_update(reason=current, changes=changes)

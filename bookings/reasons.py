@@ -117,11 +117,13 @@ def reason_code_create(
 
 # A system code keeps what the system relies on: its kind, and being in use.
 _SYSTEM_FIXED = ("kind", "active")
+# The services' fallbacks must keep fitting what they fall back for.
+_FALLBACK_FITS = {OTHER: Kind.CANCELLATION, NO_SHOW: Kind.NO_SHOW}
 
 
-@transaction.atomic
-def reason_code_update(*, reason: ReasonCode, changes: dict[str, Any]) -> ReasonCode:
-    """Rename, reorder, change the kind or (de)activate a code. The `code` never changes."""
+def reason_code_check_changes(*, reason: ReasonCode, changes: dict[str, Any]) -> None:
+    """Raise ReasonCodeInvalid naming the field when `changes` may not be made to `reason`
+    (the API and the admin's form both ask before saving)."""
     if "code" in changes and changes["code"] != reason.code:
         raise ReasonCodeInvalid(
             "A code's name is fixed once created (exports and filters use it); deactivate "
@@ -135,6 +137,19 @@ def reason_code_update(*, reason: ReasonCode, changes: dict[str, Any]) -> Reason
                     f"{reason.label!r} is set by the system only: its {name} is fixed.",
                     field=name,
                 )
+    needed = _FALLBACK_FITS.get(reason.code)
+    if needed and changes.get("kind", reason.kind) not in (needed, Kind.BOTH):
+        raise ReasonCodeInvalid(
+            f"{reason.label!r} is recorded when no code is given for {_KIND_WORDS[needed]}: "
+            "it must stay a reason for one.",
+            field="kind",
+        )
+
+
+@transaction.atomic
+def reason_code_update(*, reason: ReasonCode, changes: dict[str, Any]) -> ReasonCode:
+    """Rename, reorder, change the kind or (de)activate a code. The `code` never changes."""
+    reason_code_check_changes(reason=reason, changes=changes)
     fields = [name for name in ("label", "kind", "active", "ordering") if name in changes]
     for name in fields:
         value = changes[name]

@@ -305,6 +305,8 @@ def test_same_code_in_another_company_is_fine(company, other_company, admin_clie
         ("series_ended", {"active": False}, "active"),
         ("series_ended", {"kind": "both"}, "kind"),
         ("weather", {}, "non_field_errors"),
+        ("no_show", {"kind": "cancellation"}, "kind"),  # a no-show without a code records it
+        ("other", {"kind": "no_show"}, "kind"),  # a cancellation without a code records it
     ],
 )
 def test_patch_refuses_what_must_not_change(company, admin_client_api, code, change, field):

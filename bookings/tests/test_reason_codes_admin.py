@@ -222,6 +222,18 @@ def test_system_code_keeps_its_kind_and_stays_in_use(company, admin_web):
     assert (ended.label, ended.kind, ended.active) == ("Fin de série", "cancellation", True)
 
 
+def test_the_no_show_fallback_stays_a_no_show_reason(company, admin_web):
+    no_show = _code(company, "no_show")
+    url = f"/admin/bookings/reasoncode/{no_show.id}/change/"
+    response = admin_web.post(
+        url, {"label": "No-show", "kind": "cancellation", "active": "on", "ordering": 30}
+    )
+    assert response.status_code == 200
+    assert "kind" in response.context["adminform"].form.errors
+    no_show.refresh_from_db()
+    assert no_show.kind == "no_show"
+
+
 def test_dispatchers_read_codes_but_may_not_edit_or_delete(company, other_company, staff_web):
     weather = _code(company, "weather")
     listed = staff_web.get("/admin/bookings/reasoncode/")
