@@ -352,7 +352,7 @@ class ReasonCodeAdminForm(forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self.changed_data if name in editable}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not self.instance._state.adding and not self.errors:
             current = ReasonCode.objects.get(pk=self.instance.pk)
             try:
