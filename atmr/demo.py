@@ -19,6 +19,7 @@ from atmr.accounts.models import Company, User
 from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
 from atmr.list_cache import lists_changed
 from bookings.models import Booking, Client, Mobility
+from bookings.reasons import reason_codes_seed
 from bookings.selectors import day_bounds
 from dispatch.engine.geo import Location
 from dispatch.engine.straight_line import estimate
@@ -262,6 +263,7 @@ def seed_demo(
             "phone": "+41 21 000 00 00",
         },
     )
+    reason_codes_seed(company_id=company.id)  # idempotent: a demo company of any age has them
     password_hash = make_password(password)  # once: hashing is deliberately slow
     _staff(company, password_hash)
     drivers = _fleet(company, max(30, math.ceil(bookings_per_day / 7)), password_hash, rng)

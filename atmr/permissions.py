@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from atmr.accounts.authentication import request_claims_user
 
+ADMIN = ("admin",)
 OFFICE = ("admin", "dispatcher")
 EVERYONE = ("admin", "dispatcher", "driver")
 

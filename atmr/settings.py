@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
         "DispatchRunStatusEnum": "dispatch.models.DispatchRun.Status",
         "DispatchModeEnum": "dispatch.models.DispatchRun.Mode",
         "AbsenceKindEnum": "drivers.models.Absence.Kind",
+        "ReasonCodeKindEnum": "bookings.models.ReasonCode.Kind",
     },
 }
 

@@ -89,6 +89,12 @@ api = [
         bookings_api.StandingOrderOccurrencesApi.as_view(),
         name="standing-order-occurrences",
     ),
+    path("reason-codes", bookings_api.ReasonCodeListCreateApi.as_view(), name="reason-code-list"),
+    path(
+        "reason-codes/<uuid:reason_code_id>",
+        bookings_api.ReasonCodeDetailApi.as_view(),
+        name="reason-code-detail",
+    ),
     path("clients", bookings_api.ClientListCreateApi.as_view(), name="client-list"),
     path("clients/<uuid:client_id>", bookings_api.ClientDetailApi.as_view(), name="client-detail"),
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),

@@ -24,11 +24,11 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from atmr.accounts.selectors import company_get
-from atmr.admin_scoping import CompanyScopedAdmin
+from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
 from atmr.exceptions import DomainError
 from atmr.localtime import format_local
-from bookings import services, will_call
-from bookings.models import Booking, Client, StandingOrder, StandingOrderException
+from bookings import reasons, services, will_call
+from bookings.models import Booking, Client, ReasonCode, StandingOrder, StandingOrderException
 from bookings.orders import services as order_services
 from bookings.transitions import ALLOWED, EDITABLE, FINAL
 from dispatch.manual import booking_assign_checked
@@ -95,7 +95,18 @@ class BookingAdminForm(forms.ModelForm):
                 "status"
             ].help_text = "Choose a driver to assign the booking; clear the driver to unassign it."
         if "cancel_reason" in self.fields:
-            self.fields["cancel_reason"].help_text = "Required to cancel."
+            self.fields["cancel_reason"].help_text = "Optional text beside the reason code."
+        if "cancel_code" in self.fields:
+            code = self.fields["cancel_code"]
+            assert isinstance(code, forms.ModelChoiceField)
+            # What a person may choose: the booking's company's codes in use, no system code.
+            code.queryset = reasons.reason_code_list(
+                company_id=self.instance.company_id, active=True
+            ).filter(system=False)
+            code.help_text = (
+                "Required to cancel; a no-show without one is recorded as “No-show”. A "
+                "cancellation within the company's notice before the pick-up is flagged late."
+            )
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -103,9 +114,12 @@ class BookingAdminForm(forms.ModelForm):
         # The driver decides between pending and assigned; the status field stays as shown.
         if "driver" in self.changed_data and "status" not in self.changed_data and "status" in data:
             data["status"] = S.ASSIGNED if data.get("driver") else S.PENDING
-        cancelling = data.get("status") == S.CANCELLED and "status" in self.changed_data
-        if cancelling and not (data.get("cancel_reason") or "").strip():
-            self.add_error("cancel_reason", "Give a reason to cancel the booking.")
+        ending = "status" in self.changed_data and data.get("status") in (S.CANCELLED, S.NO_SHOW)
+        if ending and data.get("status") == S.CANCELLED and not data.get("cancel_code"):
+            self.add_error("cancel_code", "Choose a reason code to cancel the booking.")
+        if not ending and {"cancel_code", "cancel_reason"} & set(self.changed_data):
+            field = "cancel_code" if "cancel_code" in self.changed_data else "cancel_reason"
+            self.add_error(field, "A reason goes with cancelling the booking or a no-show.")
         return data
 
     def full_clean(self) -> None:
@@ -117,7 +131,8 @@ class BookingAdminForm(forms.ModelForm):
             with transaction.atomic():
                 self.booking = self._create() if self.instance._state.adding else self._change()
         except DomainError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, exc.detail)
+            field = "cancel_code" if exc.field == "code" else exc.field
+            self.add_error(field if field in self.fields else None, exc.detail)
 
     def _company(self) -> Any:
         company_id = self.scoped_company_id or self.cleaned_data["company"].id
@@ -159,10 +174,20 @@ class BookingAdminForm(forms.ModelForm):
         return booking
 
     def _set_status(self, booking: Booking, status: str) -> Booking:
+        data = self.cleaned_data
+        text = (data.get("cancel_reason") or "").strip()
+        chosen = data.get("cancel_code")
+        if status not in (S.CANCELLED, S.NO_SHOW):
+            return services.booking_set_status(booking=booking, status=status)
+        kind = ReasonCode.Kind.CANCELLATION if status == S.CANCELLED else ReasonCode.Kind.NO_SHOW
+        code = None
+        if chosen is not None:  # the person's choice, under the API's rules
+            code = reasons.reason_code_choose(
+                company_id=booking.company_id, value=chosen.id, kind=kind
+            )
         if status == S.CANCELLED:
-            reason = self.cleaned_data["cancel_reason"].strip()
-            return services.booking_cancel(booking=booking, reason=reason)
-        return services.booking_set_status(booking=booking, status=status)
+            return services.booking_cancel(booking=booking, code=code, reason=text)
+        return services.booking_set_status(booking=booking, status=status, code=code, reason=text)
 
     def save(self, commit: bool = True) -> Booking:
         """The booking the services saved during validation (the admin calls this after)."""
@@ -172,9 +197,18 @@ class BookingAdminForm(forms.ModelForm):
 
 
 class CancelBookingsForm(forms.Form):
-    reason = forms.CharField(
-        max_length=300, help_text="Why the trips are cancelled (kept on each booking)."
+    code = forms.ChoiceField(
+        label="Reason code", help_text="Why the trips are cancelled (kept on each booking)."
     )
+    reason = forms.CharField(
+        max_length=300, required=False, help_text="Optional text, kept on each booking."
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        code = self.fields["code"]
+        assert isinstance(code, forms.ChoiceField)
+        code.choices = [("", "---------"), *choices]
 
 
 @admin.register(Booking)
@@ -190,6 +224,8 @@ class BookingAdmin(CompanyScopedAdmin):
         "status",
         "driver",
         "vehicle",
+        "cancel_code",
+        "cancelled_late",
     ]
     list_filter = [
         "status",
@@ -198,9 +234,11 @@ class BookingAdmin(CompanyScopedAdmin):
         "mobility",
         "urgent",
         "will_call",
+        ("cancel_code", admin.RelatedOnlyFieldListFilter),
+        "cancelled_late",
     ]
     date_hierarchy = "scheduled_at"
-    list_select_related = ["client", "driver__user", "vehicle"]
+    list_select_related = ["client", "driver__user", "vehicle", "cancel_code"]
     search_fields = [
         "client__last_name",
         "client__first_name",
@@ -218,7 +256,7 @@ class BookingAdmin(CompanyScopedAdmin):
             who.append("company")
         dispatch = ["driver"]
         if obj is not None:
-            dispatch += ["vehicle", "status", "cancel_reason", "return_of"]
+            dispatch += ["vehicle", "status", "return_of"]
         if obj is not None and obj.will_call:
             dispatch += ["will_call", "released_at", "ready_link_page"]
         sets: list[tuple[str, dict[str, Any]]] = [
@@ -229,20 +267,31 @@ class BookingAdmin(CompanyScopedAdmin):
             ("Trip", {"fields": TRIP}),
             ("Dispatch", {"fields": dispatch}),
         ]
+        if obj is not None:
+            reason = ["cancel_code", "cancel_reason", "cancelled_late", "cancelled_at"]
+            sets.append(("Cancellation or no-show", {"fields": reason}))
         if obj is None:
             sets.append(("Past trips", {"fields": ["record_past"]}))
         return sets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Booking | None = None) -> Any:
         # The vehicle follows the driver (the driver's default vehicle), as in the API.
-        readonly = ["vehicle", "return_of", "will_call", "released_at", "ready_link_page"]
+        readonly = [
+            "vehicle",
+            "return_of",
+            "will_call",
+            "released_at",
+            "ready_link_page",
+            "cancelled_late",
+            "cancelled_at",
+        ]
         if obj is None:
             return readonly
         readonly += ["client", "company"]
         if obj.status not in EDITABLE:
             readonly += [*PLAN, "driver"]
         if obj.status in FINAL:
-            readonly.append("cancel_reason")
+            readonly += ["cancel_code", "cancel_reason"]
         return readonly
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
@@ -271,13 +320,23 @@ class BookingAdmin(CompanyScopedAdmin):
     def cancel_bookings(
         self, request: HttpRequest, queryset: QuerySet[Booking]
     ) -> HttpResponse | None:
-        """First shows a page asking for the reason; cancels once it is given."""
-        form = CancelBookingsForm(request.POST if "confirm" in request.POST else None)
+        """First shows a page asking for the reason code (and optional text); cancels once it
+        is given. Each booking takes its own company's code of that name."""
+        cancellation = ReasonCode.Kind.CANCELLATION
+        companies = queryset.order_by().values_list("company_id", flat=True).distinct()
+        choices = reasons.reason_code_choices(company_ids=list(companies), kind=cancellation)
+        bound = request.POST if "confirm" in request.POST else None
+        form = CancelBookingsForm(bound, choices=choices)
         if form.is_valid():
-            reason = form.cleaned_data["reason"].strip()
-            self._apply(
-                request, queryset, lambda b: services.booking_cancel(booking=b, reason=reason)
-            )
+            code, text = form.cleaned_data["code"], form.cleaned_data["reason"].strip()
+
+            def cancel(booking: Booking) -> Booking:
+                chosen = reasons.reason_code_choose(
+                    company_id=booking.company_id, value=code, kind=cancellation
+                )
+                return services.booking_cancel(booking=booking, code=chosen, reason=text)
+
+            self._apply(request, queryset, cancel)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -642,3 +701,86 @@ class StandingOrderAdmin(CompanyScopedAdmin):
                 order=o, day=d["date"], reason=d["reason"]
             ),
         )
+
+
+class ReasonCodeAdminForm(forms.ModelForm):
+    """Asks `bookings.reasons` before saving, so a refused change is a form error."""
+
+    class Meta:
+        model = ReasonCode
+        fields = "__all__"  # noqa: DJ007  (the admin decides which fields it shows)
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip().lower()  # the unique check sees it as stored
+
+    def changes(self) -> dict[str, Any]:
+        editable = ("label", "kind", "active", "ordering")
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in editable}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.instance._state.adding and not self.errors:
+            current = ReasonCode.objects.get(pk=self.instance.pk)
+            try:
+                reasons.reason_code_check_changes(reason=current, changes=self.changes())
+            except DomainError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, exc.detail)
+        return data
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(CompanyScopedAdmin):
+    """Company admins edit their codes (dispatchers read them), through bookings/reasons.py.
+
+    A code's `code` is fixed once created and a system code keeps its kind and stays in use;
+    codes are deactivated, never deleted (bookings keep theirs).
+    """
+
+    list_display = ["label", "code", "kind", "active", "system", "ordering", "company"]
+    list_filter = ["kind", "active", "system", "company"]
+    list_select_related = ["company"]
+    search_fields = ["label", "code"]
+    ordering = ["company__name", "ordering", "label"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ReasonCode | None = None) -> Any:
+        readonly = ["system"]
+        if obj is not None:
+            readonly += ["code", "company"]
+            if obj.system:
+                readonly += ["kind", "active"]
+        return readonly
+
+    form = ReasonCodeAdminForm
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        assert isinstance(obj, ReasonCode)
+        data = form.cleaned_data
+        if change:
+            changes = form.changes()
+            if changes:
+                current = ReasonCode.objects.get(pk=obj.pk)
+                reasons.reason_code_update(reason=current, changes=changes)
+            return
+        user = request.user
+        company_id = data["company"].id if user.is_superuser else getattr(user, "company_id", None)
+        created = reasons.reason_code_create(
+            company_id=company_id,
+            code=data["code"],
+            label=data["label"],
+            kind=data["kind"],
+            active=data["active"],
+            ordering=data["ordering"],
+        )
+        obj.pk, obj.company_id = created.pk, created.company_id
+        obj._state.adding = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or (
+            is_company_staff(request) and getattr(request.user, "role", None) == "admin"
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # deactivate instead: bookings keep the code they were given

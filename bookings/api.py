@@ -20,10 +20,10 @@ from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
-from atmr.permissions import EVERYONE, OFFICE
+from atmr.permissions import ADMIN, EVERYONE, OFFICE
 from atmr.schema import conflict
-from bookings import selectors, services, will_call
-from bookings.models import Booking, Client, StandingOrder
+from bookings import reasons, selectors, services, will_call
+from bookings.models import Booking, Client, ReasonCode, StandingOrder
 from bookings.orders import selectors as order_selectors
 from bookings.orders import services as order_services
 from bookings.serializers import (
@@ -41,6 +41,10 @@ from bookings.serializers import (
     OverviewBandSerializer,
     OverviewQuerySerializer,
     ReadyLinkQrQuerySerializer,
+    ReasonCodeCreateInputSerializer,
+    ReasonCodeListQuerySerializer,
+    ReasonCodeOutputSerializer,
+    ReasonCodeUpdateInputSerializer,
     StandingOrderEndInputSerializer,
     StandingOrderInputSerializer,
     StandingOrderListQuerySerializer,
@@ -91,12 +95,14 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
             driver_id=params.get("driver"),
             client_id=params.get("client"),
             ordering=params["ordering"],
+            cancel_code=params.get("cancel_code"),
+            cancelled_late=params.get("cancelled_late"),
         )
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """List bookings, filtered by local day, status, driver, client or will-call state
-        (drivers: their own)."""
+        """List bookings, filtered by local day, status, driver, client, will-call state,
+        reason code or late cancellation (drivers: their own)."""
         return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
@@ -142,7 +148,10 @@ class BookingCancelApi(_BookingApi):
         },
     )
     def post(self, request: Request, booking_id: UUID) -> Response:
-        """Cancel a booking, with an optional reason; its driver is told."""
+        """Cancel a booking with a reason code and optional text; its driver is told.
+
+        Cancelled later than the company's notice (`cancel_notice_hours`) before the pick-up,
+        it is flagged `cancelled_late` (billable)."""
         booking = self.get_booking(booking_id)
         data = self.validated(BookingCancelInputSerializer)
         return self.respond(services.booking_cancel(booking=booking, **data))
@@ -445,3 +454,62 @@ class StandingOrderOverviewApi(CompanyApiView):
         week = query.validated_data.get("week") or timezone.now().astimezone(company.tz).date()
         bands = order_selectors.standing_order_overview(company=company, week_of=week)
         return Response(OverviewBandSerializer(bands, many=True).data)
+
+
+class ReasonCodeListCreateApi(CompanyApiView):
+    """The company's reason codes for cancellations and no-shows (everyone reads; admins add)."""
+
+    queryset = ReasonCode.objects.none()
+    serializer_class = ReasonCodeOutputSerializer
+    read_roles = EVERYONE  # drivers' phones offer the no-show codes
+    write_roles = ADMIN
+    pagination_class = None  # a short list, read whole
+
+    @extend_schema(
+        parameters=[ReasonCodeListQuerySerializer],
+        responses=ReasonCodeOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        """List reason codes in their order (a short list, not paged), system codes
+        (`system: true`) included: people may choose only active codes that are not system
+        codes."""
+        query = ReasonCodeListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        codes = reasons.reason_code_list(
+            company_id=self.company_id, kind=params.get("kind"), active=params.get("active")
+        )
+        return Response(ReasonCodeOutputSerializer(codes, many=True).data)
+
+    @extend_schema(
+        request=ReasonCodeCreateInputSerializer, responses={201: ReasonCodeOutputSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        """Add a reason code (company admins). Its `code` is fixed once created."""
+        data = self.validated(ReasonCodeCreateInputSerializer)
+        reason = reasons.reason_code_create(company_id=self.company_id, **data)
+        return self.respond(reason, status=201)
+
+
+class ReasonCodeDetailApi(CompanyApiView):
+    queryset = ReasonCode.objects.none()
+    serializer_class = ReasonCodeOutputSerializer
+    read_roles = EVERYONE
+    write_roles = ADMIN
+
+    def get_queryset(self):
+        return reasons.reason_code_list(company_id=self.company_id)
+
+    def get(self, request: Request, reason_code_id: UUID) -> Response:
+        """One reason code."""
+        return self.respond(self.get_scoped_object(self.get_queryset(), reason_code_id))
+
+    @extend_schema(
+        request=ReasonCodeUpdateInputSerializer, responses={200: ReasonCodeOutputSerializer}
+    )
+    def patch(self, request: Request, reason_code_id: UUID) -> Response:
+        """Rename, reorder, change the kind or (de)activate a code (company admins). A system
+        code keeps its kind and stays active; no code changes its `code`."""
+        reason = self.get_scoped_object(self.get_queryset(), reason_code_id)
+        changes = self.validated(ReasonCodeUpdateInputSerializer)
+        return self.respond(reasons.reason_code_update(reason=reason, changes=changes))

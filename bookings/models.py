@@ -172,6 +172,24 @@ class Booking(models.Model):
         default="",
         db_default="",
     )
+    # Why a trip was cancelled or not made (bookings/reasons.py); `cancel_reason` is the
+    # optional text beside it. PROTECT: a code in use is deactivated, never deleted.
+    cancel_code = models.ForeignKey(
+        "bookings.ReasonCode",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        verbose_name="reason code",
+    )
+    cancelled_late = models.BooleanField(
+        default=False,
+        db_default=False,  # bulk SQL loads that predate the column stay valid
+        help_text="Cancelled within the company's notice before the pick-up (billable).",
+    )
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was cancelled or marked a no-show."
+    )
 
     class Meta:
         ordering = ["scheduled_at"]
@@ -377,3 +395,52 @@ class StandingOrderException(models.Model):
         if self.first_day == self.last_day:
             return f"{self.get_kind_display()} {self.first_day:%Y-%m-%d}"
         return f"{self.get_kind_display()} {self.first_day:%Y-%m-%d}–{self.last_day:%Y-%m-%d}"
+
+
+class ReasonCode(models.Model):
+    """Why a trip was cancelled or not made: one editable list per company, seeded with the
+    standard codes (bookings/reasons.py)."""
+
+    class Kind(models.TextChoices):
+        CANCELLATION = "cancellation", "Cancellation"
+        NO_SHOW = "no_show", "No-show"
+        BOTH = "both", "Cancellation or no-show"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="reason_codes")
+    code = models.SlugField(
+        max_length=40,
+        help_text="Stable name for filters, exports and billing: lower-case letters, digits, "
+        "_ and -.",
+    )
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.BOTH)
+    active = models.BooleanField(
+        default=True, help_text="Offered to people when cancelling or reporting a no-show."
+    )
+    system = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Set by the system only (a standing order that ends); never offered to people.",
+    )
+    ordering = models.PositiveSmallIntegerField(default=100, help_text="Lower comes first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ordering", "label"]
+        constraints = [
+            # Also the index of GET /api/reason-codes (one company's codes).
+            models.UniqueConstraint(
+                fields=["company", "code"],
+                name="reasoncode_company_code",
+                violation_error_message="The company has a reason code with this code already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def fits(self, kind: str) -> bool:
+        """May this code explain a `kind` (cancellation or no_show)?"""
+        return self.kind in (kind, self.Kind.BOTH)

@@ -31,7 +31,7 @@ def booking_list(
     With `driver_id`, only that driver's bookings: a driver sees its own work only.
     """
     qs = Booking.objects.filter(company_id=company_id).select_related(
-        "client", "driver__user", "vehicle", "return_trip"
+        "client", "driver__user", "vehicle", "return_trip", "cancel_code"
     )
     if driver_id is not None:
         qs = qs.filter(driver_id=driver_id)
@@ -47,8 +47,13 @@ def booking_filter(
     driver_id: UUID | str | None = None,
     client_id: UUID | str | None = None,
     ordering: str = "scheduled_at",
+    cancel_code: str | None = None,
+    cancelled_late: bool | None = None,
 ) -> QuerySet[Booking, _Row]:
-    """The list's filters. Plain code rather than a FilterSet: this is the hottest read."""
+    """The list's filters. Plain code rather than a FilterSet: this is the hottest read.
+
+    `cancel_code` is a reason code's id or its code (the list is already one company's).
+    """
     if day is not None and tz is not None:
         qs = booking_on_day(qs, day, tz)
     if statuses:
@@ -57,7 +62,18 @@ def booking_filter(
         qs = qs.filter(driver_id=driver_id)
     if client_id is not None:
         qs = qs.filter(client_id=client_id)
+    if cancel_code is not None:
+        qs = _by_reason_code(qs, cancel_code)
+    if cancelled_late is not None:
+        qs = qs.filter(cancelled_late=cancelled_late)
     return qs.order_by(ordering, "id")
+
+
+def _by_reason_code(qs: QuerySet[Booking, _Row], value: str) -> QuerySet[Booking, _Row]:
+    try:
+        return qs.filter(cancel_code_id=UUID(value))
+    except ValueError:
+        return qs.filter(cancel_code__code=value.strip().lower())
 
 
 def booking_on_day(qs: QuerySet[Booking, _Row], day: date, tz: ZoneInfo) -> QuerySet[Booking, _Row]:

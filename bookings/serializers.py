@@ -9,7 +9,8 @@ from rest_framework import serializers
 from atmr.fields import CompanyDateTimeField, CompanyObjectField, DayField, LocalTimeField
 from atmr.row_shapes import Col, RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
-from bookings.models import Booking, Client, Mobility
+from bookings.models import Booking, Client, Mobility, ReasonCode
+from bookings.reasons import ReasonCodeInvalid, reason_code_choose
 from bookings.services import Place
 from bookings.will_call import DEFAULT_READY_IN_MINUTES, MAX_READY_IN_MINUTES, ready_link_url
 from drivers.models import Driver
@@ -51,10 +52,19 @@ class PlaceOutputSerializer(serializers.Serializer):
     lon = serializers.FloatField()
 
 
+class ReasonCodeRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    code = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+
+
 class BookingOutputSerializer(serializers.ModelSerializer):
     client = ClientSummarySerializer()
     driver = DriverSummarySerializer(allow_null=True)
     vehicle = VehicleRefSerializer(allow_null=True)
+    cancel_code = ReasonCodeRefSerializer(
+        allow_null=True, help_text="Why it was cancelled or not made (null otherwise)."
+    )
     pickup = serializers.SerializerMethodField()
     dropoff = serializers.SerializerMethodField()
     return_trip = serializers.SerializerMethodField()
@@ -93,6 +103,9 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "updated_at",
             "standing_order",
             "occurrence_date",
+            "cancel_code",
+            "cancelled_late",
+            "cancelled_at",
         ]
 
     def _place(self, booking: Booking, prefix: str) -> dict[str, Any]:
@@ -307,8 +320,34 @@ class BookingUpdateInputSerializer(serializers.Serializer):
         return attrs
 
 
+class ReasonCodeChoiceField(serializers.CharField):
+    """A reason code a person chooses, by id or by code (`patient_cancelled`): active, of the
+    caller's company (`company_id` in the context), not a system code, fitting `kind`."""
+
+    def __init__(self, *, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        kwargs.setdefault("max_length", 100)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> ReasonCode:
+        value = super().run_validation(data)
+        try:
+            return reason_code_choose(
+                company_id=self.context["company_id"], value=value, kind=self.kind
+            )
+        except ReasonCodeInvalid as exc:
+            raise serializers.ValidationError(exc.detail) from None
+
+
 class BookingCancelInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    code = ReasonCodeChoiceField(
+        kind=ReasonCode.Kind.CANCELLATION,
+        help_text="A cancellation reason code of your company: its id or its code "
+        "(`GET /api/reason-codes?kind=cancellation`).",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, default="", help_text="Optional text."
+    )
 
 
 class BookingAssignInputSerializer(serializers.Serializer):
@@ -327,6 +366,12 @@ class BookingListQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(
         choices=["scheduled_at", "-scheduled_at"], required=False, default="scheduled_at"
     )
+    cancel_code = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="A reason code's id or code (system codes such as `series_ended` too).",
+    )
+    cancelled_late = serializers.BooleanField(required=False, allow_null=True, default=None)
     will_call = serializers.ChoiceField(
         choices=["waiting", "released", "all"],
         required=False,
@@ -632,3 +677,43 @@ class OverviewBandSerializer(serializers.Serializer):
     )
     mobility = serializers.CharField()
     trips = serializers.IntegerField()
+
+
+# --- reason codes -------------------------------------------------------------------------------
+class ReasonCodeOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReasonCode
+        fields = ["id", "code", "label", "kind", "active", "system", "ordering"]
+
+
+class ReasonCodeCreateInputSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=40)
+    label = serializers.CharField(max_length=100)  # type: ignore[assignment]
+    kind = serializers.ChoiceField(choices=ReasonCode.Kind.choices, default=ReasonCode.Kind.BOTH)
+    active = serializers.BooleanField(default=True)
+    ordering = serializers.IntegerField(min_value=0, max_value=32767, default=100)
+
+
+class ReasonCodeUpdateInputSerializer(serializers.Serializer):
+    code = serializers.CharField(required=False, max_length=100, help_text="Fixed: refused.")
+    label = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
+    kind = serializers.ChoiceField(choices=ReasonCode.Kind.choices, required=False)
+    active = serializers.BooleanField(required=False)
+    ordering = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": "Nothing to change."})
+        return attrs
+
+
+class ReasonCodeListQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/reason-codes`."""
+
+    kind = serializers.ChoiceField(
+        choices=ReasonCode.Kind.choices,
+        required=False,
+        help_text="Codes that fit a cancellation, a no-show (codes of kind `both` included), "
+        "or both.",
+    )
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)

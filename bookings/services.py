@@ -23,7 +23,14 @@ from bookings.errors import (
     BookingTimeOutOfRange,
     VehicleUnsuitable,
 )
-from bookings.models import Booking, Client, Mobility
+from bookings.models import Booking, Client, Mobility, ReasonCode
+from bookings.reasons import (
+    NO_SHOW,
+    OTHER,
+    ReasonCodeInvalid,
+    reason_code_check_fits,
+    reason_code_get,
+)
 from bookings.transitions import EDITABLE, can_transition, driver_step_refusal
 from drivers.models import Driver, Vehicle
 from realtime.events import build_assignment, build_booking_updated
@@ -309,10 +316,49 @@ def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
     return booking
 
 
+def _reason_code(
+    booking: Booking, code: ReasonCode | str | None, *, default: str, kind: str
+) -> ReasonCode:
+    """The code to record: the one a person chose (already checked by `reason_code_choose`),
+    or a code by name from a service (system codes allowed), or `default`."""
+    if isinstance(code, ReasonCode):
+        reason = code
+    else:
+        reason = reason_code_get(company_id=booking.company_id, code=code or default)
+    if reason.company_id != booking.company_id:
+        raise ReasonCodeInvalid("Unknown reason code.", field="code")
+    reason_code_check_fits(reason=reason, kind=kind)
+    return reason
+
+
+def booking_cancel_is_late(*, booking: Booking, company: Company, at: datetime) -> bool:
+    """A cancellation at `at` is late when less than the company's notice is left before the
+    pick-up (exactly the notice is in time). Billing charges late ones."""
+    return booking.scheduled_at - at < timedelta(hours=company.cancel_notice_hours)
+
+
 @transaction.atomic
-def booking_cancel(*, booking: Booking, reason: str = "") -> Booking:
+def booking_cancel(
+    *, booking: Booking, code: ReasonCode | str | None = None, reason: str = ""
+) -> Booking:
+    """Cancel with a reason code and optional text; its driver is told.
+
+    `code`: a `ReasonCode` a person chose (`bookings.reasons.reason_code_choose`), or a code
+    by name from a service (`"series_ended"` when a standing order ends); None records
+    `other`. `cancelled_late` says whether it came within the company's notice.
+    """
+    reason_code = _reason_code(booking, code, default=OTHER, kind=ReasonCode.Kind.CANCELLATION)
+    company = company_get(company_id=booking.company_id)
+    now = timezone.now()
     driver_id = booking.driver_id
-    _set_status(booking, Booking.Status.CANCELLED, cancel_reason=reason[:300])
+    _set_status(
+        booking,
+        Booking.Status.CANCELLED,
+        cancel_code=reason_code,
+        cancel_reason=reason.strip()[:300],
+        cancelled_late=booking_cancel_is_late(booking=booking, company=company, at=now),
+        cancelled_at=now,
+    )
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
     )
@@ -322,11 +368,19 @@ def booking_cancel(*, booking: Booking, reason: str = "") -> Booking:
 
 
 @transaction.atomic
-def booking_set_status(*, booking: Booking, status: str, driver: Driver | None = None) -> Booking:
+def booking_set_status(
+    *,
+    booking: Booking,
+    status: str,
+    driver: Driver | None = None,
+    code: ReasonCode | str | None = None,
+    reason: str = "",
+) -> Booking:
     """Progress a trip (en route, on board, completed, no-show).
 
     With `driver`, the change comes from that driver's phone: only its own bookings, and only
-    the statuses a driver may set.
+    the statuses a driver may set. A no-show records `code` (as in `booking_cancel`; None
+    records `no_show`) and the optional `reason`; a cancellation goes to `booking_cancel`.
     """
     if driver is not None:
         if booking.driver_id != driver.id:
@@ -340,7 +394,23 @@ def booking_set_status(*, booking: Booking, status: str, driver: Driver | None =
         )
         if refusal:
             raise BookingInvalidTransition(refusal, field="status")
-    _set_status(booking, status)
+    if status == Booking.Status.CANCELLED:
+        return booking_cancel(booking=booking, code=code, reason=reason)
+    values: dict[str, Any] = {}
+    if status == Booking.Status.NO_SHOW:
+        values = {
+            "cancel_code": _reason_code(
+                booking, code, default=NO_SHOW, kind=ReasonCode.Kind.NO_SHOW
+            ),
+            "cancel_reason": reason.strip()[:300],
+            "cancelled_at": timezone.now(),
+        }
+    elif code is not None or reason:
+        raise ReasonCodeInvalid(
+            "A reason goes with a cancellation or no-show only.",
+            field="code" if code is not None else "reason",
+        )
+    _set_status(booking, status, **values)
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
     )

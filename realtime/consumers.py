@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from atmr.chat.services import chat_message_send, chat_sender
 from atmr.exceptions import DomainError, NotFound
-from bookings.models import Booking
+from bookings.models import Booking, ReasonCode
+from bookings.reasons import ReasonCodeInvalid, reason_code_choose
 from bookings.selectors import booking_list
 from bookings.services import booking_set_status
 from drivers.locations import DriverBatch
@@ -82,7 +83,22 @@ def set_booking_status(user: SocketUser, message: BookingStatus) -> BookingSumma
     except Booking.DoesNotExist:
         raise NotFound("Unknown booking.", field="booking_id") from None
     assert booking.driver is not None  # the driver filter above guarantees it
-    booking = booking_set_status(booking=booking, status=message.status, driver=booking.driver)
+    try:
+        code = None
+        if message.reason_code:
+            code = reason_code_choose(
+                company_id=user.company_id, value=message.reason_code, kind=ReasonCode.Kind.NO_SHOW
+            )
+        booking = booking_set_status(
+            booking=booking,
+            status=message.status,
+            driver=booking.driver,
+            code=code,
+            reason=message.reason,
+        )
+    except ReasonCodeInvalid as exc:
+        exc.field = "reason_code"  # the services' `code` is this message's `reason_code`
+        raise
     return booking_summary(booking)
 
 

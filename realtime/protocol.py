@@ -21,6 +21,8 @@ MAX_FRAME_CHARS = 32_768
 MAX_POSITIONS = 50
 MAX_CHAT_CHARS = 2_000
 MAX_CLIENT_ID_CHARS = 64
+MAX_REASON_CODE_CHARS = 100
+MAX_REASON_CHARS = 300
 # Phones buffer fixes while offline, and their clocks drift a little.
 MAX_POSITION_AGE = timedelta(days=7)
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
@@ -48,6 +50,8 @@ class BookingStatus:
     id: ClientId
     booking_id: UUID
     status: str
+    reason_code: str | None = None  # a no-show's reason code (id or code)
+    reason: str = ""
     type: str = "booking_status"
 
 
@@ -193,7 +197,29 @@ def _parse_booking_status(data: dict[str, Any], client_id: ClientId, now: dateti
         raise ProtocolError(
             "invalid_field", "booking_id is not a UUID.", field="booking_id"
         ) from None
-    return BookingStatus(id=client_id, booking_id=booking_id, status=status)
+    return BookingStatus(
+        id=client_id,
+        booking_id=booking_id,
+        status=status,
+        reason_code=_optional_text(data, "reason_code", MAX_REASON_CODE_CHARS) or None,
+        reason=_optional_text(data, "reason", MAX_REASON_CHARS),
+    )
+
+
+def _optional_text(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError("invalid_field", f"{name} must be a string.", field=name)
+    value = value.strip()
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it as the API does
+        raise ProtocolError("invalid_field", f"{name} must not contain NUL characters.", field=name)
+    if len(value) > limit:
+        raise ProtocolError(
+            "invalid_field", f"{name} must be at most {limit} characters.", field=name
+        )
+    return value
 
 
 def _required_str(data: dict[str, Any], name: str) -> str:

@@ -51,6 +51,7 @@ def booking_change_data(booking: Any, **overrides: Any) -> dict[str, Any]:
         "driver": booking.driver_id or "",
         "status": booking.status,
         "cancel_reason": booking.cancel_reason,
+        "cancel_code": booking.cancel_code_id or "",
     }
     if booking.urgent:
         form["urgent"] = "on"

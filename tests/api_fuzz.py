@@ -98,6 +98,7 @@ def world(request, db, company, _keep_connection):
         "run_id": [str(run.id)],
         "order_id": [str(order.id)],
         "shift_id": [str(s.id) for s in Shift.objects.filter(driver=driver)[:2]],
+        "reason_code_id": [str(code.id) for code in company.reason_codes.all()[:2]],
     }
     return str(refresh_token_for(user).access_token), ids
 

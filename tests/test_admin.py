@@ -73,8 +73,8 @@ def test_booking_changelist_has_constant_queries(
 ):
     driver = DriverFactory(company=company)
     BookingFactory.create_batch(rows, company=company, driver=driver, status="assigned")
-    # session, user, count x2, rows, date hierarchy, driver filter choices, ...
-    with django_assert_max_num_queries(12):
+    # session, user, count x2, rows, date hierarchy, driver and reason code filter choices, ...
+    with django_assert_max_num_queries(13):
         response = staff_web.get("/admin/bookings/booking/")
     assert response.status_code == 200
     assert response.context["cl"].result_count == rows

@@ -255,10 +255,10 @@ def test_an_in_progress_trip_keeps_its_plan(company, staff_web):
     assert (booking.status, booking.pickup_address) == ("completed", "Rue du Lac 5, Lausanne")
 
 
-# --- cancellation asks for a reason ----------------------------------------------------------
+# --- cancellation asks for a reason code ----------------------------------------------------
 def test_cancel_on_the_change_form_needs_a_reason(company, staff_web):
     booking = BookingFactory(company=company)
-    assert "reason" in form_errors(change(staff_web, booking, status="cancelled"))
+    assert "reason code" in form_errors(change(staff_web, booking, status="cancelled"))
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
 
@@ -271,11 +271,16 @@ def test_cancel_on_the_change_form_withdraws_the_trip(
     listener.subscribe(group_for_driver(driver.id))
     with django_capture_on_commit_callbacks(execute=True):
         response = change(
-            staff_web, booking, status="cancelled", cancel_reason="Client in hospital"
+            staff_web,
+            booking,
+            status="cancelled",
+            cancel_code=company.reason_codes.get(code="patient_hospitalised").id,
+            cancel_reason="Client in hospital",
         )
     assert response.status_code == 302, form_errors(response)
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_reason) == ("cancelled", "Client in hospital")
+    assert booking.cancel_code.code == "patient_hospitalised"
     [event] = listener.events(group_for_driver(driver.id), 1)
     assert event["action"] == "withdrawn"
 
@@ -286,12 +291,12 @@ def test_cancel_action_asks_for_a_reason_first(company, staff_web):
         "/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.id]}
     )
     assert page.status_code == 200
-    assert "reason" in page.context["form"].fields
+    assert "code" in page.context["form"].fields
     blank = staff_web.post(
         "/admin/bookings/booking/",
         {"action": "cancel_bookings", "_selected_action": [booking.id], "confirm": "yes"},
     )
-    assert blank.status_code == 200 and "reason" in blank.context["form"].errors
+    assert blank.status_code == 200 and "code" in blank.context["form"].errors
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
 
@@ -310,6 +315,7 @@ def test_cancel_action_with_a_reason_cancels_and_tells_the_drivers(
                 "action": "cancel_bookings",
                 "_selected_action": [booking.id, done.id],
                 "confirm": "yes",
+                "code": "weather",
                 "reason": "Snow: no trips today",
             },
             follow=True,

@@ -62,7 +62,16 @@ def _varied_bookings(company: Company) -> None:
         price=Decimal("7"),
         pickup_address="HUG, Genève",
     )
-    BookingFactory(company=company, scheduled_at=at(12), cancel_reason="", passengers=3)
+    BookingFactory(
+        company=company,
+        scheduled_at=at(12),
+        cancel_reason="",
+        passengers=3,
+        status="cancelled",
+        cancel_code=company.reason_codes.get(code="weather"),
+        cancelled_late=True,
+        cancelled_at=at(8) + timedelta(microseconds=5),
+    )
 
 
 def test_booking_list_matches_the_output_serializer_byte_for_byte(company, dispatcher_client):

@@ -50,4 +50,5 @@ def test_the_booking_list_reads_each_column_once():
     names = [getattr(c, "source_expressions", [c])[0] for c in BOOKING_LIST.columns]
     names = [getattr(n, "name", n) for n in names]
     # 33 + will_call, released_at, ready_link_version + standing_order, occurrence_date
-    assert len(names) == len(set(names)) == 38
+    # + cancel_code (id, code, label), cancelled_late, cancelled_at
+    assert len(names) == len(set(names)) == 43

@@ -58,6 +58,13 @@ class Company(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(92)],
         help_text="Standing orders' trips are booked this many days ahead.",
     )
+    # A cancellation later than this before the pick-up is flagged late (billing charges it).
+    cancel_notice_hours = models.PositiveSmallIntegerField(
+        default=24,
+        db_default=24,
+        validators=[MaxValueValidator(720)],
+        help_text="A cancellation later than this many hours before the pick-up is late.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

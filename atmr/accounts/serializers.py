@@ -74,4 +74,5 @@ class CompanyOutputSerializer(serializers.ModelSerializer):
             "window_before_minutes",
             "window_after_minutes",
             "will_call_window_minutes",
+            "cancel_notice_hours",
         ]

@@ -32,7 +32,10 @@ def user_email_check_available(*, email: str, field: str = "email") -> str:
 
 @transaction.atomic
 def company_create(*, name: str, admin_email: str, admin_password: str, **fields: Any) -> Company:
-    """A new tenant with its first company admin (who may log into the back-office)."""
+    """A new tenant with its first company admin (who may log into the back-office).
+
+    The standard reason codes come with it (bookings/signals.py, on any company's creation).
+    """
     name = name.strip()
     email = admin_email.strip().lower()
     if not name:

@@ -428,5 +428,6 @@ def standing_order_end(
         standing_order=order, occurrence_date__gt=day, status__in=list(EDITABLE)
     )
     for trip in trips:
-        booking_services.booking_cancel(booking=trip, reason=SERIES_ENDED)
+        # The system code: not offered to people, and billing can tell it from a patient's.
+        booking_services.booking_cancel(booking=trip, code=SERIES_ENDED, reason=SERIES_ENDED)
     return order

@@ -263,12 +263,13 @@ def test_patch_of_a_completed_booking_is_refused(company, dispatcher_client):
 def test_cancel_records_reason_and_cannot_repeat(company, dispatcher_client):
     booking = BookingFactory(company=company)
     url = f"/api/bookings/{booking.id}/cancel"
-    response = dispatcher_client.post(url, {"reason": "patient ill"}, format="json")
+    body = {"code": "patient_cancelled", "reason": "patient ill"}
+    response = dispatcher_client.post(url, body, format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
     booking.refresh_from_db()
     assert booking.cancel_reason == "patient ill"
-    again = dispatcher_client.post(url, {}, format="json")
+    again = dispatcher_client.post(url, body, format="json")
     assert again.status_code == 409
     assert again.json()["code"] == "invalid_transition"
 

@@ -42,7 +42,9 @@ def test_api_writes_show_at_once(company, dispatcher_client, django_capture_on_c
     listed = dispatcher_client.get(URL).json()["results"][0]
     assert listed["driver"]["first_name"] == "Renée"
     with django_capture_on_commit_callbacks(execute=True):
-        dispatcher_client.post(f"/api/bookings/{booking.id}/cancel", {}, format="json")
+        dispatcher_client.post(
+            f"/api/bookings/{booking.id}/cancel", {"code": "weather"}, format="json"
+        )
     assert statuses(dispatcher_client) == ["cancelled"]
 
 
