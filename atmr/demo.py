@@ -236,15 +236,15 @@ def _rosters(company: Company, start: date) -> None:
         (8, Absence.Kind.TRAINING, start + timedelta(days=1), start + timedelta(days=1)),
     ]
     for n, kind, first, last in absences:
-        driver = by_number.get(n)
-        if driver is None or Absence.objects.filter(driver=driver, kind=kind).exists():
+        absent = by_number.get(n)
+        if absent is None or Absence.objects.filter(driver=absent, kind=kind).exists():
             continue
         starts_at = datetime.combine(first, time.min, tzinfo=tz)
         ends_at = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
         if kind == Absence.Kind.TRAINING:  # a morning course
             starts_at, ends_at = starts_at + timedelta(hours=8), starts_at + timedelta(hours=12)
         absence_create(
-            company=company, driver=driver, kind=kind, starts_at=starts_at, ends_at=ends_at
+            company=company, driver=absent, kind=kind, starts_at=starts_at, ends_at=ends_at
         )
     shifts_generate(company=company, first=start, last=start + timedelta(days=14))
 

@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from atmr.accounts.selectors import company_get
-from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
+from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff, staff_company_id
 from atmr.exceptions import DomainError
 from drivers import rosters
 from drivers.models import WEEKDAYS, Absence, Driver, RosterEntry, Shift, Vehicle
@@ -66,7 +66,7 @@ class RosterEntryForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("DELETE"):
             _times_errors(self, data, "start", "end")
         return data
@@ -97,7 +97,7 @@ class RosterEntryInline(admin.TabularInline):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "vehicle" and field is not None and not request.user.is_superuser:
-            field.queryset = field.queryset.filter(company_id=request.user.company_id)
+            field.queryset = Vehicle.objects.filter(company_id=staff_company_id(request))
         return field
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db.models import QuerySet
+from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -110,7 +111,7 @@ class DriverRosterApi(CompanyApiView):
     serializer_class = RosterOutputSerializer
 
     def _driver(self, driver_id: UUID) -> Driver:
-        return self.get_scoped_object(selectors.driver_list(company_id=self.company_id), driver_id)  # type: ignore[return-value]
+        return self.get_scoped_object(selectors.driver_list(company_id=self.company_id), driver_id)
 
     def get_object(self) -> Driver:
         # DRF's OPTIONS answer looks the object up for PUT: the same scoped lookup (404).
@@ -150,7 +151,7 @@ class ShiftListCreateApi(CompanyListApiView):
         )
 
     @extend_schema(parameters=[ShiftListQuerySerializer])
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """List shifts, by the local day they start and by driver."""
         return super().get(request, *args, **kwargs)
 
@@ -162,7 +163,9 @@ class ShiftListCreateApi(CompanyListApiView):
         """Add a day's shift (wall-clock times); regeneration from the roster keeps it."""
         data = self.validated(ShiftCreateInputSerializer)
         company = company_get(company_id=self.company_id)
-        return self.respond(rosters.shift_create(company=company, data=data), status=201)
+        return self.respond(
+            rosters.shift_create(company=company, data=cast(rosters.ShiftInput, data)), status=201
+        )
 
 
 class ShiftDetailApi(CompanyApiView):
@@ -170,7 +173,7 @@ class ShiftDetailApi(CompanyApiView):
     serializer_class = ShiftOutputSerializer
 
     def _shift(self, shift_id: UUID) -> Shift:
-        return self.get_scoped_object(rosters.shift_list(company_id=self.company_id), shift_id)  # type: ignore[return-value]
+        return self.get_scoped_object(rosters.shift_list(company_id=self.company_id), shift_id)
 
     def get(self, request: Request, shift_id: UUID) -> Response:
         """One day's shift."""
@@ -181,7 +184,9 @@ class ShiftDetailApi(CompanyApiView):
         """Change a day's times, break or vehicle; regeneration then leaves the day alone."""
         shift = self._shift(shift_id)
         changes = self.validated(ShiftUpdateInputSerializer, partial=True)
-        return self.respond(rosters.shift_update(shift=shift, changes=changes))
+        return self.respond(
+            rosters.shift_update(shift=shift, changes=cast(rosters.ShiftInput, changes))
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, shift_id: UUID) -> Response:
@@ -199,7 +204,7 @@ class AbsenceListCreateApi(CompanyListApiView):
     def get_queryset(self):
         return rosters.absence_list(company_id=self.company_id)
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """List absences, newest first."""
         return super().get(request, *args, **kwargs)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypedDict
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -95,7 +95,7 @@ def _check_times(**times: Any) -> None:
         raise RosterInvalid(error[1], field=error[0])
 
 
-def local_moment(day: date, clock: time, tz: ZoneInfo) -> datetime:
+def local_moment(day: date, clock: time, tz: tzinfo) -> datetime:
     """The moment (UTC) the wall clock in `tz` shows `clock` on `day` (see the module rule)."""
     return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
 

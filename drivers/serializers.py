@@ -176,7 +176,8 @@ class RosterEntryInputSerializer(_BreakFields):
 
 
 class RosterInputSerializer(serializers.Serializer):
-    entries = RosterEntryInputSerializer(many=True, max_length=7)
+    # DRF hands max_length to the ListSerializer (3.14+); the stubs do not know the keyword.
+    entries = RosterEntryInputSerializer(many=True, max_length=7)  # type: ignore[call-arg]
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         try:
