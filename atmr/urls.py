@@ -11,6 +11,7 @@ from atmr.chat import api as chat_api
 from bookings import api as bookings_api
 from dispatch import api as dispatch_api
 from drivers import api as drivers_api
+from places import api as places_api
 
 api = [
     path("health", health.health, name="health"),
@@ -43,6 +44,8 @@ api = [
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),
     path("drivers/<uuid:driver_id>", drivers_api.DriverDetailApi.as_view(), name="driver-detail"),
     path("vehicles", drivers_api.VehicleListCreateApi.as_view(), name="vehicle-list"),
+    path("places", places_api.PlaceListCreateApi.as_view(), name="place-list"),
+    path("places/<uuid:place_id>", places_api.PlaceDetailApi.as_view(), name="place-detail"),
     path("chat/messages", chat_api.ChatMessageListApi.as_view(), name="chat-messages"),
     path("dispatch/run", dispatch_api.RunStartApi.as_view(), name="dispatch-run"),
     path("dispatch/runs", dispatch_api.RunListApi.as_view(), name="dispatch-runs"),

@@ -12,6 +12,7 @@ from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility
 from bookings.services import Place
 from drivers.models import Driver
+from places.serializers import PlaceField
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -37,11 +38,17 @@ class VehicleRefSerializer(serializers.Serializer):
 
 class PlaceSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=300)
-    lat = serializers.FloatField(validators=LATITUDE_VALIDATORS)
-    lon = serializers.FloatField(validators=LONGITUDE_VALIDATORS)
+    # Without both, the address is geocoded on save (GEOCODER_URL), else a 400
+    # `coordinates_required` (bookings.services.booking_stops_resolve).
+    lat = serializers.FloatField(validators=LATITUDE_VALIDATORS, required=False)
+    lon = serializers.FloatField(validators=LONGITUDE_VALIDATORS, required=False)
 
     def to_internal_value(self, data: Any) -> Place:
-        return Place(**super().to_internal_value(data))
+        values = super().to_internal_value(data)
+        if ("lat" in values) != ("lon" in values):
+            missing = "lon" if "lat" in values else "lat"
+            raise serializers.ValidationError({missing: "Give lat and lon together."})
+        return Place(**values)
 
 
 class PlaceOutputSerializer(serializers.Serializer):
@@ -82,6 +89,9 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "cancel_reason",
             "created_at",
             "updated_at",
+            "pickup_place",
+            "dropoff_place",
+            "geocoded",
         ]
 
     def _place(self, booking: Booking, prefix: str) -> dict[str, Any]:
@@ -184,6 +194,16 @@ def _check_times(attrs: dict[str, Any]) -> None:
         raise serializers.ValidationError({"appointment_at": "Must be after the pick-up time."})
 
 
+def _check_stops(attrs: dict[str, Any], *, dropoff_required: bool) -> None:
+    for stop in ("pickup", "dropoff"):
+        if stop in attrs and f"{stop}_place" in attrs:
+            raise serializers.ValidationError(
+                {f"{stop}_place": f"Give either {stop} or {stop}_place, not both."}
+            )
+    if dropoff_required and "dropoff" not in attrs and "dropoff_place" not in attrs:
+        raise serializers.ValidationError({"dropoff": "Give dropoff or dropoff_place."})
+
+
 class TripTimesSerializer(serializers.Serializer):
     # Without an offset, times are the company's local time (see CompanyDateTimeField).
     scheduled_at = CompanyDateTimeField()
@@ -198,8 +218,12 @@ class TripTimesSerializer(serializers.Serializer):
 
 class BookingCreateInputSerializer(TripTimesSerializer):
     client = CompanyObjectField(Client)
-    pickup = PlaceSerializer()
-    dropoff = PlaceSerializer()
+    pickup = PlaceSerializer(
+        required=False, help_text="Neither this nor pickup_place: the client's home."
+    )
+    dropoff = PlaceSerializer(required=False, help_text="Or dropoff_place.")
+    pickup_place = PlaceField(required=False, help_text="A place's id instead of `pickup`.")
+    dropoff_place = PlaceField(required=False, help_text="A place's id instead of `dropoff`.")
     passengers = serializers.IntegerField(min_value=1, max_value=8, default=1)
     urgent = serializers.BooleanField(default=False)
     mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
@@ -214,10 +238,16 @@ class BookingCreateInputSerializer(TripTimesSerializer):
         "refused without it.",
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _check_stops(attrs, dropoff_required=True)
+        return super().validate(attrs)
+
 
 class BookingUpdateInputSerializer(serializers.Serializer):
     pickup = PlaceSerializer(required=False)
     dropoff = PlaceSerializer(required=False)
+    pickup_place = PlaceField(required=False, help_text="A place's id instead of `pickup`.")
+    dropoff_place = PlaceField(required=False, help_text="A place's id instead of `dropoff`.")
     scheduled_at = CompanyDateTimeField(required=False)
     pickup_earliest = CompanyDateTimeField(required=False)
     pickup_latest = CompanyDateTimeField(required=False)
@@ -233,6 +263,7 @@ class BookingUpdateInputSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
             raise serializers.ValidationError({"non_field_errors": "Nothing to change."})
+        _check_stops(attrs, dropoff_required=False)
         _check_times(attrs)
         return attrs
 

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atmr.accounts.selectors import company_get
+from atmr.api import CompanyApiView, CompanyListApiView
+from places import selectors, services
+from places.errors import PlaceReadOnly
+from places.models import Place
+from places.serializers import (
+    PlaceInputSerializer,
+    PlaceListQuerySerializer,
+    PlaceOutputSerializer,
+)
+
+
+class _PlaceApi(CompanyApiView):
+    queryset = Place.objects.none()
+    serializer_class = PlaceOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Place]:
+        return selectors.place_list(company_id=self.company_id)
+
+
+class PlaceListCreateApi(CompanyListApiView, _PlaceApi):
+    """The global places and the company's own, searchable by name or alias."""
+
+    filter_backends: list[type] = []
+
+    def filter_queryset(self, queryset: QuerySet[Place]) -> QuerySet[Place]:
+        query = PlaceListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        return selectors.place_search(
+            queryset, search=params.get("search", ""), kind=params.get("kind", "")
+        )
+
+    @extend_schema(parameters=[PlaceListQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """List places (global and the company's), by `search` words and `kind`."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=PlaceInputSerializer, responses={201: PlaceOutputSerializer})
+    def post(self, request: Request) -> Response:
+        """Add a place of the company; an address without lat/lon is geocoded or refused."""
+        data = self.validated(PlaceInputSerializer)
+        company = company_get(company_id=self.company_id)
+        return self.respond(services.place_create(company=company, **data), status=201)
+
+
+class PlaceDetailApi(_PlaceApi):
+    def get(self, request: Request, place_id: UUID) -> Response:
+        """One place (global or the company's)."""
+        return self.respond(self.get_scoped_object(self.get_queryset(), place_id))
+
+    @extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer)
+    def patch(self, request: Request, place_id: UUID) -> Response:
+        """Change some of a company place's fields; a global place is a 403 (superusers only)."""
+        place = self.get_scoped_object(self.get_queryset(), place_id)
+        if place.company_id is None:
+            raise PlaceReadOnly("Global places are edited by the deployment's administrators.")
+        changes = self.validated(PlaceInputSerializer, partial=True)
+        return self.respond(services.place_update(place=place, changes=changes))

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+from rest_framework import serializers
+
+from atmr.fields import CompanyObjectField
+from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
+from places.models import MAX_ALIASES, MAX_EXTRA_SERVICE_MINUTES, Place
+
+
+class PlaceField(CompanyObjectField):
+    """A place by id: one of the caller's company or a global one; another company's place
+    reads as unknown, exactly like a missing one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Place, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Model]:
+        company_id = self.context["company_id"]
+        return Place.objects.filter(Q(company_id=company_id) | Q(company__isnull=True))
+
+
+class PlaceOutputSerializer(serializers.ModelSerializer):
+    is_global = serializers.BooleanField(help_text="A place every company sees (read only).")
+
+    class Meta:
+        model = Place
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "address",
+            "lat",
+            "lon",
+            "aliases",
+            "entrance_notes",
+            "extra_service_minutes",
+            "is_global",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PlaceInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Place.Kind.choices, required=False)
+    address = serializers.CharField(max_length=300)
+    lat = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        validators=LATITUDE_VALIDATORS,
+        help_text="With lon; without both, the address is geocoded (GEOCODER_URL) or refused.",
+    )
+    lon = serializers.FloatField(required=False, allow_null=True, validators=LONGITUDE_VALIDATORS)
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=200), max_length=MAX_ALIASES, required=False
+    )
+    entrance_notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    extra_service_minutes = serializers.IntegerField(
+        min_value=0, max_value=MAX_EXTRA_SERVICE_MINUTES, required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": "Nothing to change."})
+        if ("lat" in attrs) != ("lon" in attrs) or (attrs.get("lat") is None) != (
+            attrs.get("lon") is None
+        ):
+            missing = "lat" if attrs.get("lat") is None else "lon"
+            raise serializers.ValidationError({missing: "Give lat and lon together."})
+        return attrs
+
+
+class PlaceListQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/places`."""
+
+    search = serializers.CharField(
+        required=False,
+        max_length=200,
+        allow_blank=True,
+        help_text='Words of a name or alias, any case, accents optional ("hug", "CHUV").',
+    )
+    kind = serializers.ChoiceField(choices=Place.Kind.choices, required=False)
