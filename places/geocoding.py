@@ -71,7 +71,9 @@ def _search(base: str, address: str) -> Coordinates | None:
     )
     response.raise_for_status()
     results = response.json()
-    if not isinstance(results, list) or not results:
+    if not isinstance(results, list):
+        raise ValueError("the answer is not a list of places")
+    if not results:
         return None
     lat, lon = float(results[0]["lat"]), float(results[0]["lon"])
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

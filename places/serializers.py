@@ -22,6 +22,20 @@ class PlaceField(CompanyObjectField):
         return Place.objects.filter(Q(company_id=company_id) | Q(company__isnull=True))
 
 
+class AliasListField(serializers.ListField):
+    """DRF keys a list's item errors by index (an int), which the JSON renderer refuses (a
+    500): key them by the index as text, `{"aliases": {"2": ["..."]}}`."""
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict):
+                detail = {str(key): value for key, value in detail.items()}
+            raise serializers.ValidationError(detail) from None
+
+
 class PlaceOutputSerializer(serializers.ModelSerializer):
     is_global = serializers.BooleanField(help_text="A place every company sees (read only).")
 
@@ -54,8 +68,11 @@ class PlaceInputSerializer(serializers.Serializer):
         help_text="With lon; without both, the address is geocoded (GEOCODER_URL) or refused.",
     )
     lon = serializers.FloatField(required=False, allow_null=True, validators=LONGITUDE_VALIDATORS)
-    aliases = serializers.ListField(
-        child=serializers.CharField(max_length=200), max_length=MAX_ALIASES, required=False
+    aliases = AliasListField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        max_length=MAX_ALIASES,
+        required=False,
+        help_text="Other names people search for; blanks and repeats are dropped.",
     )
     entrance_notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     extra_service_minutes = serializers.IntegerField(
