@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
 from places import selectors, services
 from places.errors import PlaceReadOnly
 from places.models import Place
@@ -17,6 +17,7 @@ from places.serializers import (
     PlaceInputSerializer,
     PlaceListQuerySerializer,
     PlaceOutputSerializer,
+    place_list_data,
 )
 
 
@@ -28,8 +29,13 @@ class _PlaceApi(CompanyApiView):
         return selectors.place_list(company_id=self.company_id)
 
 
-class PlaceListCreateApi(CompanyListApiView, _PlaceApi):
-    """The global places and the company's own, searchable by name or alias."""
+class PlaceListCreateApi(RowListApiView, _PlaceApi):
+    """The global places and the company's own, searchable by name or alias.
+
+    Rows as in the hot lists (one query when the answer fits a page), but no page cache: a
+    global place's change would have to retire every company's pages, and what a search box
+    types is rarely asked twice.
+    """
 
     filter_backends: list[type] = []
 
@@ -44,7 +50,10 @@ class PlaceListCreateApi(CompanyListApiView, _PlaceApi):
     @extend_schema(parameters=[PlaceListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """List places (global and the company's), by `search` words and `kind`."""
-        return super().get(request, *args, **kwargs)
+        return CompanyListApiView.get(self, request, *args, **kwargs)
+
+    def rows(self, queryset: QuerySet[Place]) -> list[dict[str, Any]]:
+        return place_list_data(queryset)
 
     @extend_schema(request=PlaceInputSerializer, responses={201: PlaceOutputSerializer})
     def post(self, request: Request) -> Response:

@@ -111,7 +111,3 @@ class Place(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_global(self) -> bool:
-        return self.company_id is None

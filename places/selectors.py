@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from places.models import Place, search_normalise
 
 
 def place_list(*, company_id: object) -> QuerySet[Place]:
-    """The places `company_id` may use: global ones (no company) and its own."""
-    return Place.objects.filter(Q(company_id=company_id) | Q(company__isnull=True))
+    """The places `company_id` may use: global ones (no company) and its own, each with
+    `is_global` (the list's column, see places.serializers.PLACE_LIST)."""
+    return Place.objects.filter(Q(company_id=company_id) | Q(company__isnull=True)).annotate(
+        is_global=ExpressionWrapper(Q(company__isnull=True), output_field=BooleanField())
+    )
 
 
 def place_get(*, company_id: object, place_id: object) -> Place | None:

@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from atmr.fields import CompanyObjectField
+from atmr.row_shapes import RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from places.models import MAX_ALIASES, MAX_EXTRA_SERVICE_MINUTES, Place
 
@@ -37,7 +39,8 @@ class AliasListField(serializers.ListField):
 
 
 class PlaceOutputSerializer(serializers.ModelSerializer):
-    is_global = serializers.BooleanField(help_text="A place every company sees (read only).")
+    aliases = serializers.SerializerMethodField()
+    is_global = serializers.SerializerMethodField()
 
     class Meta:
         model = Place
@@ -55,6 +58,29 @@ class PlaceOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aliases(self, place: Place) -> list[str]:
+        return list(place.aliases or [])
+
+    @extend_schema_field(
+        serializers.BooleanField(help_text="A place every company sees (read only here).")
+    )
+    def get_is_global(self, place: Place) -> bool:
+        return place.company_id is None
+
+
+# The list is written straight from `.values_list()` rows (atmr/row_shapes.py); the serializer
+# above stays the one declaration of its shape (places/tests/test_list_shape.py).
+PLACE_LIST = RowShape(
+    PlaceOutputSerializer,
+    methods={"aliases": "aliases", "is_global": "is_global"},  # `is_global`: place_list's
+)
+
+
+def place_list_data(queryset: QuerySet[Place]) -> list[dict[str, Any]]:
+    """`PlaceOutputSerializer` output for a scoped (`place_list`), filtered, sliced queryset."""
+    return PLACE_LIST.data(queryset)
 
 
 class PlaceInputSerializer(serializers.Serializer):

@@ -27,15 +27,28 @@ def test_list_has_a_constant_query_count(
 ):
     PlaceFactory.create_batch(rows // 2 or 1)
     PlaceFactory.create_batch(rows - (rows // 2 or 1), company=company)
-    with django_assert_num_queries(2):  # count, places
+    with django_assert_num_queries(1):  # places (one page: its length is the count)
         response = dispatcher_client.get("/api/places?page_size=500")
     assert response.status_code == 200
     assert response.json()["count"] == rows
 
 
+def test_a_list_longer_than_a_page_takes_two_queries(
+    company, dispatcher_client, django_assert_num_queries
+):
+    PlaceFactory.create_batch(7, company=company)
+    with django_assert_num_queries(2):  # the page and one row more, count
+        first = dispatcher_client.get("/api/places?page_size=3").json()
+    assert first["count"] == 7 and len(first["results"]) == 3 and "page=2" in first["next"]
+    second = dispatcher_client.get(first["next"]).json()
+    last = dispatcher_client.get("/api/places?page_size=3&page=3").json()
+    ids = [p["id"] for page in (first, second, last) for p in page["results"]]
+    assert len(ids) == len(set(ids)) == 7 and last["next"] is None
+
+
 def test_search_query_count_is_constant(company, dispatcher_client, django_assert_num_queries):
     PlaceFactory.create_batch(30, aliases=["Hôpital cantonal"])
-    with django_assert_num_queries(2):  # count, places
+    with django_assert_num_queries(1):  # places
         response = dispatcher_client.get("/api/places?search=hopital+cantonal&page_size=500")
     assert response.json()["count"] == 30
 
