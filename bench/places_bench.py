@@ -48,6 +48,7 @@ QUERIES = [
     ("search=zzzz (no match)", "/api/places?search=zzzz", True),
 ]
 
+
 def TARGETED(name: str) -> bool:
     return name.startswith("search=") and "page of 100" not in name
 
