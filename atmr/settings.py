@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "atmr.accounts.models.User.Role",
         "DispatchRunStatusEnum": "dispatch.models.DispatchRun.Status",
         "DispatchModeEnum": "dispatch.models.DispatchRun.Mode",
+        "PlaceKindEnum": "places.models.Place.Kind",
     },
 }
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from atmr.fields import CompanyObjectField
@@ -38,6 +38,8 @@ class AliasListField(serializers.ListField):
             raise serializers.ValidationError(detail) from None
 
 
+# "PlaceOutput" is the schema name of a booking's stop (bookings.serializers).
+@extend_schema_serializer(component_name="SavedPlace")
 class PlaceOutputSerializer(serializers.ModelSerializer):
     aliases = serializers.SerializerMethodField()
     is_global = serializers.SerializerMethodField()
