@@ -211,6 +211,7 @@ def main() -> int:
     stack.manage(env, "seed_demo", "--days", "1", "--bookings-per-day", "10")
     stack.manage(env, "shell", "-c", FILL.format(wanted=wanted))
     server = stack.start(shape, env)
+    load_before = os.getloadavg()[0]
     try:
         token = login(shape.port)
         timings = [
@@ -219,12 +220,14 @@ def main() -> int:
             for name, path, auth in QUERIES
         ]
     finally:
+        load_after = os.getloadavg()[0]
         server.stop()
     today = datetime.now(UTC).date()
     report = (
         f"# Places search bench, {today}\n\n{wanted:,} places; "
         f"gunicorn {shape.workers} workers x {shape.threads} threads; {os.cpu_count()} cores; "
-        f"client on the same machine, {n} requests per row.\n\n{table(timings)}\n\n"
+        f"client on the same machine, {n} requests per row; load average "
+        f"{load_before:.1f} before, {load_after:.1f} after.\n\n{table(timings)}\n\n"
         f"```\n{explain(dsn)}\n```\n"
     )
     print(report)

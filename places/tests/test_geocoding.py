@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from places.geocoding import Coordinates, geocode
@@ -69,3 +73,13 @@ def test_place_moved_to_a_new_address_is_geocoded_again(geocoder, company, dispa
     )
     assert lost.status_code == 400 and lost.json()["code"] == "coordinates_required"
     assert dispatcher_client.get(f"/api/places/{place_id}").json()["lat"] == 46.5167
+
+
+def test_a_geocoder_url_that_is_not_http_fails_at_startup():
+    clean = {k: v for k, v in os.environ.items() if k not in ("ATMR_TESTING", "DEBUG")}
+    env = {**clean, "DEBUG": "1", "GEOCODER_URL": "nominatim.example.test"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode != 0
+    assert "GEOCODER_URL must be an http:// or https:// URL" in result.stderr
