@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -18,7 +19,20 @@ from places.serializers import (
     PlaceListQuerySerializer,
     PlaceOutputSerializer,
     place_list_data,
+    place_list_page,
 )
+
+
+class _Counted:
+    """What Django's paginator asks of a list it only counts."""
+
+    ordered = True
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def count(self) -> int:
+        return self.total
 
 
 class _PlaceApi(CompanyApiView):
@@ -54,6 +68,20 @@ class PlaceListCreateApi(RowListApiView, _PlaceApi):
 
     def rows(self, queryset: QuerySet[Place]) -> list[dict[str, Any]]:
         return place_list_data(queryset)
+
+    def _first_page(self, request: Request, queryset: QuerySet[Place]) -> Response | None:
+        """Page one in one query whatever the matches: the rows carry the total
+        (`COUNT(*) OVER ()`). A broad search ("clinique") needs no second query for it."""
+        paginator = self.paginator
+        if paginator is None or request.query_params.get(paginator.page_query_param, "1") != "1":
+            return None
+        size = paginator.get_page_size(request)
+        if not size:
+            return None
+        rows, total = place_list_page(queryset, size)
+        pages = paginator.django_paginator_class(_Counted(total), size)
+        paginator.request, paginator.page = request, Page(rows, 1, pages)
+        return paginator.get_paginated_response(rows)
 
     @extend_schema(request=PlaceInputSerializer, responses={201: PlaceOutputSerializer})
     def post(self, request: Request) -> Response:

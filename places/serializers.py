@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet, Window
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -83,6 +83,17 @@ PLACE_LIST = RowShape(
 def place_list_data(queryset: QuerySet[Place]) -> list[dict[str, Any]]:
     """`PlaceOutputSerializer` output for a scoped (`place_list`), filtered, sliced queryset."""
     return PLACE_LIST.data(queryset)
+
+
+def place_list_page(queryset: QuerySet[Place], size: int) -> tuple[list[dict[str, Any]], int]:
+    """The first `size` rows of a scoped, filtered queryset and the count of all its rows, in
+    one query (a window count beside each row)."""
+    counted = queryset.annotate(total_rows=Window(Count("pk")))
+    raw = list(counted[:size].values_list(*PLACE_LIST.columns, "total_rows"))
+    if not raw:
+        # An empty page says nothing of the total (always 0 here: page one of nothing).
+        return [], 0
+    return PLACE_LIST.rows_data(row[:-1] for row in raw), raw[0][-1]
 
 
 class PlaceInputSerializer(serializers.Serializer):
