@@ -254,8 +254,8 @@ def booking_stops_resolve(
     coordinates (`Place`), plus the links to record.
 
     - `pickup_place` / `dropoff_place` (a `places.Place` of the company or a global one) fill
-      their stop's address and coordinates, and the booking keeps the link; a stop given as an
-      address clears its link.
+      their stop's address ("name, address") and coordinates, and the booking keeps the link;
+      a stop given as an address clears its link.
     - Creating (`client` given) with no pick-up at all starts at the client's home
       (PickupRequired, 400 on `pickup`, when the client has no home coordinates).
     - An address without coordinates is geocoded (`places.services.coordinates_resolve`:
@@ -271,7 +271,9 @@ def booking_stops_resolve(
         if place is not None:
             if place.company_id not in (None, company_id):
                 raise NotFound("Unknown place.", field=f"{stop}_place")
-            out[stop] = Place(address=place.address, lat=place.lat, lon=place.lon)
+            # The trip sheet names the place: "HUG, Rue Gabrielle-Perret-Gentil 4, Genève".
+            address = f"{place.name}, {place.address}"[:300]
+            out[stop] = Place(address=address, lat=place.lat, lon=place.lon)
         elif stop in out:
             address = out[stop]
             lat, lon, found = coordinates_resolve(

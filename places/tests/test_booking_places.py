@@ -42,7 +42,11 @@ def test_dropoff_place_fills_address_and_coordinates(company, dispatcher_client,
     response = book(dispatcher_client, patient, dropoff_place=str(hug.id))
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["dropoff"] == {"address": hug.address, "lat": hug.lat, "lon": hug.lon}
+    assert body["dropoff"] == {
+        "address": "HUG, Rue Gabrielle-Perret-Gentil 4, Genève",
+        "lat": hug.lat,
+        "lon": hug.lon,
+    }
     assert body["dropoff_place"] == str(hug.id) and body["pickup_place"] is None
     # No pick-up given: the client's home.
     assert body["pickup"] == {"address": patient.address, "lat": patient.lat, "lon": patient.lon}
@@ -162,7 +166,7 @@ def test_patch_to_a_place_and_back_to_an_address(company, dispatcher_client, hug
     url = f"/api/bookings/{booking.id}"
     to_place = dispatcher_client.patch(url, {"dropoff_place": str(hug.id)}, format="json")
     assert to_place.status_code == 200, to_place.json()
-    assert to_place.json()["dropoff"]["address"] == hug.address
+    assert to_place.json()["dropoff"]["address"] == f"HUG, {hug.address}"
     assert to_place.json()["dropoff_place"] == str(hug.id)
     to_address = dispatcher_client.patch(
         url, {"dropoff": {"address": "Avenue de la Gare 10, Lausanne"}}, format="json"
@@ -199,4 +203,4 @@ def test_deleting_a_place_keeps_the_bookings_stops(company, dispatcher_client, h
     hug.delete()
     booking = Booking.objects.get(pk=booking_id)
     assert booking.dropoff_place_id is None
-    assert booking.dropoff_address == "Rue Gabrielle-Perret-Gentil 4, Genève"
+    assert booking.dropoff_address == "HUG, Rue Gabrielle-Perret-Gentil 4, Genève"
