@@ -113,3 +113,11 @@ def test_the_map_picker_loads_only_our_own_static_files(company, staff_web, sett
         assert finders.find(path), path
     assert "unpkg" not in page and "cdn" not in page.lower()
     assert finders.find("vendor/leaflet/images/marker-icon.png")
+
+
+def test_duplicate_name_is_a_form_error_not_a_crash(company, staff_web):
+    PlaceFactory(name=FORM["name"], company=company)
+    response = staff_web.post("/admin/places/place/add/", FORM)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert Place.objects.count() == 1
