@@ -16,7 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from atmr.accounts.models import Company, User
-from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
+from atmr.demo_places import DESTINATIONS, FIRST_NAMES, LAST_NAMES, PLACES, STREETS, TOWNS
 from atmr.list_cache import lists_changed
 from bookings.models import Booking, Client, Mobility
 from bookings.reasons import reason_codes_seed
@@ -25,6 +25,7 @@ from dispatch.engine.geo import Location
 from dispatch.engine.straight_line import estimate
 from drivers.models import Absence, Driver, Vehicle
 from drivers.rosters import absence_create, roster_set, shifts_generate
+from places.models import Place, place_search_text
 
 DEMO_COMPANY = "Demo Transports"
 DEMO_DOMAIN = "demo.atmr.test"
@@ -143,6 +144,29 @@ def _clients(company: Company, count: int, rng: random.Random) -> list[Client]:
     return list(Client.objects.filter(company=company).order_by("phone"))
 
 
+def seed_places() -> dict[str, Place]:
+    """The region's hospitals and clinics as global places (every company sees them), by
+    their drop-off address. Idempotent: found by name and brought up to date."""
+    seeded = {}
+    for spec in PLACES:
+        place, _ = Place.objects.update_or_create(
+            company=None,
+            name=spec.name,
+            defaults={
+                "kind": spec.kind,
+                "address": spec.address,
+                "lat": spec.lat,
+                "lon": spec.lon,
+                "aliases": list(spec.aliases),
+                "extra_service_minutes": spec.extra_service_minutes,
+                "entrance_notes": spec.entrance_notes,
+                "search_text": place_search_text(spec.name, spec.aliases),
+            },
+        )
+        seeded[spec.destination] = place
+    return seeded
+
+
 def _home(client: Client) -> Location:
     """Where the patient is picked up: the client's coordinates (every demo client has them)."""
     if client.lat is None or client.lon is None:
@@ -156,7 +180,9 @@ def _nearby_destination(home: Location, rng: random.Random) -> tuple[str, float,
     return rng.choice(ranked[:3])
 
 
-def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Booking:
+def _trip(
+    company: Company, client: Client, day: date, rng: random.Random, places: dict[str, Place]
+) -> Booking:
     home = _home(client)
     dest = _nearby_destination(home, rng)
     hour = rng.choice([7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 16])
@@ -170,6 +196,7 @@ def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Bo
         dropoff_address=dest[0],
         dropoff_lat=dest[1],
         dropoff_lon=dest[2],
+        dropoff_place=places.get(dest[0]),
         scheduled_at=local,
         pickup_earliest=local - timedelta(minutes=company.window_before_minutes),
         pickup_latest=local + timedelta(minutes=company.window_after_minutes),
@@ -187,14 +214,16 @@ def _trip(company: Company, client: Client, day: date, rng: random.Random) -> Bo
 
 
 def _bookings_for_day(
-    company: Company, clients: list[Client], day: date, wanted: int
+    company: Company, clients: list[Client], day: date, wanted: int, places: dict[str, Place]
 ) -> list[Booking]:
     start, end = day_bounds(day, company.tz)
     have = Booking.objects.filter(
         company=company, scheduled_at__gte=start, scheduled_at__lt=end
     ).count()
     rng = random.Random(day.toordinal() * 7919 + have)
-    return [_trip(company, rng.choice(clients), day, rng) for _ in range(max(0, wanted - have))]
+    return [
+        _trip(company, rng.choice(clients), day, rng, places) for _ in range(max(0, wanted - have))
+    ]
 
 
 # Rosters: (start, end, break from, break over by, break minutes). Wheelchair vans run early
@@ -269,10 +298,11 @@ def seed_demo(
     drivers = _fleet(company, max(30, math.ceil(bookings_per_day / 7)), password_hash, rng)
     _rosters(company, start)
     clients = _clients(company, max(300, bookings_per_day * 2), rng)
+    places = seed_places()
     day_list = [start + timedelta(days=i) for i in range(days)]
     created = 0
     for day in progress(day_list):
-        batch = _bookings_for_day(company, clients, day, bookings_per_day)
+        batch = _bookings_for_day(company, clients, day, bookings_per_day, places)
         Booking.objects.bulk_create(batch, batch_size=2000)  # no signals: bump below
         created += len(batch)
     lists_changed(company.id)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "atmr.chat",
     "atmr",
     "drivers",
+    "places",
     "bookings",
     "dispatch",
     "realtime",
@@ -183,6 +184,20 @@ OSRM_URL = env_str("OSRM_URL") or ""
 OSRM_TIMEOUT_S = float(env_str("OSRM_TIMEOUT_S", "2.0") or 2.0)
 OSRM_MAX_TABLE_SIZE = env_int("OSRM_MAX_TABLE_SIZE", 100)
 
+# --- Places: geocoding and the admin's map picker --------------------------------------------
+# A Nominatim-compatible `/search` API; unset: addresses need their coordinates typed.
+GEOCODER_URL = env_str("GEOCODER_URL") or ""
+if GEOCODER_URL and not GEOCODER_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("GEOCODER_URL must be an http:// or https:// URL.")
+GEOCODER_TIMEOUT_S = float(env_str("GEOCODER_TIMEOUT_S", "2.0") or 2.0)
+GEOCODER_CACHE_S = env_int("GEOCODER_CACHE_S", 30 * 24 * 3600)
+# Map tiles of the coordinate picker ({z}/{x}/{y}); without tiles it is still a plain form.
+MAP_TILES_URL = env_str("MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png") or ""
+MAP_TILES_ATTRIBUTION = env_str(
+    "MAP_TILES_ATTRIBUTION",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -254,6 +269,7 @@ SPECTACULAR_SETTINGS = {
         "DispatchModeEnum": "dispatch.models.DispatchRun.Mode",
         "AbsenceKindEnum": "drivers.models.Absence.Kind",
         "ReasonCodeKindEnum": "bookings.models.ReasonCode.Kind",
+        "PlaceKindEnum": "places.models.Place.Kind",
     },
 }
 

@@ -12,6 +12,7 @@ from bookings import api as bookings_api
 from bookings import public_views as bookings_public_views
 from dispatch import api as dispatch_api
 from drivers import api as drivers_api
+from places import api as places_api
 
 api = [
     path("health", health.health, name="health"),
@@ -108,6 +109,8 @@ api = [
     path("shifts", drivers_api.ShiftListCreateApi.as_view(), name="shift-list"),
     path("shifts/<uuid:shift_id>", drivers_api.ShiftDetailApi.as_view(), name="shift-detail"),
     path("absences", drivers_api.AbsenceListCreateApi.as_view(), name="absence-list"),
+    path("places", places_api.PlaceListCreateApi.as_view(), name="place-list"),
+    path("places/<uuid:place_id>", places_api.PlaceDetailApi.as_view(), name="place-detail"),
     path("chat/messages", chat_api.ChatMessageListApi.as_view(), name="chat-messages"),
     path("dispatch/run", dispatch_api.RunStartApi.as_view(), name="dispatch-run"),
     path("dispatch/runs", dispatch_api.RunListApi.as_view(), name="dispatch-runs"),

@@ -190,6 +190,20 @@ class Booking(models.Model):
     cancelled_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was cancelled or marked a no-show."
     )
+    # The place a stop was chosen from. The booking keeps its own copy of the address and
+    # coordinates, so deleting a place (a duplicate merged away) loses nothing a trip needs:
+    # SET_NULL, where PROTECT would pin every hospital ever driven to for good.
+    pickup_place = models.ForeignKey(
+        "places.Place", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dropoff_place = models.ForeignKey(
+        "places.Place", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    geocoded = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Coordinates of a stop came from the geocoder, not from a person or a place.",
+    )
 
     class Meta:
         ordering = ["scheduled_at"]

@@ -14,6 +14,7 @@ from bookings.reasons import ReasonCodeInvalid, reason_code_choose
 from bookings.services import Place
 from bookings.will_call import DEFAULT_READY_IN_MINUTES, MAX_READY_IN_MINUTES, ready_link_url
 from drivers.models import Driver
+from places.serializers import PlaceField
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -39,11 +40,17 @@ class VehicleRefSerializer(serializers.Serializer):
 
 class PlaceSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=300)
-    lat = serializers.FloatField(validators=LATITUDE_VALIDATORS)
-    lon = serializers.FloatField(validators=LONGITUDE_VALIDATORS)
+    # Without both, the address is geocoded on save (GEOCODER_URL), else a 400
+    # `coordinates_required` (bookings.services.booking_stops_resolve).
+    lat = serializers.FloatField(validators=LATITUDE_VALIDATORS, required=False)
+    lon = serializers.FloatField(validators=LONGITUDE_VALIDATORS, required=False)
 
     def to_internal_value(self, data: Any) -> Place:
-        return Place(**super().to_internal_value(data))
+        values = super().to_internal_value(data)
+        if ("lat" in values) != ("lon" in values):
+            missing = "lon" if "lat" in values else "lat"
+            raise serializers.ValidationError({missing: "Give lat and lon together."})
+        return Place(**values)
 
 
 class PlaceOutputSerializer(serializers.Serializer):
@@ -106,6 +113,9 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "cancel_code",
             "cancelled_late",
             "cancelled_at",
+            "pickup_place",
+            "dropoff_place",
+            "geocoded",
         ]
 
     def _place(self, booking: Booking, prefix: str) -> dict[str, Any]:
@@ -242,6 +252,16 @@ def _check_times(attrs: dict[str, Any]) -> None:
         raise serializers.ValidationError({"appointment_at": "Must be after the pick-up time."})
 
 
+def _check_stops(attrs: dict[str, Any], *, dropoff_required: bool) -> None:
+    for stop in ("pickup", "dropoff"):
+        if stop in attrs and f"{stop}_place" in attrs:
+            raise serializers.ValidationError(
+                {f"{stop}_place": f"Give either {stop} or {stop}_place, not both."}
+            )
+    if dropoff_required and "dropoff" not in attrs and "dropoff_place" not in attrs:
+        raise serializers.ValidationError({"dropoff": "Give dropoff or dropoff_place."})
+
+
 class TripTimesSerializer(serializers.Serializer):
     # Without an offset, times are the company's local time (see CompanyDateTimeField).
     scheduled_at = CompanyDateTimeField()
@@ -281,8 +301,12 @@ class ReturnTripSerializer(TripTimesSerializer):
 
 class BookingCreateInputSerializer(TripTimesSerializer):
     client = CompanyObjectField(Client)
-    pickup = PlaceSerializer()
-    dropoff = PlaceSerializer()
+    pickup = PlaceSerializer(
+        required=False, help_text="Neither this nor pickup_place: the client's home."
+    )
+    dropoff = PlaceSerializer(required=False, help_text="Or dropoff_place.")
+    pickup_place = PlaceField(required=False, help_text="A place's id instead of `pickup`.")
+    dropoff_place = PlaceField(required=False, help_text="A place's id instead of `dropoff`.")
     passengers = serializers.IntegerField(min_value=1, max_value=8, default=1)
     urgent = serializers.BooleanField(default=False)
     mobility = serializers.ChoiceField(choices=Mobility.choices, required=False)
@@ -297,10 +321,16 @@ class BookingCreateInputSerializer(TripTimesSerializer):
         "refused without it.",
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _check_stops(attrs, dropoff_required=True)
+        return super().validate(attrs)
+
 
 class BookingUpdateInputSerializer(serializers.Serializer):
     pickup = PlaceSerializer(required=False)
     dropoff = PlaceSerializer(required=False)
+    pickup_place = PlaceField(required=False, help_text="A place's id instead of `pickup`.")
+    dropoff_place = PlaceField(required=False, help_text="A place's id instead of `dropoff`.")
     scheduled_at = CompanyDateTimeField(required=False)
     pickup_earliest = CompanyDateTimeField(required=False)
     pickup_latest = CompanyDateTimeField(required=False)
@@ -316,6 +346,7 @@ class BookingUpdateInputSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
             raise serializers.ValidationError({"non_field_errors": "Nothing to change."})
+        _check_stops(attrs, dropoff_required=False)
         _check_times(attrs)
         return attrs
 

@@ -33,6 +33,8 @@ from bookings.reasons import (
 )
 from bookings.transitions import EDITABLE, can_transition, driver_step_refusal
 from drivers.models import Driver, Vehicle
+from places.errors import PickupRequired
+from places.services import coordinates_resolve
 from realtime.events import build_assignment, build_booking_updated
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from realtime.publish import publish_on_commit
@@ -42,8 +44,10 @@ from realtime.schemas import AssignmentAction
 @dataclass(frozen=True)
 class Place:
     address: str
-    lat: float
-    lon: float
+    # None until resolved: an address given without coordinates is geocoded on save
+    # (`booking_stops_resolve`); a booking's stops always have both.
+    lat: float | None = None
+    lon: float | None = None
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -211,7 +215,11 @@ def booking_create(
     """
     if client.company_id != company.id:
         raise DomainError("Unknown client.", field="client")
+    fields = booking_stops_resolve(company_id=company.id, client=client, fields=fields)
+    links = {name: fields.pop(name) for name in _STOP_LINKS if name in fields}
     booking = _booking_from(company=company, client=client, **fields)
+    for name, value in links.items():
+        setattr(booking, name, value)
     if not record_past:
         _check_not_past(booking, company)
     booking.save()
@@ -239,6 +247,8 @@ def booking_create(
                 field="return_trip.scheduled_at",
             )
         back.return_of = booking
+        back.pickup_place, back.dropoff_place = booking.dropoff_place, booking.pickup_place
+        back.geocoded = booking.geocoded
         back.save()
     publish_on_commit(group_for_company_dispatch(company.id), build_booking_updated(booking))
     return booking
@@ -253,6 +263,60 @@ def _will_call_times(company: Company, outbound: Booking) -> dict[str, datetime]
     return {"scheduled_at": scheduled, "pickup_earliest": earliest, "pickup_latest": latest}
 
 
+# --- stops: places, the client's home, geocoding ------------------------------------------
+_STOP_LINKS = ("pickup_place", "dropoff_place", "geocoded")
+
+
+def booking_stops_resolve(
+    *, company_id: object, client: Client | None, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """`fields` (of a booking to create, or changes) with every stop given as an address with
+    coordinates (`Place`), plus the links to record.
+
+    - `pickup_place` / `dropoff_place` (a `places.Place` of the company or a global one) fill
+      their stop's address ("name, address") and coordinates, and the booking keeps the link;
+      a stop given as an address clears its link.
+    - Creating (`client` given) with no pick-up at all starts at the client's home
+      (PickupRequired, 400 on `pickup`, when the client has no home coordinates).
+    - An address without coordinates is geocoded (`places.services.coordinates_resolve`:
+      CoordinatesRequired, 400 naming the stop, when it cannot be); `geocoded` is set when one
+      was, and cleared when both stops are given again without the geocoder.
+    """
+    out = dict(fields)
+    if client is not None and "pickup" not in out and "pickup_place" not in out:
+        out["pickup"] = _client_home(client)
+    geocoded, given = False, set()
+    for stop in ("pickup", "dropoff"):
+        place = out.get(f"{stop}_place")
+        if place is not None:
+            if place.company_id not in (None, company_id):
+                raise NotFound("Unknown place.", field=f"{stop}_place")
+            # The trip sheet names the place: "HUG, Rue Gabrielle-Perret-Gentil 4, Genève".
+            address = f"{place.name}, {place.address}"[:300]
+            out[stop] = Place(address=address, lat=place.lat, lon=place.lon)
+        elif stop in out:
+            address = out[stop]
+            lat, lon, found = coordinates_resolve(
+                address=address.address, lat=address.lat, lon=address.lon, field=stop
+            )
+            out[stop], out[f"{stop}_place"] = Place(address.address, lat, lon), None
+            geocoded |= found
+        if stop in out:
+            given.add(stop)
+    if geocoded or client is not None or given == {"pickup", "dropoff"}:
+        out["geocoded"] = geocoded
+    return out
+
+
+def _client_home(client: Client) -> Place:
+    if client.lat is None or client.lon is None:
+        raise PickupRequired(
+            "Pickup required: the client has no home coordinates; give pickup or pickup_place.",
+            field="pickup",
+        )
+    return Place(address=client.address or str(client), lat=client.lat, lon=client.lon)
+
+
 _PLACE_FIELDS = {
     "pickup": ("pickup_address", "pickup_lat", "pickup_lon"),
     "dropoff": ("dropoff_address", "dropoff_lat", "dropoff_lon"),
@@ -262,6 +326,8 @@ _PLACE_FIELDS = {
 @transaction.atomic
 def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
     """Edit a booking whose plan can still change (pending or assigned)."""
+    # Before the row lock: a stop given as an address may wait for the geocoder.
+    changes = booking_stops_resolve(company_id=booking.company_id, client=None, fields=changes)
     booking = (
         Booking.objects.select_for_update(of=("self",)).select_related("vehicle").get(pk=booking.pk)
     )

@@ -15,6 +15,7 @@ from dispatch.engine.plan import Plan, StopKind, UnassignedReason
 from dispatch.engine.problem import WHEELCHAIR, Break, Problem, Request, Vehicle
 from dispatch.models import DispatchSettings, PlannedRoute, RouteStop
 from drivers.models import Driver, Shift
+from places.models import Place
 
 STRETCHER = "stretcher"
 # Prefix of the per-driver "skill" that pins an already started trip to its driver.
@@ -86,12 +87,31 @@ def _places(booking: Booking) -> tuple[int, int]:
     return booking.passengers, 0
 
 
+def place_extra_seconds(bookings: list[Booking]) -> dict[object, int]:
+    """Place id -> the extra service seconds of each stop there (`Place.extra_service_minutes`:
+    long corridors, a reception desk), for the places these bookings name. One query."""
+    ids = {b.pickup_place_id for b in bookings} | {b.dropoff_place_id for b in bookings}
+    ids.discard(None)
+    if not ids:
+        return {}
+    rows = Place.objects.filter(id__in=ids, extra_service_minutes__gt=0)
+    return {pk: minutes * 60 for pk, minutes in rows.values_list("id", "extra_service_minutes")}
+
+
 def build_request(
-    index: int, booking: Booking, clock: DayClock, matrix: TravelMatrix, conf: DispatchSettings
+    index: int,
+    booking: Booking,
+    clock: DayClock,
+    matrix: TravelMatrix,
+    conf: DispatchSettings,
+    extra: dict[object, int] | None = None,
 ) -> Request:
     pickup, dropoff = 2 * index, 2 * index + 1
     seats, wheelchairs = _places(booking)
     service = _service_seconds(booking.mobility, conf)
+    extra = extra or {}
+    pickup_service = service + extra.get(booking.pickup_place_id, 0)
+    dropoff_service = service + extra.get(booking.dropoff_place_id, 0)
     direct = matrix.durations[pickup][dropoff]
     equipment = {STRETCHER} if booking.mobility == Mobility.STRETCHER else set()
     if booking.status != Booking.Status.PENDING and booking.driver_id:
@@ -101,7 +121,7 @@ def build_request(
     # Pick-up windows are short, so bounding the drop-off by "earliest pick-up + ride limit"
     # costs little and makes every plan VROOM finds keep the ride limit by construction;
     # the OR-Tools repair stays for the rare case it does not.
-    dropoff_latest = earliest + service + max_ride
+    dropoff_latest = earliest + pickup_service + max_ride
     if booking.appointment_at:
         dropoff_latest = min(dropoff_latest, clock.seconds(booking.appointment_at))
     return Request(
@@ -111,8 +131,8 @@ def build_request(
         pickup_earliest=earliest,
         pickup_latest=max(earliest, clock.seconds(booking.pickup_latest)),
         dropoff_latest=dropoff_latest,
-        pickup_service=service,
-        dropoff_service=service,
+        pickup_service=pickup_service,
+        dropoff_service=dropoff_service,
         seats=seats,
         wheelchairs=wheelchairs,
         equipment=frozenset(equipment),
@@ -188,9 +208,10 @@ def build_problem(
     day: DayInput, matrix: TravelMatrix, clock: DayClock, conf: DispatchSettings
 ) -> Problem:
     first_driver = 2 * len(day.bookings)
+    extra = place_extra_seconds(day.bookings)
     return Problem(
         requests=tuple(
-            build_request(i, b, clock, matrix, conf) for i, b in enumerate(day.bookings)
+            build_request(i, b, clock, matrix, conf, extra) for i, b in enumerate(day.bookings)
         ),
         vehicles=tuple(
             build_vehicle(first_driver + i, shift, clock) for i, shift in enumerate(day.shifts)

@@ -51,4 +51,5 @@ def test_the_booking_list_reads_each_column_once():
     names = [getattr(n, "name", n) for n in names]
     # 33 + will_call, released_at, ready_link_version + standing_order, occurrence_date
     # + cancel_code (id, code, label), cancelled_late, cancelled_at
-    assert len(names) == len(set(names)) == 43
+    # + pickup_place, dropoff_place, geocoded
+    assert len(names) == len(set(names)) == 46

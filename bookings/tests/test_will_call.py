@@ -232,7 +232,12 @@ def test_release_refuses_a_return_of_a_later_day(company, dispatcher_client, pat
 
 def test_release_refuses_a_cancelled_return(dispatcher_client, waiting_return):
     cancel = f"/api/bookings/{waiting_return.id}/cancel"
-    assert dispatcher_client.post(cancel, {"code": "patient_hospitalised", "reason": "stays"}, format="json").status_code == 200
+    assert (
+        dispatcher_client.post(
+            cancel, {"code": "patient_hospitalised", "reason": "stays"}, format="json"
+        ).status_code
+        == 200
+    )
     response = dispatcher_client.post(f"/api/bookings/{waiting_return.id}/ready")
     assert response.status_code == 409
     assert response.json()["code"] == "booking_not_editable"

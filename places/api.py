@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.core.paginator import Page
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atmr.accounts.selectors import company_get
+from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
+from places import selectors, services
+from places.errors import PlaceReadOnly
+from places.models import Place
+from places.serializers import (
+    PlaceInputSerializer,
+    PlaceListQuerySerializer,
+    PlaceOutputSerializer,
+    place_list_data,
+    place_list_page,
+)
+
+
+class _Counted:
+    """What Django's paginator asks of a list it only counts."""
+
+    ordered = True
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def count(self) -> int:
+        return self.total
+
+
+class _PlaceApi(CompanyApiView):
+    queryset = Place.objects.none()
+    serializer_class = PlaceOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Place]:
+        return selectors.place_list(company_id=self.company_id)
+
+
+class PlaceListCreateApi(RowListApiView, _PlaceApi):
+    """The global places and the company's own, searchable by name or alias.
+
+    Rows as in the hot lists (one query when the answer fits a page), but no page cache: a
+    global place's change would have to retire every company's pages, and what a search box
+    types is rarely asked twice.
+    """
+
+    filter_backends: list[type] = []
+
+    def filter_queryset(self, queryset: QuerySet[Place]) -> QuerySet[Place]:
+        query = PlaceListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        return selectors.place_search(
+            queryset, search=params.get("search", ""), kind=params.get("kind", "")
+        )
+
+    @extend_schema(parameters=[PlaceListQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """List places (global and the company's), by `search` words and `kind`."""
+        return CompanyListApiView.get(self, request, *args, **kwargs)
+
+    def rows(self, queryset: QuerySet[Place]) -> list[dict[str, Any]]:
+        return place_list_data(queryset)
+
+    def _first_page(self, request: Request, queryset: QuerySet[Place]) -> Response | None:
+        """Page one in one query whatever the matches: the rows carry the total
+        (`COUNT(*) OVER ()`). A broad search ("clinique") needs no second query for it."""
+        paginator = self.paginator
+        if paginator is None or request.query_params.get(paginator.page_query_param, "1") != "1":
+            return None
+        size = paginator.get_page_size(request)
+        if not size:
+            return None
+        rows, total = place_list_page(queryset, size)
+        pages = paginator.django_paginator_class(_Counted(total), size)
+        paginator.request, paginator.page = request, Page(rows, 1, pages)
+        return paginator.get_paginated_response(rows)
+
+    @extend_schema(request=PlaceInputSerializer, responses={201: PlaceOutputSerializer})
+    def post(self, request: Request) -> Response:
+        """Add a place of the company; an address without lat/lon is geocoded or refused."""
+        data = self.validated(PlaceInputSerializer)
+        company = company_get(company_id=self.company_id)
+        return self.respond(services.place_create(company=company, **data), status=201)
+
+
+class PlaceDetailApi(_PlaceApi):
+    def get(self, request: Request, place_id: UUID) -> Response:
+        """One place (global or the company's)."""
+        return self.respond(self.get_scoped_object(self.get_queryset(), place_id))
+
+    @extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer)
+    def patch(self, request: Request, place_id: UUID) -> Response:
+        """Change some of a company place's fields; a global place is a 403 (superusers only)."""
+        place = self.get_scoped_object(self.get_queryset(), place_id)
+        if place.company_id is None:
+            raise PlaceReadOnly("Global places are edited by the deployment's administrators.")
+        changes = self.validated(PlaceInputSerializer, partial=True)
+        return self.respond(services.place_update(place=place, changes=changes))
