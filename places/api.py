@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.paginator import Page
 from django.db.models import QuerySet
+from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +23,8 @@ from places.serializers import (
     place_list_data,
     place_list_page,
 )
+
+_Row = TypeVar("_Row")
 
 
 class _Counted:
@@ -53,7 +57,7 @@ class PlaceListCreateApi(RowListApiView, _PlaceApi):
 
     filter_backends: list[type] = []
 
-    def filter_queryset(self, queryset: QuerySet[Place]) -> QuerySet[Place]:
+    def filter_queryset(self, queryset: QuerySet[Place, _Row]) -> QuerySet[Place, _Row]:
         query = PlaceListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -62,7 +66,7 @@ class PlaceListCreateApi(RowListApiView, _PlaceApi):
         )
 
     @extend_schema(parameters=[PlaceListQuerySerializer])
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """List places (global and the company's), by `search` words and `kind`."""
         return CompanyListApiView.get(self, request, *args, **kwargs)
 
@@ -73,7 +77,9 @@ class PlaceListCreateApi(RowListApiView, _PlaceApi):
         """Page one in one query whatever the matches: the rows carry the total
         (`COUNT(*) OVER ()`). A broad search ("clinique") needs no second query for it."""
         paginator = self.paginator
-        if paginator is None or request.query_params.get(paginator.page_query_param, "1") != "1":
+        if not isinstance(paginator, PageNumberPagination):
+            return None
+        if request.query_params.get(paginator.page_query_param, "1") != "1":
             return None
         size = paginator.get_page_size(request)
         if not size:

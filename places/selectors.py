@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+from uuid import UUID
+
 from django.db.models import (
     BooleanField,
     Case,
@@ -15,8 +18,11 @@ from django.db.models import (
 
 from places.models import Place, search_normalise
 
+# Filters keep whatever a queryset yields (models, or `.values_list()` rows).
+_Row = TypeVar("_Row")
 
-def place_list(*, company_id: object) -> QuerySet[Place]:
+
+def place_list(*, company_id: UUID | str) -> QuerySet[Place]:
     """The places `company_id` may use: global ones (no company) and its own, each with
     `is_global` (the list's column, see places.serializers.PLACE_LIST)."""
     return Place.objects.filter(Q(company_id=company_id) | Q(company__isnull=True)).annotate(
@@ -24,11 +30,13 @@ def place_list(*, company_id: object) -> QuerySet[Place]:
     )
 
 
-def place_get(*, company_id: object, place_id: object) -> Place | None:
+def place_get(*, company_id: UUID | str, place_id: UUID | str) -> Place | None:
     return place_list(company_id=company_id).filter(pk=place_id).first()
 
 
-def place_search(qs: QuerySet[Place], *, search: str = "", kind: str = "") -> QuerySet[Place]:
+def place_search(
+    qs: QuerySet[Place, _Row], *, search: str = "", kind: str = ""
+) -> QuerySet[Place, _Row]:
     """Places whose name or an alias holds every word of `search`, case- and accent-blind.
 
     Each word is a LIKE '%word%' on the normalised `search_text` (a trigram index serves it on
