@@ -248,3 +248,29 @@ def test_a_4xx_is_printed_once_with_debug_on():
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Not Found: /api/nope") == 1, result.stderr
+
+
+def test_item_errors_of_a_list_field_render_as_a_400_not_a_500(rf):
+    # DRF keys a ListField's item errors by their index (an int); orjson refused int keys, so
+    # any list input with a bad item answered 500 instead of naming the item.
+    import orjson
+    from rest_framework import serializers
+    from rest_framework.views import APIView
+
+    class Numbers(serializers.Serializer):
+        values = serializers.ListField(child=serializers.IntegerField(max_value=7))
+
+    class View(APIView):
+        authentication_classes: list = []
+        permission_classes: list = []
+
+        def post(self, request):
+            Numbers(data=request.data).is_valid(raise_exception=True)
+
+    request = rf.post("/api/x", {"values": [1, 9]}, content_type="application/json")
+    response = View.as_view()(request)
+    response.render()
+    assert response.status_code == 400
+    assert orjson.loads(response.content) == {
+        "values": {"1": ["Ensure this value is less than or equal to 7."]}
+    }
