@@ -64,19 +64,20 @@ def build(orders: int, seed: int = 7) -> Company:
         old.delete()
     company = Company.objects.create(name=NAME, lat=46.52, lon=6.63)
     rng = random.Random(seed)
+    homes = [(46.5 + rng.random() * 0.1, 6.55 + rng.random() * 0.15) for _ in range(orders)]
     clients = Client.objects.bulk_create(
         Client(
             company=company,
             first_name=f"P{i}",
             last_name="Bench",
             address=f"Rue {i}, Lausanne",
-            lat=46.5 + rng.random() * 0.1,
-            lon=6.55 + rng.random() * 0.15,
+            lat=lat,
+            lon=lon,
         )
-        for i in range(orders)
+        for i, (lat, lon) in enumerate(homes)
     )
     rows = []
-    for i, client in enumerate(clients):
+    for i, (client, (lat, lon)) in enumerate(zip(clients, homes, strict=True)):
         leg = ("none", "fixed", "will_call")[i % 3]
         with_pickup = i % 4 != 0
         rows.append(
@@ -84,8 +85,8 @@ def build(orders: int, seed: int = 7) -> Company:
                 company=company,
                 client=client,
                 pickup_address=client.address,
-                pickup_lat=client.lat,
-                pickup_lon=client.lon,
+                pickup_lat=lat,
+                pickup_lon=lon,
                 dropoff_address="HUG, Genève" if i % 2 else "CHUV, Lausanne",
                 dropoff_lat=46.19 if i % 2 else 46.525,
                 dropoff_lon=6.15 if i % 2 else 6.642,

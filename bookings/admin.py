@@ -458,7 +458,7 @@ class StandingOrderAdminForm(forms.ModelForm):
                 self.fields["mobility"].help_text = "Empty: the client's."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}  # ModelForm.clean returns cleaned_data; the stub allows None
         # On the field rather than at the top (the model's check names no field).
         has_end = any(data.get(name) not in (None, "") for name in ("end_date", "occurrences"))
         if "end_date" in self.fields and not has_end:
@@ -517,12 +517,16 @@ class StandingOrderAdminForm(forms.ModelForm):
         return self.instance
 
 
+# A tuple: both attributes take it (the stubs type them differently, a list fits only one).
+EXCEPTION_INLINE_FIELDS = ("kind", "first_day", "last_day", "reason", "created_at")
+
+
 class StandingOrderExceptionInline(admin.TabularInline):
     """Skipped days and pauses: added with the list's actions (through the services)."""
 
     model = StandingOrderException
-    fields = ["kind", "first_day", "last_day", "reason", "created_at"]
-    readonly_fields = fields
+    fields = EXCEPTION_INLINE_FIELDS
+    readonly_fields = EXCEPTION_INLINE_FIELDS
     extra = 0
     can_delete = False
 

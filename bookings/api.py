@@ -17,6 +17,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
@@ -305,7 +306,8 @@ class ClientDetailApi(CompanyApiView):
 # --- standing orders --------------------------------------------------------------------------
 class _StandingOrderApi(CompanyApiView):
     queryset = StandingOrder.objects.none()
-    serializer_class = StandingOrderOutputSerializer
+    # Any serializer: the occurrences preview documents its own rows.
+    serializer_class: type[BaseSerializer] = StandingOrderOutputSerializer
 
     def get_queryset(self):
         return order_selectors.standing_order_list(company_id=self.company_id)
@@ -319,7 +321,9 @@ class StandingOrderListCreateApi(CompanyListApiView, _StandingOrderApi):
 
     filter_backends: list[type] = []
 
-    def filter_queryset(self, queryset: QuerySet[StandingOrder]) -> QuerySet[StandingOrder]:
+    def filter_queryset(
+        self, queryset: QuerySet[StandingOrder, _Row]
+    ) -> QuerySet[StandingOrder, _Row]:
         query = StandingOrderListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -328,7 +332,7 @@ class StandingOrderListCreateApi(CompanyListApiView, _StandingOrderApi):
         )
 
     @extend_schema(parameters=[StandingOrderListQuerySerializer])
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """List the company's standing orders, by client or active (not ended)."""
         return super().get(request, *args, **kwargs)
 

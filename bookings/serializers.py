@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
@@ -443,7 +443,12 @@ class WeekdaysField(serializers.ListField):
         try:
             return super().run_child_validation(data)
         except serializers.ValidationError as exc:
-            detail = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
+            # DRF keys the items' errors by their index, an int; the stub says str keys.
+            detail: dict[int, Any] = (
+                cast("dict[int, Any]", exc.detail)
+                if isinstance(exc.detail, dict)
+                else {0: exc.detail}
+            )
             raise serializers.ValidationError(
                 [f"Item {i + 1}: {' '.join(map(str, msgs))}" for i, msgs in detail.items()]
             ) from None
@@ -619,7 +624,9 @@ class StandingOrderOutputSerializer(serializers.Serializer):
     @extend_schema_field(StandingOrderPauseOutputSerializer(many=True))
     def get_pauses(self, order: Any) -> list[dict[str, Any]]:
         pauses = [e for e in order.exceptions.all() if e.kind == "pause"]
-        return StandingOrderPauseOutputSerializer(pauses, many=True).data
+        data = StandingOrderPauseOutputSerializer(pauses, many=True).data
+        # many=True builds a ListSerializer, whose data is a list; the stub types the one-item one.
+        return cast("list[dict[str, Any]]", data)
 
 
 class UnassignedTripSerializer(serializers.Serializer):

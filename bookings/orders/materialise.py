@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,7 @@ from bookings.orders.trips import (
     occurrence_times,
     outbound_end,
     return_times,
+    trip_day,
     trip_fields,
 )
 from bookings.transitions import EDITABLE
@@ -89,14 +91,19 @@ ANNOUNCE_DAYS = 1
 def _announce(company: Company, created: list[Booking], today: date) -> None:
     last = today + timedelta(days=ANNOUNCE_DAYS)
     group = group_for_company_dispatch(company.id)
-    events = [(group, build_booking_updated(b)) for b in created if b.occurrence_date <= last]
+    events = [(group, build_booking_updated(b)) for b in created if trip_day(b) <= last]
     if events:
         publish_many_on_commit(events)
 
 
+# An order's day, and its booked outbound trip: id, status, pick-up and appointment.
+_Day = tuple[UUID, date]
+_Outbound = tuple[UUID, str, datetime, datetime | None]
+
+
 def _booked(
-    orders: dict[Any, StandingOrder], today: date
-) -> tuple[dict[tuple[Any, date], tuple[Any, str, datetime, datetime | None]], set[Any]]:
+    orders: dict[UUID, StandingOrder], today: date
+) -> tuple[dict[_Day, _Outbound], set[_Day]]:
     """Trips already booked from `today` on: outbound legs by (order, day), and the
     (order, day) pairs that have their return."""
     rows = Booking.objects.filter(
@@ -110,9 +117,10 @@ def _booked(
         "scheduled_at",
         "appointment_at",
     )
-    outbound = {}
-    returned = set()
+    outbound: dict[_Day, _Outbound] = {}
+    returned: set[_Day] = set()
     for order_id, day, leg, booking_id, status, scheduled, appointment in rows:
+        assert day is not None  # occurrence_date__gte leaves out trips without a day
         if leg == OUTBOUND:
             outbound[(order_id, day)] = (booking_id, status, scheduled, appointment)
         else:
@@ -124,8 +132,8 @@ def _plan(
     order: StandingOrder,
     company: Company,
     exceptions: list[Exception_],
-    outbound: dict[tuple[Any, date], tuple[Any, str, datetime, datetime | None]],
-    returned: set[Any],
+    outbound: dict[_Day, _Outbound],
+    returned: set[_Day],
     today: date,
     horizon: date,
     now: datetime,

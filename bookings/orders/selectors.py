@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -17,8 +18,10 @@ from bookings.orders.trips import OUTBOUND, occurrence_times, return_times
 # The longest preview one request may ask for.
 PREVIEW_MAX_DAYS = 366
 
+_Row = TypeVar("_Row")
 
-def standing_order_list(*, company_id: object) -> QuerySet[StandingOrder]:
+
+def standing_order_list(*, company_id: UUID | str) -> QuerySet[StandingOrder]:
     """A company's orders with their client and exceptions (two queries for any number)."""
     return (
         StandingOrder.objects.filter(company_id=company_id)
@@ -30,8 +33,11 @@ def standing_order_list(*, company_id: object) -> QuerySet[StandingOrder]:
 
 
 def standing_order_filter(
-    qs: QuerySet[StandingOrder], *, client_id: object | None = None, active: bool | None = None
-) -> QuerySet[StandingOrder]:
+    qs: QuerySet[StandingOrder, _Row],
+    *,
+    client_id: UUID | str | None = None,
+    active: bool | None = None,
+) -> QuerySet[StandingOrder, _Row]:
     if client_id is not None:
         qs = qs.filter(client_id=client_id)
     if active is True:

@@ -36,6 +36,7 @@ from bookings.orders.trips import (
     occurrence_times,
     outbound_end,
     return_times,
+    trip_day,
     trip_fields,
 )
 from bookings.services import Place
@@ -91,6 +92,7 @@ def _check_order(order: StandingOrder) -> None:
         raise DomainError("The appointment must be after the pick-up.", field="appointment_time")
     if order.return_leg == StandingOrder.ReturnLeg.FIXED:
         after = order.appointment_time or order.pickup_time
+        assert after is not None  # an order without either was refused just above
         if order.return_time is None or order.return_time <= after:
             raise DomainError(
                 "The return must be after the outbound trip's time.", field="return.time"
@@ -218,7 +220,7 @@ def _resync(
     trips = _future_trips(order, now)
     if not trips:
         return
-    days = {t.occurrence_date for t in trips}
+    days = {trip_day(t) for t in trips}
     wanted = {
         d.day
         for d in order_days(
@@ -257,7 +259,7 @@ def _changes(
 ) -> dict[str, Any]:
     """The fields of `trip` the edit changes: those that differ between the old order's
     version of this trip and the new one's."""
-    day, back = trip.occurrence_date, trip.occurrence_leg == RETURN
+    day, back = trip_day(trip), trip.occurrence_leg == RETURN
     old, new = _version(before, company, day, back), _version(order, company, day, back)
     if back and trip.released_at is not None:  # the clinic set its time: leave it
         for name in (*_TIME_KEYS, "will_call"):

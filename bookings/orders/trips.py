@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from atmr.accounts.models import Company
-from bookings.models import StandingOrder
+from bookings.models import Booking, StandingOrder
 from bookings.services import booking_will_call_window, default_window
 from dispatch.engine.geo import Location
 from dispatch.engine.straight_line import estimate
@@ -24,6 +24,13 @@ APPOINTMENT_MARGIN = timedelta(minutes=15)
 def local_today(company: Company, now: datetime) -> date:
     """The company's calendar day at `now`."""
     return now.astimezone(company.tz).date()
+
+
+def trip_day(trip: Booking) -> date:
+    """The day a standing order's trip belongs to. Every trip of a series has one; only a
+    withdrawn trip gives it back (and no longer counts as the series')."""
+    assert trip.occurrence_date is not None, f"booking {trip.id} is not a series' trip"
+    return trip.occurrence_date
 
 
 def _local(day: date, clock: time, tz: Any) -> datetime:
@@ -77,6 +84,8 @@ def return_times(
             "appointment_at": None,
             "will_call": True,
         }
+    # Not a will-call (and a return is asked for): a fixed time, which the model requires.
+    assert order.return_time is not None, f"order {order.id}: a fixed return without a time"
     scheduled = _local(day, order.return_time, company.tz)
     earliest, latest = default_window(company, scheduled)
     return {
