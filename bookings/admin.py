@@ -32,10 +32,25 @@ from bookings.models import Booking, Client, ReasonCode, StandingOrder, Standing
 from bookings.orders import services as order_services
 from bookings.transitions import ALLOWED, EDITABLE, FINAL
 from dispatch.manual import booking_assign_checked
+from places.widgets import MapPickerWidget
+
+# Coordinates are set by clicking a map (our own Leaflet, no CDN) rather than typed.
+STOP_PICKERS = {
+    "pickup_lat": MapPickerWidget(lon_field="pickup_lon"),
+    "dropoff_lat": MapPickerWidget(lon_field="dropoff_lon"),
+}
+
+
+class ClientAdminForm(forms.ModelForm):
+    class Meta:
+        model = Client
+        fields = "__all__"  # noqa: DJ007  (the admin decides which fields it shows)
+        widgets = {"lat": MapPickerWidget(lon_field="lon")}
 
 
 @admin.register(Client)
 class ClientAdmin(CompanyScopedAdmin):
+    form = ClientAdminForm
     list_display = ["last_name", "first_name", "phone", "address", "mobility", "company"]
     list_filter = ["mobility"]
     list_select_related = ["company"]
@@ -75,6 +90,7 @@ class BookingAdminForm(forms.ModelForm):
     class Meta:
         model = Booking
         fields = "__all__"  # noqa: DJ007  (the admin decides which fields it shows)
+        widgets = STOP_PICKERS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -444,6 +460,7 @@ class StandingOrderAdminForm(forms.ModelForm):
     class Meta:
         model = StandingOrder
         fields = "__all__"  # noqa: DJ007  (the admin decides which fields it shows)
+        widgets = STOP_PICKERS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -121,3 +121,24 @@ def test_duplicate_name_is_a_form_error_not_a_crash(company, staff_web):
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert Place.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "pairs"),
+    [
+        ("/admin/bookings/client/add/", [("id_lat", "id_lon")]),
+        (
+            "/admin/bookings/booking/add/",
+            [("id_pickup_lat", "id_pickup_lon"), ("id_dropoff_lat", "id_dropoff_lon")],
+        ),
+        (
+            "/admin/bookings/standingorder/add/",
+            [("id_pickup_lat", "id_pickup_lon"), ("id_dropoff_lat", "id_dropoff_lon")],
+        ),
+    ],
+)
+def test_every_coordinate_pair_in_the_admin_has_the_map_picker(staff_web, path, pairs):
+    page = staff_web.get(path).content.decode()
+    for lat, lon in pairs:
+        assert f'data-lat-input="{lat}" data-lon-input="{lon}"' in page
+    assert "/static/vendor/leaflet/leaflet.js" in page
