@@ -11,7 +11,7 @@ from atmr.row_shapes import Col, RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility, ReasonCode
 from bookings.reasons import ReasonCodeInvalid, reason_code_choose
-from bookings.services import Place
+from bookings.services import Place, place_stop
 from bookings.will_call import DEFAULT_READY_IN_MINUTES, MAX_READY_IN_MINUTES, ready_link_url
 from drivers.models import Driver
 from places.serializers import PlaceField
@@ -478,7 +478,9 @@ class StandingOrderInputSerializer(serializers.Serializer):
     pickup = PlaceSerializer(
         required=False, allow_null=True, help_text="Without it: the client's home."
     )
-    dropoff = PlaceSerializer()
+    dropoff = PlaceSerializer(required=False)
+    pickup_place = PlaceField(required=False, help_text="A place's id instead of `pickup`.")
+    dropoff_place = PlaceField(required=False, help_text="A place's id instead of `dropoff`.")
     weekdays = WeekdaysField(
         allow_empty=False,
         max_length=7,
@@ -513,6 +515,12 @@ class StandingOrderInputSerializer(serializers.Serializer):
         return _renamed(super().get_fields(), "return_", "return")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _check_stops(attrs, dropoff_required=not self.partial)
+        # A place given by id becomes the order's stop (name and address, its coordinates).
+        for stop in ("pickup", "dropoff"):
+            place = attrs.pop(f"{stop}_place", None)
+            if place is not None:
+                attrs[stop] = place_stop(place)
         if "weekdays" in attrs:
             attrs["weekdays"] = sorted(set(attrs["weekdays"]))
         if "return" in attrs:

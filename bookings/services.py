@@ -291,9 +291,7 @@ def booking_stops_resolve(
         if place is not None:
             if place.company_id not in (None, company_id):
                 raise NotFound("Unknown place.", field=f"{stop}_place")
-            # The trip sheet names the place: "HUG, Rue Gabrielle-Perret-Gentil 4, Genève".
-            address = f"{place.name}, {place.address}"[:300]
-            out[stop] = Place(address=address, lat=place.lat, lon=place.lon)
+            out[stop] = place_stop(place)
         elif stop in out:
             address = out[stop]
             lat, lon, found = coordinates_resolve(
@@ -306,6 +304,12 @@ def booking_stops_resolve(
     if geocoded or client is not None or given == {"pickup", "dropoff"}:
         out["geocoded"] = geocoded
     return out
+
+
+def place_stop(place: Any) -> Place:
+    """A saved place (`places.Place`) as a trip's stop. The trip sheet names the place:
+    "HUG, Rue Gabrielle-Perret-Gentil 4, Genève"."""
+    return Place(address=f"{place.name}, {place.address}"[:300], lat=place.lat, lon=place.lon)
 
 
 def _client_home(client: Client) -> Place:

@@ -343,3 +343,39 @@ def test_skip_pause_end_validate_and_answer(dispatcher_client, company, patient)
     assert edit.status_code == 409
     active = dispatcher_client.get(f"{URL}?active=true").json()
     assert active["count"] == 0
+
+
+def test_an_order_may_name_its_places_by_id(dispatcher_client, company, patient):
+    from places.tests.factories import PlaceFactory
+
+    hug = PlaceFactory(name="HUG", address="Rue Gabrielle-Perret-Gentil 4, Genève", lat=46.19)
+    clinic = PlaceFactory(company=company, name="Clinique", lat=46.5)
+    body = payload(patient, dropoff=None, dropoff_place=str(hug.id), pickup_place=str(clinic.id))
+    del body["dropoff"]
+    response = dispatcher_client.post(URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    order = StandingOrder.objects.get()
+    assert order.dropoff_address == "HUG, Rue Gabrielle-Perret-Gentil 4, Genève"
+    assert (order.dropoff_lat, order.pickup_lat) == (46.19, 46.5)
+    trip = Booking.objects.filter(standing_order=order, occurrence_leg="outbound").first()
+    assert trip is not None and trip.dropoff_address.startswith("HUG, ")
+
+
+def test_an_orders_places_are_checked_like_a_bookings(
+    dispatcher_client, company, other_company, patient
+):
+    from places.tests.factories import PlaceFactory
+
+    foreign = PlaceFactory(company=other_company, name="Theirs")
+    body = payload(patient, dropoff_place=str(foreign.id))
+    del body["dropoff"]
+    response = dispatcher_client.post(URL, body, format="json")
+    assert response.status_code == 400 and "dropoff_place" in response.json()
+    both = payload(patient, dropoff_place=str(PlaceFactory(name="HUG").id))
+    response = dispatcher_client.post(URL, both, format="json")
+    assert response.status_code == 400 and "dropoff_place" in response.json()
+    neither = payload(patient)
+    del neither["dropoff"]
+    response = dispatcher_client.post(URL, neither, format="json")
+    assert response.status_code == 400 and "dropoff" in response.json()
+    assert not StandingOrder.objects.exists()

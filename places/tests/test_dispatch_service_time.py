@@ -8,7 +8,8 @@ import pytest
 
 from dispatch import adapters
 from dispatch.engine.geo import Location, TravelMatrix
-from dispatch.selectors import dispatch_settings_get
+from dispatch.selectors import dispatch_settings_get, shift_drivers
+from drivers.rosters import shifts_generate
 from places.tests.factories import PlaceFactory
 from tests.factories import BookingFactory, DriverFactory, at
 
@@ -23,7 +24,10 @@ def test_extra_service_minutes_reach_the_problem(company, django_assert_num_quer
     plain = BookingFactory(company=company)
     conf = dispatch_settings_get(company_id=company.id)
     bookings = [to_big, from_big, plain]
-    day = adapters.day_locations(bookings, [DriverFactory(company=company)], Location(46.5, 6.6))
+    DriverFactory(company=company)
+    shifts_generate(company=company, first=at(9).date(), last=at(9).date())
+    shifts = shift_drivers(company_id=company.id, day=at(9).date())
+    day = adapters.day_locations(bookings, shifts, Location(46.5, 6.6))
     size = len(day.locations)
     matrix = TravelMatrix([[60] * size for _ in range(size)], [[1000] * size for _ in range(size)])
     clock = adapters.DayClock(at(9).date(), ZoneInfo("Europe/Zurich"))
