@@ -166,9 +166,12 @@ def measure(port: int, name: str, path: str, token: str | None, n: int, conns: i
 
 def explain(dsn: str) -> str:
     with psycopg.connect(dsn) as conn:
-        company = conn.execute(
+        found = conn.execute(
             "SELECT id FROM accounts_company WHERE name = 'Demo Transports'"
-        ).fetchone()[0]
+        ).fetchone()
+        if found is None:
+            raise RuntimeError("No 'Demo Transports' company: the demo seed did not run.")
+        company = found[0]
         sql = (
             "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM places_place "
             "WHERE (company_id = %s OR company_id IS NULL) AND search_text LIKE %s "

@@ -49,6 +49,12 @@ class Place:
     lat: float | None = None
     lon: float | None = None
 
+    def coordinates(self) -> tuple[float, float]:
+        """(lat, lon) of a resolved stop; an unresolved one is a caller's bug, not bad input."""
+        if self.lat is None or self.lon is None:
+            raise ValueError(f"Stop {self.address!r} has no coordinates: resolve it first.")
+        return self.lat, self.lon
+
 
 # --- clients --------------------------------------------------------------------------------
 def client_create(*, company: Company, **fields: Any) -> Client:
@@ -176,15 +182,18 @@ def _booking_from(
         }
     )
     earliest, latest = default_window(company, scheduled_at)
+    # Both stops come through `booking_stops_resolve`, which gives each its coordinates.
+    pickup_lat, pickup_lon = pickup.coordinates()
+    dropoff_lat, dropoff_lon = dropoff.coordinates()
     booking = Booking(
         company=company,
         client=client,
         pickup_address=pickup.address,
-        pickup_lat=pickup.lat,
-        pickup_lon=pickup.lon,
+        pickup_lat=pickup_lat,
+        pickup_lon=pickup_lon,
         dropoff_address=dropoff.address,
-        dropoff_lat=dropoff.lat,
-        dropoff_lon=dropoff.lon,
+        dropoff_lat=dropoff_lat,
+        dropoff_lon=dropoff_lon,
         scheduled_at=scheduled_at,
         pickup_earliest=pickup_earliest or min(earliest, scheduled_at),
         pickup_latest=pickup_latest or max(latest, scheduled_at),

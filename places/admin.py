@@ -11,7 +11,8 @@ from django.contrib import admin
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
-from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff
+from atmr.accounts.selectors import company_get
+from atmr.admin_scoping import CompanyScopedAdmin, is_company_staff, staff_company_id
 from atmr.exceptions import DomainError
 from places import services
 from places.models import Place
@@ -62,7 +63,7 @@ class PlaceAdminForm(forms.ModelForm):
         return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors or "address" not in data:
             return data
         try:
@@ -82,11 +83,8 @@ class PlaceAdmin(CompanyScopedAdmin):
     list_select_related = ["company"]
     search_fields = ["name", "search_text", "address"]
 
-    def get_fields(self, request: HttpRequest, obj: Place | None = None) -> list[str]:
-        fields = [*EDITABLE]
-        if request.user.is_superuser:
-            fields.insert(0, "company")
-        return fields
+    def get_fields(self, request: HttpRequest, obj: Place | None = None) -> tuple[str, ...]:
+        return ("company", *EDITABLE) if request.user.is_superuser else tuple(EDITABLE)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Place]:
         qs = admin.ModelAdmin.get_queryset(self, request)
@@ -94,7 +92,7 @@ class PlaceAdmin(CompanyScopedAdmin):
             return qs
         if is_company_staff(request):
             # Their own places and the global ones (read only, see has_change_permission).
-            return qs.filter(Q(company_id=request.user.company_id) | Q(company__isnull=True))
+            return qs.filter(Q(company_id=staff_company_id(request)) | Q(company__isnull=True))
         return qs.none()
 
     def get_search_results(
@@ -117,8 +115,10 @@ class PlaceAdmin(CompanyScopedAdmin):
             return request.user.is_superuser
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Place, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         """Through the services: the search text is rebuilt on every save."""
+        if not isinstance(obj, Place):
+            raise TypeError(f"PlaceAdmin saves places, not {type(obj).__name__}.")
         data = {name: form.cleaned_data[name] for name in EDITABLE if name in form.cleaned_data}
         if change:
             changed = {name: data[name] for name in form.changed_data if name in data}
@@ -133,7 +133,7 @@ class PlaceAdmin(CompanyScopedAdmin):
             company = (
                 form.cleaned_data.get("company")
                 if request.user.is_superuser
-                else request.user.company
+                else company_get(company_id=staff_company_id(request))
             )
             saved = services.place_create(company=company, **data)
         form.instance = saved

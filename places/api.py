@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any, TypeVar, overload
 from uuid import UUID
 
 from django.core.paginator import Page
@@ -27,16 +28,33 @@ from places.serializers import (
 _Row = TypeVar("_Row")
 
 
-class _Counted:
-    """What Django's paginator asks of a list it only counts."""
+class _FirstPageRows:
+    """Page one's rows and the count of all matches, as Django's paginator reads a list.
+
+    The paginator here only counts (for `count` and the next link); page one is built from
+    `rows` directly, so no other page is ever asked of it.
+    """
 
     ordered = True
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+    def __init__(self, rows: list[dict[str, Any]], total: int) -> None:
+        self.rows, self.total = rows, total
 
     def count(self) -> int:
         return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.rows[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
 
 
 class _PlaceApi(CompanyApiView):
@@ -85,7 +103,7 @@ class PlaceListCreateApi(RowListApiView, _PlaceApi):
         if not size:
             return None
         rows, total = place_list_page(queryset, size)
-        pages = paginator.django_paginator_class(_Counted(total), size)
+        pages = paginator.django_paginator_class(_FirstPageRows(rows, total), size)
         paginator.request, paginator.page = request, Page(rows, 1, pages)
         return paginator.get_paginated_response(rows)
 

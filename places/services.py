@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from atmr.accounts.models import Company
 from places.errors import CoordinatesRequired, PlaceNameTaken
@@ -36,11 +37,13 @@ def _fill(place: Place, fields: dict[str, Any]) -> list[str]:
     for name, value in fields.items():
         setattr(place, name, value)
     changed = list(fields)
-    if "address" in fields and not {"lat", "lon"} & set(fields):
-        place.lat = place.lon = None  # a new address alone: its old position is wrong now
-    if {"address", "lat", "lon"} & set(fields):
+    given = {"lat", "lon"} & set(fields)
+    if "address" in fields or given:
+        # A new address alone: its old position is wrong now, so it is found again.
+        lat: float | None = place.lat if given else None
+        lon: float | None = place.lon if given else None
         place.lat, place.lon, _ = coordinates_resolve(
-            address=place.address, lat=place.lat, lon=place.lon, field="address"
+            address=place.address, lat=lat, lon=lon, field="address"
         )
         changed += ["lat", "lon"]
     place.aliases = _clean_aliases(place.aliases)
@@ -60,7 +63,8 @@ def _clean_aliases(aliases: list[str] | None) -> list[str]:
 def _check_name_free(place: Place) -> None:
     # The unique constraints are partial (company or global), so a clash would come back from
     # `full_clean` without a field; this names it.
-    taken = Place.objects.filter(company_id=place.company_id, name=place.name).exclude(pk=place.pk)
+    owner = Q(company__isnull=True) if place.company_id is None else Q(company_id=place.company_id)
+    taken = Place.objects.filter(owner, name=place.name).exclude(pk=place.pk)
     if taken.exists():
         whose = "A global place" if place.company_id is None else "Another place of the company"
         raise PlaceNameTaken(f"{whose} is already called {place.name!r}.", field="name")
