@@ -137,11 +137,13 @@ class UnassignedRow:
 
 
 def run_sheet(*, run: DispatchRun) -> tuple[list[RouteSheet], list[UnassignedRow]]:
-    """The run's routes and unassigned trips for its page, in three queries (the run's
-    company, its bookings with their patients, its vehicles), times in the company's zone."""
+    """The run's routes, unassigned trips and waiting will-call returns for its page, in three
+    queries (the run's company, its bookings with their patients, its vehicles), times in the
+    company's zone."""
     tz = run.company.tz
     wanted = {s["booking"] for r in run.routes for s in r["stops"] if s["booking"]}
     wanted |= {u["booking"] for u in run.unassigned}
+    wanted |= {w["booking"] for w in run.waiting}
     bookings = {
         str(b.id): b
         for b in Booking.objects.filter(company_id=run.company_id, id__in=wanted).select_related(
@@ -166,6 +168,17 @@ def run_sheet(*, run: DispatchRun) -> tuple[list[RouteSheet], list[UnassignedRow
         for route in run.routes
     ]
     left_out = [_unassigned_row(item, bookings.get(item["booking"]), tz) for item in run.unassigned]
+    # Will-call returns the clinic had not released: not planned, and the page says why.
+    left_out += [
+        UnassignedRow(
+            booking_id=item["booking"],
+            patient=str(booking.client) if booking is not None else "",
+            pickup="when ready",
+            reason="Will-call return: waiting for the clinic to say the patient is ready.",
+        )
+        for item in run.waiting
+        for booking in [bookings.get(item["booking"])]
+    ]
     return routes, left_out
 
 

@@ -7,12 +7,13 @@ from datetime import datetime
 
 import pytest
 import time_machine
+from django.test import Client as WebClient
 
 from bookings import will_call
 from bookings.models import Booking
 from dispatch import execution, services
 from dispatch.models import RunAssignment
-from tests.factories import ZURICH, BookingFactory, DriverFactory, at
+from tests.factories import ZURICH, BookingFactory, DriverFactory, UserFactory, at
 
 pytestmark = pytest.mark.django_db
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=ZURICH)
@@ -80,6 +81,12 @@ def test_the_run_page_lists_the_waiting_returns(company, day, dispatcher_client)
     run = run_day(company)
     body = dispatcher_client.get(f"/api/dispatch/runs/{run.id}").json()
     assert body["waiting"] == [{"booking": str(back.id)}]
+    # The admin's run page lists it too, with why it is not planned and a link to it.
+    staff = WebClient()
+    staff.force_login(UserFactory(company=company, role="dispatcher", is_staff=True))
+    page = staff.get(f"/admin/dispatch/dispatchrun/{run.id}/change/").content.decode()
+    assert "waiting for the clinic" in page
+    assert f"/admin/bookings/booking/{back.id}/change/" in page
 
 
 def test_a_cancelled_will_call_return_is_neither_planned_nor_waiting(company, day):
