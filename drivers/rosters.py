@@ -251,7 +251,8 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
     rows = []
     for entry in entries:
         _check_vehicle(driver.company_id, entry.get("vehicle"))
-        _check_times(start=entry["start"], end=entry["end"], **_break_times(dict(entry)))
+        breaks = _break_times(dict(entry))
+        _check_times(start=entry["start"], end=entry["end"], **breaks)
         rows.append(
             RosterEntry(
                 company_id=driver.company_id,
@@ -260,7 +261,7 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
                 start=entry["start"],
                 end=entry["end"],
                 vehicle=entry.get("vehicle"),
-                **_break_times(dict(entry)),
+                **breaks,
             )
         )
     Driver.objects.select_for_update().filter(id=driver.id).first()  # one week edit at a time
