@@ -219,14 +219,19 @@ def shift_covering(
 
 
 # --- services ---------------------------------------------------------------------------------
-class RosterEntryInput(TypedDict, total=False):
-    weekday: int
+class ShiftClockInput(TypedDict, total=False):
+    """A shift's wall-clock times and vehicle, as a roster entry and a day's shift take them."""
+
     start: time
     end: time
     vehicle: Vehicle | None
     break_earliest: time | None
     break_latest: time | None
     break_minutes: int
+
+
+class RosterEntryInput(ShiftClockInput, total=False):
+    weekday: int
 
 
 def _check_vehicle(company_id: UUID | str, vehicle: Vehicle | None, field: str = "vehicle") -> None:
@@ -411,15 +416,9 @@ def _write(shift: Shift, want: _Wanted) -> Shift:
     return shift
 
 
-class ShiftInput(TypedDict, total=False):
+class ShiftInput(ShiftClockInput, total=False):
     driver: Driver
     date: date
-    start: time
-    end: time
-    vehicle: Vehicle | None
-    break_earliest: time | None
-    break_latest: time | None
-    break_minutes: int
 
 
 def _shift_fields(day: date, tz: ZoneInfo, data: ShiftInput) -> dict[str, Any]:
