@@ -239,7 +239,8 @@ def _check_vehicle(company_id: UUID | str, vehicle: Vehicle | None, field: str =
         raise NotFound("Unknown vehicle.", field=field)
 
 
-def _break_times(data: dict[str, Any]) -> dict[str, Any]:
+def break_times(data: dict[str, Any]) -> dict[str, Any]:
+    """The break arguments of `shift_times_error` from an input (absent means no break)."""
     return {
         "break_earliest": data.get("break_earliest"),
         "break_latest": data.get("break_latest"),
@@ -256,7 +257,7 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
     rows = []
     for entry in entries:
         _check_vehicle(driver.company_id, entry.get("vehicle"))
-        breaks = _break_times(dict(entry))
+        breaks = break_times(dict(entry))
         _check_times(start=entry["start"], end=entry["end"], **breaks)
         rows.append(
             RosterEntry(
@@ -425,7 +426,7 @@ def _shift_fields(day: date, tz: ZoneInfo, data: ShiftInput) -> dict[str, Any]:
     clocks = {
         "start": data["start"],
         "end": data["end"],
-        **_break_times(dict(data)),
+        **break_times(dict(data)),
     }
     _check_times(**clocks)
     times = shift_times(day, tz, **clocks)
