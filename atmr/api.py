@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, overload
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -172,17 +172,28 @@ class RowListApiView(CompanyListApiView):
         Fetching one row more than a page holds tells whether another page exists; when none
         does, the count is the rows' length. A day's list usually fits one page.
         """
+        size = self._page_one_size(request)
+        if size is None:
+            return None
+        rows = self.rows(queryset[: size + 1])
+        if len(rows) <= size:
+            return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+        return self._page_one(request, rows[:size], size, _LazyRows(queryset, self.rows))
+
+    def _page_one_size(self, request: Request) -> int | None:
+        """The page size when the request asks page one of a numbered list, else None."""
         paginator = self.paginator
         if not isinstance(paginator, PageNumberPagination):
             return None
         if request.query_params.get(paginator.page_query_param, "1") != "1":
             return None
-        size = paginator.get_page_size(request)
-        if not size:
-            return None
-        rows = self.rows(queryset[: size + 1])
-        if len(rows) <= size:
-            return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
-        pages = paginator.django_paginator_class(_LazyRows(queryset, self.rows), size)
-        paginator.request, paginator.page = request, Page(rows[:size], 1, pages)
-        return paginator.get_paginated_response(rows[:size])
+        return paginator.get_page_size(request) or None
+
+    def _page_one(self, request: Request, rows: Sequence[Any], size: int, every: Any) -> Response:
+        """Page one from its fetched `rows`; `every` (anything with `count()`) gives the total
+        and the next link. Only after `_page_one_size` answered a size."""
+        paginator = self.paginator
+        assert isinstance(paginator, PageNumberPagination)
+        pages = paginator.django_paginator_class(every, size)
+        paginator.request, paginator.page = request, Page(rows, 1, pages)
+        return paginator.get_paginated_response(rows)

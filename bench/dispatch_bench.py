@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import statistics
 import sys
@@ -27,15 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, bench/ would come first on the path and its packages shadow the stdlib's.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
-os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
-if not os.environ.get("DATABASE_URL"):
-    os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'bench' / '.dispatch_bench.sqlite3'}"
 
-import django  # noqa: E402
+from bench.django_env import django_setup  # noqa: E402
 
-django.setup()
+django_setup(".dispatch_bench.sqlite3")
 
 from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402

@@ -359,7 +359,8 @@ class BookingAdmin(CompanyScopedAdmin):
             "title": "Cancel bookings",
             "opts": self.model._meta,
             "form": form,
-            "bookings": queryset,
+            "objects": queryset,
+            "action": "cancel_bookings",
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/bookings/booking/cancel_selected.html", context)
@@ -669,11 +670,11 @@ class StandingOrderAdmin(CompanyScopedAdmin):
             "explanation": explanation,
             "opts": self.model._meta,
             "form": form,
-            "orders": queryset,
+            "objects": queryset,
             "action": action,
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/bookings/standingorder/action_form.html", context)
+        return TemplateResponse(request, "admin/action_page.html", context)
 
     @admin.action(description="Skip a day of the selected orders…")
     def skip_day(

@@ -59,6 +59,15 @@ class PlaceOutputSerializer(serializers.Serializer):
     lon = serializers.FloatField()
 
 
+def _stop(obj: Any, prefix: str) -> dict[str, Any]:
+    """A booking's or standing order's `pickup`/`dropoff` as PlaceOutputSerializer shows it."""
+    return {
+        "address": getattr(obj, f"{prefix}_address"),
+        "lat": getattr(obj, f"{prefix}_lat"),
+        "lon": getattr(obj, f"{prefix}_lon"),
+    }
+
+
 class ReasonCodeRefSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     code = serializers.CharField()
@@ -118,20 +127,13 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "geocoded",
         ]
 
-    def _place(self, booking: Booking, prefix: str) -> dict[str, Any]:
-        return {
-            "address": getattr(booking, f"{prefix}_address"),
-            "lat": getattr(booking, f"{prefix}_lat"),
-            "lon": getattr(booking, f"{prefix}_lon"),
-        }
-
     @extend_schema_field(PlaceOutputSerializer)
     def get_pickup(self, booking: Booking) -> dict[str, Any]:
-        return self._place(booking, "pickup")
+        return _stop(booking, "pickup")
 
     @extend_schema_field(PlaceOutputSerializer)
     def get_dropoff(self, booking: Booking) -> dict[str, Any]:
-        return self._place(booking, "dropoff")
+        return _stop(booking, "dropoff")
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_return_trip(self, booking: Booking) -> str | None:
@@ -602,20 +604,13 @@ class StandingOrderOutputSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, Any]:
         return _renamed(super().get_fields(), "return_", "return")
 
-    def _place(self, order: Any, prefix: str) -> dict[str, Any]:
-        return {
-            "address": getattr(order, f"{prefix}_address"),
-            "lat": getattr(order, f"{prefix}_lat"),
-            "lon": getattr(order, f"{prefix}_lon"),
-        }
-
     @extend_schema_field(PlaceOutputSerializer)
     def get_pickup(self, order: Any) -> dict[str, Any]:
-        return self._place(order, "pickup")
+        return _stop(order, "pickup")
 
     @extend_schema_field(PlaceOutputSerializer)
     def get_dropoff(self, order: Any) -> dict[str, Any]:
-        return self._place(order, "dropoff")
+        return _stop(order, "dropoff")
 
     @extend_schema_field(ReturnLegOutputSerializer(allow_null=True))
     def get_return(self, order: Any) -> dict[str, Any] | None:

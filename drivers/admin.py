@@ -38,13 +38,7 @@ class VehicleAdmin(CompanyScopedAdmin):
 def _times_errors(form: forms.BaseForm, data: dict[str, Any], start: str, end: str) -> None:
     if not (data.get(start) and data.get(end)):
         return
-    error = rosters.shift_times_error(
-        start=data[start],
-        end=data[end],
-        break_earliest=data.get("break_earliest"),
-        break_latest=data.get("break_latest"),
-        break_minutes=data.get("break_minutes") or 0,
-    )
+    error = rosters.shift_times_error(start=data[start], end=data[end], **rosters.break_times(data))
     if error:
         field = {"start": start, "end": end}.get(error[0], error[0])
         form.add_error(field if field in form.fields else None, error[1])

@@ -219,8 +219,9 @@ def shift_covering(
 
 
 # --- services ---------------------------------------------------------------------------------
-class RosterEntryInput(TypedDict, total=False):
-    weekday: int
+class ShiftClockInput(TypedDict, total=False):
+    """A shift's wall-clock times and vehicle, as a roster entry and a day's shift take them."""
+
     start: time
     end: time
     vehicle: Vehicle | None
@@ -229,12 +230,17 @@ class RosterEntryInput(TypedDict, total=False):
     break_minutes: int
 
 
+class RosterEntryInput(ShiftClockInput, total=False):
+    weekday: int
+
+
 def _check_vehicle(company_id: UUID | str, vehicle: Vehicle | None, field: str = "vehicle") -> None:
     if vehicle is not None and vehicle.company_id != company_id:
         raise NotFound("Unknown vehicle.", field=field)
 
 
-def _break_times(data: dict[str, Any]) -> dict[str, Any]:
+def break_times(data: dict[str, Any]) -> dict[str, Any]:
+    """The break arguments of `shift_times_error` from an input (absent means no break)."""
     return {
         "break_earliest": data.get("break_earliest"),
         "break_latest": data.get("break_latest"),
@@ -251,7 +257,8 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
     rows = []
     for entry in entries:
         _check_vehicle(driver.company_id, entry.get("vehicle"))
-        _check_times(start=entry["start"], end=entry["end"], **_break_times(dict(entry)))
+        breaks = break_times(dict(entry))
+        _check_times(start=entry["start"], end=entry["end"], **breaks)
         rows.append(
             RosterEntry(
                 company_id=driver.company_id,
@@ -260,7 +267,7 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
                 start=entry["start"],
                 end=entry["end"],
                 vehicle=entry.get("vehicle"),
-                **_break_times(dict(entry)),
+                **breaks,
             )
         )
     Driver.objects.select_for_update().filter(id=driver.id).first()  # one week edit at a time
@@ -410,22 +417,16 @@ def _write(shift: Shift, want: _Wanted) -> Shift:
     return shift
 
 
-class ShiftInput(TypedDict, total=False):
+class ShiftInput(ShiftClockInput, total=False):
     driver: Driver
     date: date
-    start: time
-    end: time
-    vehicle: Vehicle | None
-    break_earliest: time | None
-    break_latest: time | None
-    break_minutes: int
 
 
 def _shift_fields(day: date, tz: ZoneInfo, data: ShiftInput) -> dict[str, Any]:
     clocks = {
         "start": data["start"],
         "end": data["end"],
-        **_break_times(dict(data)),
+        **break_times(dict(data)),
     }
     _check_times(**clocks)
     times = shift_times(day, tz, **clocks)

@@ -16,7 +16,7 @@ from atmr.fields import (
 from atmr.row_shapes import RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from drivers.models import Absence, Driver, RosterEntry, Shift, Vehicle
-from drivers.rosters import MAX_BREAK_MINUTES, local_moment, shift_times_error
+from drivers.rosters import MAX_BREAK_MINUTES, break_times, local_moment, shift_times_error
 
 
 class VehicleOutputSerializer(serializers.ModelSerializer):
@@ -141,13 +141,7 @@ def _listed(detail: Any) -> Any:
 
 def _times_error(attrs: dict[str, Any]) -> None:
     """The roster rule (drivers/rosters.py) as a 400 naming the field."""
-    error = shift_times_error(
-        start=attrs["start"],
-        end=attrs["end"],
-        break_earliest=attrs.get("break_earliest"),
-        break_latest=attrs.get("break_latest"),
-        break_minutes=attrs.get("break_minutes") or 0,
-    )
+    error = shift_times_error(start=attrs["start"], end=attrs["end"], **break_times(attrs))
     if error:
         raise serializers.ValidationError({error[0]: error[1]})
 

@@ -4,11 +4,9 @@ from collections.abc import Iterator
 from typing import Any, TypeVar, overload
 from uuid import UUID
 
-from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -94,18 +92,11 @@ class PlaceListCreateApi(RowListApiView, _PlaceApi):
     def _first_page(self, request: Request, queryset: QuerySet[Place]) -> Response | None:
         """Page one in one query whatever the matches: the rows carry the total
         (`COUNT(*) OVER ()`). A broad search ("clinique") needs no second query for it."""
-        paginator = self.paginator
-        if not isinstance(paginator, PageNumberPagination):
-            return None
-        if request.query_params.get(paginator.page_query_param, "1") != "1":
-            return None
-        size = paginator.get_page_size(request)
-        if not size:
+        size = self._page_one_size(request)
+        if size is None:
             return None
         rows, total = place_list_page(queryset, size)
-        pages = paginator.django_paginator_class(_FirstPageRows(rows, total), size)
-        paginator.request, paginator.page = request, Page(rows, 1, pages)
-        return paginator.get_paginated_response(rows)
+        return self._page_one(request, rows, size, _FirstPageRows(rows, total))
 
     @extend_schema(request=PlaceInputSerializer, responses={201: PlaceOutputSerializer})
     def post(self, request: Request) -> Response:
