@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from atmr.accounts.tokens import refresh_token_for
+from tests.admin_helpers import web_for
 from tests.factories import CompanyFactory, DriverFactory, UserFactory
 
 
@@ -68,3 +69,19 @@ def other_dispatcher_client(other_company):
 @pytest.fixture
 def client_for():
     return _client_for
+
+
+# Back-office (admin site) clients, logged in by session.
+@pytest.fixture
+def staff_web(company):
+    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
+
+
+@pytest.fixture
+def admin_web(company):
+    return web_for(UserFactory(company=company, role="admin", is_staff=True))
+
+
+@pytest.fixture
+def superuser_web(db):
+    return web_for(UserFactory(company=None, is_superuser=True, is_staff=True))

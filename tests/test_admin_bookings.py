@@ -30,11 +30,6 @@ def _admin_zone(settings):
 
 
 @pytest.fixture
-def staff_web(company):
-    return web_for(_UserFactory(company=company, role="dispatcher", is_staff=True))
-
-
-@pytest.fixture
 def listener():
     events = EventListener()
     yield events

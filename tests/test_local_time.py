@@ -83,20 +83,6 @@ def form_data(page, form_id: str = "booking_form") -> dict[str, str]:
     return reader.data
 
 
-@pytest.fixture
-def staff_web(company):
-    web = WebClient()
-    web.force_login(UserFactory(company=company, role="dispatcher", is_staff=True))
-    return web
-
-
-@pytest.fixture
-def superuser_web(db):
-    web = WebClient()
-    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
-    return web
-
-
 # --- the admin ------------------------------------------------------------------------------
 def test_admin_change_form_shows_and_reads_the_company_zone(company, staff_web):
     booking = BookingFactory(company=company, scheduled_at=WINTER_SIX_UTC)

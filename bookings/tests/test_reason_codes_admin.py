@@ -23,16 +23,6 @@ def _setup(settings):
         yield
 
 
-@pytest.fixture
-def staff_web(company):
-    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
-
-
-@pytest.fixture
-def admin_web(company):
-    return web_for(UserFactory(company=company, role="admin", is_staff=True))
-
-
 def _code(company, code: str) -> ReasonCode:
     return ReasonCode.objects.get(company=company, code=code)
 

@@ -10,8 +10,8 @@ import time_machine
 from bookings.models import Booking, StandingOrder
 from bookings.orders import services
 from bookings.services import Place
-from tests.admin_helpers import use_admin_zone, web_for
-from tests.factories import GENEVA, ZURICH, ClientFactory, UserFactory
+from tests.admin_helpers import use_admin_zone
+from tests.factories import GENEVA, ZURICH, ClientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +24,6 @@ def _clock(settings):
     use_admin_zone(settings)
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def staff_web(company):
-    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
 
 
 def form(client, **overrides):

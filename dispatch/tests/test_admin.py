@@ -20,13 +20,6 @@ RUNS = "/admin/dispatch/dispatchrun/"
 
 
 @pytest.fixture
-def staff_web(company):
-    web = WebClient()
-    web.force_login(UserFactory(company=company, role="dispatcher", is_staff=True))
-    return web
-
-
-@pytest.fixture
 def day(company):
     """One driver 08:00-12:00; a trip at 09:00 it can do, one at 17:00 it cannot."""
     driver = DriverFactory(company=company, shift_start=time(8, 0), shift_end=time(12, 0))
