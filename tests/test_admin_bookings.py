@@ -18,7 +18,15 @@ from tests.admin_helpers import (
     use_admin_zone,
     web_for,
 )
-from tests.factories import GENEVA, LAUSANNE, BookingFactory, ClientFactory, DriverFactory, at
+from tests.factories import (
+    GENEVA,
+    LAUSANNE,
+    BookingFactory,
+    ClientFactory,
+    DriverFactory,
+    at,
+    driver_day_clash,
+)
 from tests.factories import UserFactory as _UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -131,25 +139,11 @@ def test_progress_goes_through_the_service_and_tells_the_office(
 
 
 # --- assign, reassign, unassign: the API's conflict check and events ---------------------------
-def _clash(company, driver):
-    """A booked driver, and a trip that collides with its 09:00 Lausanne → Geneva run."""
-    busy = BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(9))
-    clash = BookingFactory(
-        company=company,
-        scheduled_at=at(9, 5),
-        pickup_lat=GENEVA[0],
-        pickup_lon=GENEVA[1],
-        dropoff_lat=LAUSANNE[0],
-        dropoff_lon=LAUSANNE[1],
-    )
-    return busy, clash
-
-
 def test_admin_refuses_to_double_book_a_driver(
     company, staff_web, listener, django_capture_on_commit_callbacks
 ):
     driver = DriverFactory(company=company)
-    busy, clash = _clash(company, driver)
+    busy, clash = driver_day_clash(company, driver)
     listener.subscribe(group_for_company_dispatch(company.id), group_for_driver(driver.id))
     with django_capture_on_commit_callbacks(execute=True):
         response = change(staff_web, clash, driver=driver.id)
@@ -163,7 +157,7 @@ def test_admin_refuses_to_double_book_a_driver(
 
 def test_refused_reassignment_keeps_the_first_driver_and_the_edits(company, staff_web):
     first, second = DriverFactory(company=company), DriverFactory(company=company)
-    _, clash = _clash(company, second)
+    _, clash = driver_day_clash(company, second)
     clash = services.booking_assign(booking=clash, driver=first)
     response = change(staff_web, clash, driver=second.id, notes="changed with the driver")
     assert "cannot also serve" in form_errors(response)

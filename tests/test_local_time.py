@@ -27,6 +27,7 @@ from tests.factories import (
     DriverFactory,
     UserFactory,
     at,
+    driver_day_clash,
 )
 
 pytestmark = pytest.mark.django_db
@@ -404,15 +405,7 @@ def test_record_past_must_be_a_boolean(today, patient, dispatcher_client):
 # --- messages people read -------------------------------------------------------------------
 def test_manual_assign_conflict_names_the_local_time(company, dispatcher_client):
     driver = DriverFactory(company=company)
-    BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(9))
-    clash = BookingFactory(
-        company=company,
-        scheduled_at=at(9, 5),
-        pickup_lat=GENEVA[0],
-        pickup_lon=GENEVA[1],
-        dropoff_lat=LAUSANNE[0],
-        dropoff_lon=LAUSANNE[1],
-    )
+    _, clash = driver_day_clash(company, driver)
     response = dispatcher_client.post(
         f"/api/bookings/{clash.id}/assign", {"driver": str(driver.id)}, format="json"
     )
