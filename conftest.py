@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from atmr.accounts.tokens import refresh_token_for
 from tests.admin_helpers import web_for
 from tests.factories import CompanyFactory, DriverFactory, UserFactory
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "clock(moment, tick=False): the test runs with the clock pinned at moment"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(request):
+    # Bookings on fixed dates need a fixed "now" (past pick-ups and past days are refused).
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        yield
+        return
+    with time_machine.travel(*marker.args, **{"tick": False, **marker.kwargs}):
+        yield
 
 
 @pytest.fixture(autouse=True)

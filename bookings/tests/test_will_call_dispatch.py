@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-import time_machine
 from django.test import Client as WebClient
 
 from bookings import will_call
@@ -15,14 +14,10 @@ from dispatch import execution, services
 from dispatch.models import RunAssignment
 from tests.factories import ZURICH, BookingFactory, DriverFactory, UserFactory, at
 
-pytestmark = pytest.mark.django_db
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=ZURICH)
 
 
-@pytest.fixture(autouse=True)
-def _noon_of_the_day():
-    with time_machine.travel(NOON, tick=True):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOON, tick=True)]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-import time_machine
 from django.apps import apps
 
 from drivers import rosters
@@ -13,16 +12,11 @@ from drivers.models import Absence, RosterEntry, Shift
 from drivers.tasks import generate_shifts
 from tests.factories import ZURICH, DriverFactory, VehicleFactory
 
-pytestmark = pytest.mark.django_db
-
 MONDAY = date(2026, 11, 30)  # winter time in Zurich: UTC+1
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=ZURICH)  # the Sunday before
 
 
-@pytest.fixture(autouse=True)
-def sunday():
-    with time_machine.travel(NOW, tick=True):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW, tick=True)]
 
 
 def _utc(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
