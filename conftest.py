@@ -8,7 +8,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from atmr.accounts.tokens import refresh_token_for
-from tests.admin_helpers import web_for
+from tests.admin_helpers import use_admin_zone, web_for
 from tests.factories import CompanyFactory, DriverFactory, UserFactory
 
 
@@ -89,7 +89,12 @@ def client_for():
     return _client_for
 
 
-# Back-office (admin site) clients, logged in by session.
+# Back-office (admin site): the zone it reads and shows times in, and clients logged in by session.
+@pytest.fixture
+def admin_zone(settings):
+    use_admin_zone(settings)
+
+
 @pytest.fixture
 def staff_web(company):
     return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))

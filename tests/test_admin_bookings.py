@@ -15,7 +15,6 @@ from tests.admin_helpers import (
     EventListener,
     booking_change_data,
     local,
-    use_admin_zone,
     web_for,
 )
 from tests.factories import (
@@ -29,12 +28,7 @@ from tests.factories import (
 )
 from tests.factories import UserFactory as _UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _admin_zone(settings):
-    use_admin_zone(settings)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_zone")]
 
 
 @pytest.fixture

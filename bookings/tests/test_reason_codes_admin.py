@@ -6,21 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from bookings.models import Booking, ReasonCode
-from tests.admin_helpers import booking_change_data, use_admin_zone, web_for
+from tests.admin_helpers import booking_change_data, web_for
 from tests.factories import BookingFactory, DriverFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
 THE_DAY_BEFORE = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _setup(settings):
-    use_admin_zone(settings)
-    with time_machine.travel(THE_DAY_BEFORE, tick=False):
-        yield
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("admin_zone"),
+    pytest.mark.clock(THE_DAY_BEFORE),
+]
 
 
 def _code(company, code: str) -> ReasonCode:
