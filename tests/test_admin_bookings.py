@@ -14,6 +14,7 @@ from realtime.groups import group_for_company_dispatch, group_for_driver
 from tests.admin_helpers import (
     EventListener,
     booking_change_data,
+    cancel_action,
     local,
     web_for,
 )
@@ -270,15 +271,10 @@ def test_cancel_on_the_change_form_withdraws_the_trip(
 
 def test_cancel_action_asks_for_a_reason_first(company, staff_web):
     booking = BookingFactory(company=company)
-    page = staff_web.post(
-        "/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.id]}
-    )
+    page = cancel_action(staff_web, booking)
     assert page.status_code == 200
     assert "code" in page.context["form"].fields
-    blank = staff_web.post(
-        "/admin/bookings/booking/",
-        {"action": "cancel_bookings", "_selected_action": [booking.id], "confirm": "yes"},
-    )
+    blank = cancel_action(staff_web, booking, confirm="yes")
     assert blank.status_code == 200 and "code" in blank.context["form"].errors
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
@@ -292,15 +288,13 @@ def test_cancel_action_with_a_reason_cancels_and_tells_the_drivers(
     done = BookingFactory(company=company, status="completed")
     listener.subscribe(group_for_driver(driver.id))
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_web.post(
-            "/admin/bookings/booking/",
-            {
-                "action": "cancel_bookings",
-                "_selected_action": [booking.id, done.id],
-                "confirm": "yes",
-                "code": "weather",
-                "reason": "Snow: no trips today",
-            },
+        response = cancel_action(
+            staff_web,
+            booking,
+            done,
+            confirm="yes",
+            code="weather",
+            reason="Snow: no trips today",
             follow=True,
         )
     messages = [str(m) for m in response.context["messages"]]
