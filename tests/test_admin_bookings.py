@@ -16,7 +16,6 @@ from tests.admin_helpers import (
     booking_change_data,
     cancel_action,
     local,
-    web_for,
 )
 from tests.factories import (
     GENEVA,
@@ -27,7 +26,6 @@ from tests.factories import (
     at,
     driver_day_clash,
 )
-from tests.factories import UserFactory as _UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_zone")]
 
@@ -349,18 +347,20 @@ def test_create_with_a_driver_runs_the_conflict_check(company, staff_web):
     assert Booking.objects.count() == 1  # the new booking was rolled back with the refusal
 
 
-def test_superuser_creates_for_the_chosen_company(company, other_company):
-    web = web_for(_UserFactory(company=None, is_superuser=True, is_staff=True))
+def test_superuser_creates_for_the_chosen_company(company, other_company, superuser_web):
     client = ClientFactory(company=other_company)
-    response = web.post("/admin/bookings/booking/add/", add_data(client, company=other_company.id))
+    response = superuser_web.post(
+        "/admin/bookings/booking/add/", add_data(client, company=other_company.id)
+    )
     assert response.status_code == 302, form_errors(response)
     assert Booking.objects.get().company == other_company
 
 
-def test_superuser_cannot_book_another_companys_client(company, other_company):
-    web = web_for(_UserFactory(company=None, is_superuser=True, is_staff=True))
+def test_superuser_cannot_book_another_companys_client(company, other_company, superuser_web):
     client = ClientFactory(company=other_company)
-    response = web.post("/admin/bookings/booking/add/", add_data(client, company=company.id))
+    response = superuser_web.post(
+        "/admin/bookings/booking/add/", add_data(client, company=company.id)
+    )
     assert "Unknown client" in form_errors(response)
     assert Booking.objects.count() == 0
 

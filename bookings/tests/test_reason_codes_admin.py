@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bookings.models import Booking, ReasonCode
-from tests.admin_helpers import booking_change_data, cancel_action, web_for
-from tests.factories import BookingFactory, DriverFactory, UserFactory
+from tests.admin_helpers import booking_change_data, cancel_action
+from tests.factories import BookingFactory, DriverFactory
 
 THE_DAY_BEFORE = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
@@ -217,9 +217,8 @@ def test_dispatchers_read_codes_but_may_not_edit_or_delete(company, other_compan
     assert weather.label == "Weather"
 
 
-def test_superuser_adds_a_code_for_the_company_chosen(company, other_company):
-    root = web_for(UserFactory(company=None, is_superuser=True, is_staff=True))
-    response = root.post(
+def test_superuser_adds_a_code_for_the_company_chosen(company, other_company, superuser_web):
+    response = superuser_web.post(
         "/admin/bookings/reasoncode/add/",
         {
             "company": other_company.id,

@@ -212,16 +212,14 @@ def test_dispatch_a_day_proposes_today_in_the_company_zone(company, staff_web):
 
 
 def test_a_superuser_dispatches_and_applies_for_a_chosen_company(
-    company, day, django_capture_on_commit_callbacks
+    company, day, superuser_web, django_capture_on_commit_callbacks
 ):
-    web = WebClient()
-    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
     form = {"service_date": "2026-12-01", "mode": "suggest", "company": company.id}
     with django_capture_on_commit_callbacks(execute=True):
-        response = web.post(f"{RUNS}dispatch-day/", form)
+        response = superuser_web.post(f"{RUNS}dispatch-day/", form)
     run = DispatchRun.objects.get(company=company)
     assert response.url == f"{RUNS}{run.id}/change/"
-    assert web.post(f"{RUNS}{run.id}/apply/").status_code == 302
+    assert superuser_web.post(f"{RUNS}{run.id}/apply/").status_code == 302
     assert Booking.objects.filter(company=company, status="assigned").count() == 1
 
 
