@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from atmr.accounts.tokens import refresh_token_for
+from tests.admin_helpers import use_admin_zone, web_for
 from tests.factories import CompanyFactory, DriverFactory, UserFactory
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "clock(moment, tick=False): the test runs with the clock pinned at moment"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(request):
+    # Bookings on fixed dates need a fixed "now" (past pick-ups and past days are refused).
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        yield
+        return
+    with time_machine.travel(*marker.args, **{"tick": False, **marker.kwargs}):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +87,24 @@ def other_dispatcher_client(other_company):
 @pytest.fixture
 def client_for():
     return _client_for
+
+
+# Back-office (admin site): the zone it reads and shows times in, and clients logged in by session.
+@pytest.fixture
+def admin_zone(settings):
+    use_admin_zone(settings)
+
+
+@pytest.fixture
+def staff_web(company):
+    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
+
+
+@pytest.fixture
+def admin_web(company):
+    return web_for(UserFactory(company=company, role="admin", is_staff=True))
+
+
+@pytest.fixture
+def superuser_web(db):
+    return web_for(UserFactory(company=None, is_superuser=True, is_staff=True))

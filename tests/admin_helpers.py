@@ -100,3 +100,10 @@ class EventListener:
         for group, channel in self.channels.items():
             self.loop.run_until_complete(self.layer.group_discard(group, channel))
         self.loop.close()
+
+
+def cancel_action(web: WebClient, *bookings: Any, follow: bool = False, **fields: Any) -> Any:
+    """The booking list's "cancel" action on `bookings`; `fields` fill its form (confirm, code,
+    reason); without confirm it answers with the form."""
+    data = {"action": "cancel_bookings", "_selected_action": [b.id for b in bookings], **fields}
+    return web.post("/admin/bookings/booking/", data, follow=follow)

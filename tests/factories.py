@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import factory
@@ -114,3 +115,18 @@ class BookingFactory(factory.django.DjangoModelFactory):
 
 
 at = _at
+
+
+def driver_day_clash(company: Any, driver: Any) -> tuple[Booking, Booking]:
+    """`driver` booked for the 09:00 Lausanne → Geneva trip, and an unassigned 09:05 Geneva →
+    Lausanne trip it cannot also serve (it is still leaving Lausanne): (busy, clash)."""
+    busy = BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=_at(9))
+    clash = BookingFactory(
+        company=company,
+        scheduled_at=_at(9, 5),
+        pickup_lat=GENEVA[0],
+        pickup_lon=GENEVA[1],
+        dropoff_lat=LAUSANNE[0],
+        dropoff_lon=LAUSANNE[1],
+    )
+    return busy, clash

@@ -34,30 +34,15 @@ def booking_form(client, **overrides):
     return {**form, **overrides}
 
 
-@pytest.fixture
-def staff_web(company):
-    user = UserFactory(company=company, role="admin", is_staff=True)
-    web = WebClient()
-    web.force_login(user)
-    return web
-
-
-@pytest.fixture
-def superuser_web(db):
-    web = WebClient()
-    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
-    return web
-
-
-def test_company_staff_see_only_their_bookings(company, other_company, staff_web):
+def test_company_staff_see_only_their_bookings(company, other_company, admin_web):
     mine = BookingFactory(company=company)
     foreign = BookingFactory(company=other_company)
-    page = staff_web.get("/admin/bookings/booking/")
+    page = admin_web.get("/admin/bookings/booking/")
     assert page.status_code == 200
     assert page.context["cl"].result_count == 1
-    assert staff_web.get(f"/admin/bookings/booking/{mine.id}/change/").status_code == 200
+    assert admin_web.get(f"/admin/bookings/booking/{mine.id}/change/").status_code == 200
     # Another company's row: the admin redirects away with "doesn't exist", never shows it.
-    response = staff_web.get(f"/admin/bookings/booking/{foreign.id}/change/")
+    response = admin_web.get(f"/admin/bookings/booking/{foreign.id}/change/")
     assert response.status_code == 302
 
 
@@ -69,21 +54,21 @@ def test_superuser_sees_every_company(company, other_company, superuser_web):
 
 @pytest.mark.parametrize("rows", [5, 100])
 def test_booking_changelist_has_constant_queries(
-    rows, company, staff_web, django_assert_max_num_queries
+    rows, company, admin_web, django_assert_max_num_queries
 ):
     driver = DriverFactory(company=company)
     BookingFactory.create_batch(rows, company=company, driver=driver, status="assigned")
     # session, user, count x2, rows, date hierarchy, driver and reason code filter choices, ...
     with django_assert_max_num_queries(13):
-        response = staff_web.get("/admin/bookings/booking/")
+        response = admin_web.get("/admin/bookings/booking/")
     assert response.status_code == 200
     assert response.context["cl"].result_count == rows
 
 
-def test_autocomplete_is_scoped(company, other_company, staff_web):
+def test_autocomplete_is_scoped(company, other_company, admin_web):
     ClientFactory(company=company, last_name="Favre")
     ClientFactory(company=other_company, last_name="Favre")
-    response = staff_web.get(
+    response = admin_web.get(
         "/admin/autocomplete/",
         {
             "app_label": "bookings",
@@ -96,9 +81,9 @@ def test_autocomplete_is_scoped(company, other_company, staff_web):
     assert len(response.json()["results"]) == 1
 
 
-def test_staff_create_booking_lands_in_their_company(company, staff_web):
+def test_staff_create_booking_lands_in_their_company(company, admin_web):
     client = ClientFactory(company=company)
-    response = staff_web.post(
+    response = admin_web.post(
         "/admin/bookings/booking/add/",
         booking_form(client),
     )
@@ -106,10 +91,10 @@ def test_staff_create_booking_lands_in_their_company(company, staff_web):
     assert Booking.objects.get().company == company
 
 
-def test_admin_rejects_wheelchair_trip_in_car(company, staff_web):
+def test_admin_rejects_wheelchair_trip_in_car(company, admin_web):
     client = ClientFactory(company=company)
     car = DriverFactory(company=company)  # default vehicle has no wheelchair place
-    response = staff_web.post(
+    response = admin_web.post(
         "/admin/bookings/booking/add/",
         booking_form(client, driver=car.id, mobility="wheelchair", status="assigned"),
     )
@@ -124,8 +109,8 @@ def test_drivers_cannot_enter_the_back_office(company):
     assert web.get("/admin/bookings/booking/").status_code == 403
 
 
-def test_the_admin_says_atmr(staff_web):
-    page = staff_web.get("/admin/")
+def test_the_admin_says_atmr(admin_web):
+    page = admin_web.get("/admin/")
     assert page.context["site_header"] == "ATMR back-office"
     assert "<title>ATMR administration | ATMR</title>" in page.content.decode()
 

@@ -14,24 +14,20 @@ from realtime.groups import group_for_company_dispatch, group_for_driver
 from tests.admin_helpers import (
     EventListener,
     booking_change_data,
+    cancel_action,
     local,
-    use_admin_zone,
-    web_for,
 )
-from tests.factories import GENEVA, LAUSANNE, BookingFactory, ClientFactory, DriverFactory, at
-from tests.factories import UserFactory as _UserFactory
+from tests.factories import (
+    GENEVA,
+    LAUSANNE,
+    BookingFactory,
+    ClientFactory,
+    DriverFactory,
+    at,
+    driver_day_clash,
+)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _admin_zone(settings):
-    use_admin_zone(settings)
-
-
-@pytest.fixture
-def staff_web(company):
-    return web_for(_UserFactory(company=company, role="dispatcher", is_staff=True))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_zone")]
 
 
 @pytest.fixture
@@ -136,25 +132,11 @@ def test_progress_goes_through_the_service_and_tells_the_office(
 
 
 # --- assign, reassign, unassign: the API's conflict check and events ---------------------------
-def _clash(company, driver):
-    """A booked driver, and a trip that collides with its 09:00 Lausanne → Geneva run."""
-    busy = BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(9))
-    clash = BookingFactory(
-        company=company,
-        scheduled_at=at(9, 5),
-        pickup_lat=GENEVA[0],
-        pickup_lon=GENEVA[1],
-        dropoff_lat=LAUSANNE[0],
-        dropoff_lon=LAUSANNE[1],
-    )
-    return busy, clash
-
-
 def test_admin_refuses_to_double_book_a_driver(
     company, staff_web, listener, django_capture_on_commit_callbacks
 ):
     driver = DriverFactory(company=company)
-    busy, clash = _clash(company, driver)
+    busy, clash = driver_day_clash(company, driver)
     listener.subscribe(group_for_company_dispatch(company.id), group_for_driver(driver.id))
     with django_capture_on_commit_callbacks(execute=True):
         response = change(staff_web, clash, driver=driver.id)
@@ -168,7 +150,7 @@ def test_admin_refuses_to_double_book_a_driver(
 
 def test_refused_reassignment_keeps_the_first_driver_and_the_edits(company, staff_web):
     first, second = DriverFactory(company=company), DriverFactory(company=company)
-    _, clash = _clash(company, second)
+    _, clash = driver_day_clash(company, second)
     clash = services.booking_assign(booking=clash, driver=first)
     response = change(staff_web, clash, driver=second.id, notes="changed with the driver")
     assert "cannot also serve" in form_errors(response)
@@ -287,15 +269,10 @@ def test_cancel_on_the_change_form_withdraws_the_trip(
 
 def test_cancel_action_asks_for_a_reason_first(company, staff_web):
     booking = BookingFactory(company=company)
-    page = staff_web.post(
-        "/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.id]}
-    )
+    page = cancel_action(staff_web, booking)
     assert page.status_code == 200
     assert "code" in page.context["form"].fields
-    blank = staff_web.post(
-        "/admin/bookings/booking/",
-        {"action": "cancel_bookings", "_selected_action": [booking.id], "confirm": "yes"},
-    )
+    blank = cancel_action(staff_web, booking, confirm="yes")
     assert blank.status_code == 200 and "code" in blank.context["form"].errors
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
@@ -309,15 +286,13 @@ def test_cancel_action_with_a_reason_cancels_and_tells_the_drivers(
     done = BookingFactory(company=company, status="completed")
     listener.subscribe(group_for_driver(driver.id))
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_web.post(
-            "/admin/bookings/booking/",
-            {
-                "action": "cancel_bookings",
-                "_selected_action": [booking.id, done.id],
-                "confirm": "yes",
-                "code": "weather",
-                "reason": "Snow: no trips today",
-            },
+        response = cancel_action(
+            staff_web,
+            booking,
+            done,
+            confirm="yes",
+            code="weather",
+            reason="Snow: no trips today",
             follow=True,
         )
     messages = [str(m) for m in response.context["messages"]]
@@ -372,18 +347,20 @@ def test_create_with_a_driver_runs_the_conflict_check(company, staff_web):
     assert Booking.objects.count() == 1  # the new booking was rolled back with the refusal
 
 
-def test_superuser_creates_for_the_chosen_company(company, other_company):
-    web = web_for(_UserFactory(company=None, is_superuser=True, is_staff=True))
+def test_superuser_creates_for_the_chosen_company(company, other_company, superuser_web):
     client = ClientFactory(company=other_company)
-    response = web.post("/admin/bookings/booking/add/", add_data(client, company=other_company.id))
+    response = superuser_web.post(
+        "/admin/bookings/booking/add/", add_data(client, company=other_company.id)
+    )
     assert response.status_code == 302, form_errors(response)
     assert Booking.objects.get().company == other_company
 
 
-def test_superuser_cannot_book_another_companys_client(company, other_company):
-    web = web_for(_UserFactory(company=None, is_superuser=True, is_staff=True))
+def test_superuser_cannot_book_another_companys_client(company, other_company, superuser_web):
     client = ClientFactory(company=other_company)
-    response = web.post("/admin/bookings/booking/add/", add_data(client, company=company.id))
+    response = superuser_web.post(
+        "/admin/bookings/booking/add/", add_data(client, company=company.id)
+    )
     assert "Unknown client" in form_errors(response)
     assert Booking.objects.count() == 0
 

@@ -163,18 +163,16 @@ def test_no_autocomplete_returns_other_companies_rows(role, company, world):
     assert answered >= 10
 
 
-def test_users_by_company_filter_names_no_other_company(company, other_company):
+def test_users_by_company_filter_names_no_other_company(company, other_company, staff_web):
     UserFactory(company=other_company)
-    web = web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
-    page = web.get("/admin/accounts/user/")
+    page = staff_web.get("/admin/accounts/user/")
     assert other_company.name not in page.content.decode()
     assert str(other_company.id) not in page.content.decode()
 
 
-def test_superuser_still_filters_users_by_company(company, other_company):
+def test_superuser_still_filters_users_by_company(company, other_company, superuser_web):
     UserFactory(company=other_company)
-    web = web_for(UserFactory(company=None, is_superuser=True, is_staff=True))
-    page = web.get("/admin/accounts/user/")
+    page = superuser_web.get("/admin/accounts/user/")
     assert other_company.name in page.content.decode()
 
 
@@ -185,54 +183,48 @@ def vehicle_form(**overrides):
     )
 
 
-def test_duplicate_plate_is_a_form_error_not_a_500(company):
+def test_duplicate_plate_is_a_form_error_not_a_500(company, admin_web):
     VehicleFactory(company=company, plate="VD 1")
-    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
-    response = web.post("/admin/drivers/vehicle/add/", vehicle_form())
+    response = admin_web.post("/admin/drivers/vehicle/add/", vehicle_form())
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert errors["plate"] == ["The company already has a vehicle with this plate."]
     assert Vehicle.objects.filter(company=company).count() == 1
 
 
-def test_same_plate_in_another_company_is_fine(company, other_company):
+def test_same_plate_in_another_company_is_fine(company, other_company, admin_web):
     VehicleFactory(company=other_company, plate="VD 1")
-    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
-    response = web.post("/admin/drivers/vehicle/add/", vehicle_form())
+    response = admin_web.post("/admin/drivers/vehicle/add/", vehicle_form())
     assert response.status_code == 302
     assert Vehicle.objects.get(company=company).plate == "VD 1"
 
 
-def test_renaming_to_a_taken_plate_is_a_form_error(company):
+def test_renaming_to_a_taken_plate_is_a_form_error(company, admin_web):
     VehicleFactory(company=company, plate="VD 1")
     other = VehicleFactory(company=company, plate="VD 2")
-    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
-    response = web.post(f"/admin/drivers/vehicle/{other.pk}/change/", vehicle_form())
+    response = admin_web.post(f"/admin/drivers/vehicle/{other.pk}/change/", vehicle_form())
     assert response.status_code == 200
     assert "already has a vehicle" in str(response.context["adminform"].form.errors)
 
 
-def test_superuser_duplicate_plate_is_a_form_error_too(company):
+def test_superuser_duplicate_plate_is_a_form_error_too(company, superuser_web):
     VehicleFactory(company=company, plate="VD 1")
-    web = web_for(UserFactory(company=None, is_superuser=True, is_staff=True))
-    response = web.post("/admin/drivers/vehicle/add/", vehicle_form(company=company.id))
+    response = superuser_web.post("/admin/drivers/vehicle/add/", vehicle_form(company=company.id))
     assert response.status_code == 200
     assert "already has a vehicle" in str(response.context["adminform"].form.errors)
 
 
-def test_vehicle_carrying_nobody_is_a_sentence(company):
-    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
-    response = web.post("/admin/drivers/vehicle/add/", vehicle_form(seats=0))
+def test_vehicle_carrying_nobody_is_a_sentence(company, admin_web):
+    response = admin_web.post("/admin/drivers/vehicle/add/", vehicle_form(seats=0))
     assert response.status_code == 200
     text = str(response.context["adminform"].form.errors)
     assert "at least one seat, wheelchair place or stretcher" in text
     assert "Constraint" not in text
 
 
-def test_shift_ending_before_it_starts_is_a_sentence(company):
+def test_shift_ending_before_it_starts_is_a_sentence(company, admin_web):
     driver = DriverFactory(company=company)
-    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
-    response = web.post(
+    response = admin_web.post(
         f"/admin/drivers/driver/{driver.pk}/change/",
         {
             "user": driver.user_id,
@@ -273,10 +265,9 @@ def test_assigned_without_driver_is_a_sentence(company):
     assert Booking.objects.get(pk=booking.pk).driver_id is not None
 
 
-def test_second_settings_row_for_a_company_is_a_form_error(company):
+def test_second_settings_row_for_a_company_is_a_form_error(company, admin_web):
     DispatchSettings.objects.create(company=company, solver_time_limit_s=7)
-    web = web_for(UserFactory(company=company, role="admin", is_staff=True))
-    response = web.post(
+    response = admin_web.post(
         "/admin/dispatch/dispatchsettings/add/",
         {
             "service_walks_s": 1,

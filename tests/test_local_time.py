@@ -27,6 +27,7 @@ from tests.factories import (
     DriverFactory,
     UserFactory,
     at,
+    driver_day_clash,
 )
 
 pytestmark = pytest.mark.django_db
@@ -81,20 +82,6 @@ def form_data(page, form_id: str = "booking_form") -> dict[str, str]:
     reader.feed(page.content.decode())
     assert reader.data, f"no form {form_id!r} on the page"
     return reader.data
-
-
-@pytest.fixture
-def staff_web(company):
-    web = WebClient()
-    web.force_login(UserFactory(company=company, role="dispatcher", is_staff=True))
-    return web
-
-
-@pytest.fixture
-def superuser_web(db):
-    web = WebClient()
-    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
-    return web
 
 
 # --- the admin ------------------------------------------------------------------------------
@@ -418,15 +405,7 @@ def test_record_past_must_be_a_boolean(today, patient, dispatcher_client):
 # --- messages people read -------------------------------------------------------------------
 def test_manual_assign_conflict_names_the_local_time(company, dispatcher_client):
     driver = DriverFactory(company=company)
-    BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(9))
-    clash = BookingFactory(
-        company=company,
-        scheduled_at=at(9, 5),
-        pickup_lat=GENEVA[0],
-        pickup_lon=GENEVA[1],
-        dropoff_lat=LAUSANNE[0],
-        dropoff_lon=LAUSANNE[1],
-    )
+    _, clash = driver_day_clash(company, driver)
     response = dispatcher_client.post(
         f"/api/bookings/{clash.id}/assign", {"driver": str(driver.id)}, format="json"
     )

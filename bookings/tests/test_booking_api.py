@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from bookings.models import Booking
 from tests.factories import (
@@ -16,15 +15,14 @@ from tests.factories import (
     at,
 )
 
-pytestmark = pytest.mark.django_db
 DAY = "2026-12-01"
 
 
-@pytest.fixture(autouse=True)
-def _the_day_before():
-    """The bookings here are on DAY; a pick-up more than 24 h ago would need record_past."""
-    with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=True):
-        yield
+# The bookings here are on DAY; a pick-up more than 24 h ago would need record_past.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=True),
+]
 
 
 def payload(patient, **overrides):

@@ -19,8 +19,6 @@ from bookings.models import Booking, ReasonCode
 from bookings.reasons import ReasonCodeInvalid
 from tests.factories import BookingFactory, CompanyFactory, DriverFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
-
 STANDARD = {
     "patient_cancelled",
     "facility_cancelled",
@@ -35,10 +33,7 @@ STANDARD = {
 THE_DAY_BEFORE = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _the_day_before():
-    with time_machine.travel(THE_DAY_BEFORE, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(THE_DAY_BEFORE)]
 
 
 def _code(company, code: str) -> ReasonCode:

@@ -6,31 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from bookings.models import Booking, ReasonCode
-from tests.admin_helpers import booking_change_data, use_admin_zone, web_for
-from tests.factories import BookingFactory, DriverFactory, UserFactory
+from tests.admin_helpers import booking_change_data, cancel_action
+from tests.factories import BookingFactory, DriverFactory
 
-pytestmark = pytest.mark.django_db
 THE_DAY_BEFORE = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _setup(settings):
-    use_admin_zone(settings)
-    with time_machine.travel(THE_DAY_BEFORE, tick=False):
-        yield
-
-
-@pytest.fixture
-def staff_web(company):
-    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
-
-
-@pytest.fixture
-def admin_web(company):
-    return web_for(UserFactory(company=company, role="admin", is_staff=True))
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("admin_zone"),
+    pytest.mark.clock(THE_DAY_BEFORE),
+]
 
 
 def _code(company, code: str) -> ReasonCode:
@@ -107,9 +95,7 @@ def test_a_code_without_cancelling_is_refused(company, staff_web):
 # --- the cancel action ----------------------------------------------------------------------
 def test_cancel_action_offers_what_people_may_choose(company, staff_web):
     booking = BookingFactory(company=company)
-    page = staff_web.post(
-        "/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.id]}
-    )
+    page = cancel_action(staff_web, booking)
     offered = [value for value, _ in page.context["form"].fields["code"].choices if value]
     assert offered == [
         "patient_cancelled",
@@ -124,15 +110,13 @@ def test_cancel_action_offers_what_people_may_choose(company, staff_web):
 def test_cancel_action_records_code_text_and_late_flag(company, staff_web):
     soon = BookingFactory(company=company, scheduled_at=THE_DAY_BEFORE + timedelta(hours=2))
     later = BookingFactory(company=company)  # tomorrow 09:00: more than 24 h ahead
-    response = staff_web.post(
-        "/admin/bookings/booking/",
-        {
-            "action": "cancel_bookings",
-            "_selected_action": [soon.id, later.id],
-            "confirm": "yes",
-            "code": "facility_cancelled",
-            "reason": "Clinic closed",
-        },
+    response = cancel_action(
+        staff_web,
+        soon,
+        later,
+        confirm="yes",
+        code="facility_cancelled",
+        reason="Clinic closed",
         follow=True,
     )
     assert any("2 booking(s) updated" in str(m) for m in response.context["messages"])
@@ -145,15 +129,7 @@ def test_cancel_action_records_code_text_and_late_flag(company, staff_web):
 
 def test_cancel_action_refuses_a_code_not_offered(company, staff_web):
     booking = BookingFactory(company=company)
-    page = staff_web.post(
-        "/admin/bookings/booking/",
-        {
-            "action": "cancel_bookings",
-            "_selected_action": [booking.id],
-            "confirm": "yes",
-            "code": "series_ended",
-        },
-    )
+    page = cancel_action(staff_web, booking, confirm="yes", code="series_ended")
     assert page.status_code == 200 and "code" in page.context["form"].errors
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
@@ -163,15 +139,7 @@ def test_changelist_filters_by_code_and_late(company, staff_web):
     late = BookingFactory(company=company, scheduled_at=THE_DAY_BEFORE + timedelta(hours=2))
     in_time = BookingFactory(company=company)
     for booking in (late, in_time):
-        staff_web.post(
-            "/admin/bookings/booking/",
-            {
-                "action": "cancel_bookings",
-                "_selected_action": [booking.id],
-                "confirm": "yes",
-                "code": "weather",
-            },
-        )
+        cancel_action(staff_web, booking, confirm="yes", code="weather")
     weather = _code(company, "weather")
     page = staff_web.get(f"/admin/bookings/booking/?cancel_code__id__exact={weather.id}")
     assert page.context["cl"].result_count == 2
@@ -249,9 +217,8 @@ def test_dispatchers_read_codes_but_may_not_edit_or_delete(company, other_compan
     assert weather.label == "Weather"
 
 
-def test_superuser_adds_a_code_for_the_company_chosen(company, other_company):
-    root = web_for(UserFactory(company=None, is_superuser=True, is_staff=True))
-    response = root.post(
+def test_superuser_adds_a_code_for_the_company_chosen(company, other_company, superuser_web):
+    response = superuser_web.post(
         "/admin/bookings/reasoncode/add/",
         {
             "company": other_company.id,

@@ -5,30 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import pytest
-import time_machine
 
 from bookings.models import Booking, StandingOrder
 from bookings.orders import services
 from bookings.services import Place
-from tests.admin_helpers import use_admin_zone, web_for
-from tests.factories import GENEVA, ZURICH, ClientFactory, UserFactory
-
-pytestmark = pytest.mark.django_db
+from tests.factories import GENEVA, ZURICH, ClientFactory
 
 NOW = datetime(2026, 12, 17, 10, 0, tzinfo=ZURICH)
 ADD = "/admin/bookings/standingorder/add/"
 
 
-@pytest.fixture(autouse=True)
-def _clock(settings):
-    use_admin_zone(settings)
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def staff_web(company):
-    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("admin_zone"),
+    pytest.mark.clock(NOW),
+]
 
 
 def form(client, **overrides):

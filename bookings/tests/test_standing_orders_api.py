@@ -5,24 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import pytest
-import time_machine
 
 from bookings.models import Booking, StandingOrder
 from bookings.orders import services
 from bookings.services import Place, booking_assign
 from tests.factories import GENEVA, ZURICH, ClientFactory, DriverFactory
 
-pytestmark = pytest.mark.django_db
-
 URL = "/api/standing-orders"
 HUG = {"address": "HUG, Genève", "lat": GENEVA[0], "lon": GENEVA[1]}
 NOW = datetime(2026, 12, 17, 10, 0, tzinfo=ZURICH)  # a Thursday; Christmas is a Friday
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from realtime.groups import group_for_company_dispatch
 from realtime.publish import publish
 from tests.factories import GENEVA, LAUSANNE, ZURICH, BookingFactory, ClientFactory, at
 
-pytestmark = pytest.mark.django_db
 DAY = "2026-12-01"
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=ZURICH)
 HOME = "Chemin des Roses 7, Pully"
@@ -30,11 +29,8 @@ CLINIC = "CHUV, Rue du Bugnon 46, Lausanne"
 WINDOW_KEYS = ("released_at", "pickup_earliest", "pickup_latest")
 
 
-@pytest.fixture(autouse=True)
-def _noon_of_the_day():
-    """Noon on DAY in Zurich: the outbound trip (08:30) is done, the patient is at the clinic."""
-    with time_machine.travel(NOON, tick=False):
-        yield
+# Noon on DAY in Zurich: the outbound trip (08:30) is done, the patient is at the clinic.
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOON)]
 
 
 @pytest.fixture

@@ -5,26 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-import time_machine
 
 from bookings import will_call
 from bookings.models import Booking
-from tests.admin_helpers import use_admin_zone, web_for
-from tests.factories import ZURICH, BookingFactory, UserFactory, at
+from tests.factories import ZURICH, BookingFactory, at
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _noon(settings):
-    use_admin_zone(settings)
-    with time_machine.travel(datetime(2026, 12, 1, 12, 0, tzinfo=ZURICH), tick=False):
-        yield
-
-
-@pytest.fixture
-def staff_web(company):
-    return web_for(UserFactory(company=company, role="dispatcher", is_staff=True))
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("admin_zone"),
+    pytest.mark.clock(datetime(2026, 12, 1, 12, 0, tzinfo=ZURICH)),
+]
 
 
 @pytest.fixture

@@ -6,23 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-import time_machine
-from django.test import Client as WebClient
 
 from bookings import will_call
 from bookings.models import Booking
 from dispatch import execution, services
 from dispatch.models import RunAssignment
-from tests.factories import ZURICH, BookingFactory, DriverFactory, UserFactory, at
+from tests.factories import ZURICH, BookingFactory, DriverFactory, at
 
-pytestmark = pytest.mark.django_db
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=ZURICH)
 
 
-@pytest.fixture(autouse=True)
-def _noon_of_the_day():
-    with time_machine.travel(NOON, tick=True):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOON, tick=True)]
 
 
 @pytest.fixture
@@ -76,15 +70,13 @@ def test_an_unreleased_return_is_waiting_and_a_released_one_is_planned(company, 
     assert back.pickup_earliest <= row.pickup_eta <= back.pickup_latest
 
 
-def test_the_run_page_lists_the_waiting_returns(company, day, dispatcher_client):
+def test_the_run_page_lists_the_waiting_returns(company, day, dispatcher_client, staff_web):
     _fixed, back = day
     run = run_day(company)
     body = dispatcher_client.get(f"/api/dispatch/runs/{run.id}").json()
     assert body["waiting"] == [{"booking": str(back.id)}]
     # The admin's run page lists it too, with why it is not planned and a link to it.
-    staff = WebClient()
-    staff.force_login(UserFactory(company=company, role="dispatcher", is_staff=True))
-    page = staff.get(f"/admin/dispatch/dispatchrun/{run.id}/change/").content.decode()
+    page = staff_web.get(f"/admin/dispatch/dispatchrun/{run.id}/change/").content.decode()
     assert "waiting for the clinic" in page
     assert f"/admin/bookings/booking/{back.id}/change/" in page
 

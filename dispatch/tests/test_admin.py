@@ -20,13 +20,6 @@ RUNS = "/admin/dispatch/dispatchrun/"
 
 
 @pytest.fixture
-def staff_web(company):
-    web = WebClient()
-    web.force_login(UserFactory(company=company, role="dispatcher", is_staff=True))
-    return web
-
-
-@pytest.fixture
 def day(company):
     """One driver 08:00-12:00; a trip at 09:00 it can do, one at 17:00 it cannot."""
     driver = DriverFactory(company=company, shift_start=time(8, 0), shift_end=time(12, 0))
@@ -219,16 +212,14 @@ def test_dispatch_a_day_proposes_today_in_the_company_zone(company, staff_web):
 
 
 def test_a_superuser_dispatches_and_applies_for_a_chosen_company(
-    company, day, django_capture_on_commit_callbacks
+    company, day, superuser_web, django_capture_on_commit_callbacks
 ):
-    web = WebClient()
-    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
     form = {"service_date": "2026-12-01", "mode": "suggest", "company": company.id}
     with django_capture_on_commit_callbacks(execute=True):
-        response = web.post(f"{RUNS}dispatch-day/", form)
+        response = superuser_web.post(f"{RUNS}dispatch-day/", form)
     run = DispatchRun.objects.get(company=company)
     assert response.url == f"{RUNS}{run.id}/change/"
-    assert web.post(f"{RUNS}{run.id}/apply/").status_code == 302
+    assert superuser_web.post(f"{RUNS}{run.id}/apply/").status_code == 302
     assert Booking.objects.filter(company=company, status="assigned").count() == 1
 
 

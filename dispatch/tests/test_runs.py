@@ -26,6 +26,7 @@ from tests.factories import (
     DriverFactory,
     VehicleFactory,
     at,
+    driver_day_clash,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eve_of_test_day")]
@@ -311,15 +312,7 @@ def test_run_on_real_osrm_uses_road_times(
 # --- manual assignment ----------------------------------------------------------------------
 def test_manual_assign_names_the_conflicting_booking(company, dispatcher_client):
     driver = DriverFactory(company=company)
-    busy = BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(9))
-    clash = BookingFactory(  # Geneva→Lausanne while the driver is still leaving Lausanne
-        company=company,
-        scheduled_at=at(9, 5),
-        pickup_lat=GENEVA[0],
-        pickup_lon=GENEVA[1],
-        dropoff_lat=LAUSANNE[0],
-        dropoff_lon=LAUSANNE[1],
-    )
+    busy, clash = driver_day_clash(company, driver)
     response = dispatcher_client.post(
         f"/api/bookings/{clash.id}/assign", {"driver": str(driver.id)}, format="json"
     )

@@ -5,25 +5,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-import time_machine
 from django.apps import apps
-from django.test import Client as WebClient
 
 from drivers import rosters
 from drivers.models import Absence, RosterEntry, Shift
 from drivers.tasks import generate_shifts
-from tests.factories import ZURICH, DriverFactory, UserFactory, VehicleFactory
-
-pytestmark = pytest.mark.django_db
+from tests.factories import ZURICH, DriverFactory, VehicleFactory
 
 MONDAY = date(2026, 11, 30)  # winter time in Zurich: UTC+1
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=ZURICH)  # the Sunday before
 
 
-@pytest.fixture(autouse=True)
-def sunday():
-    with time_machine.travel(NOW, tick=True):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW, tick=True)]
 
 
 def _utc(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
@@ -411,16 +404,9 @@ def test_shift_and_absence_lists_keep_their_queries(
 
 
 # --- admin ------------------------------------------------------------------------------------
-@pytest.fixture
-def staff_web(company):
-    web = WebClient()
-    web.force_login(UserFactory(company=company, role="admin", is_staff=True))
-    return web
-
-
-def test_admin_driver_page_edits_the_week_through_the_roster_service(bare_driver, staff_web):
+def test_admin_driver_page_edits_the_week_through_the_roster_service(bare_driver, admin_web):
     url = f"/admin/drivers/driver/{bare_driver.id}/change/"
-    page = staff_web.get(url)
+    page = admin_web.get(url)
     assert page.status_code == 200 and "roster-TOTAL_FORMS" in page.content.decode()
     form = {
         "user": bare_driver.user_id,
@@ -441,22 +427,22 @@ def test_admin_driver_page_edits_the_week_through_the_roster_service(bare_driver
         "roster-0-end": "07:00",
         "roster-0-break_minutes": "0",
     }
-    refused = staff_web.post(url, form)
+    refused = admin_web.post(url, form)
     assert refused.status_code == 200 and "must not end when it starts" in refused.content.decode()
     form["roster-0-end"] = "15:00"
-    saved = staff_web.post(url, form)
+    saved = admin_web.post(url, form)
     assert saved.status_code == 302, saved.content.decode()[:3000]
     assert Shift.objects.get(driver=bare_driver, date=MONDAY).end == _utc(2026, 11, 30, 14)
 
 
-def test_admin_shift_and_absence_pages(bare_driver, staff_web):
+def test_admin_shift_and_absence_pages(bare_driver, admin_web):
     rosters.roster_set(
         driver=bare_driver, entries=[{"weekday": 1, "start": time(7), "end": time(16)}]
     )
     shift = Shift.objects.get(driver=bare_driver, date=MONDAY)
-    listing = staff_web.get("/admin/drivers/shift/?date=2026-11-30")
+    listing = admin_web.get("/admin/drivers/shift/?date=2026-11-30")
     assert listing.status_code == 200 and str(shift.id) in listing.content.decode()
-    changed = staff_web.post(
+    changed = admin_web.post(
         f"/admin/drivers/shift/{shift.id}/change/",
         {
             "start_time": "06:00",
@@ -468,7 +454,7 @@ def test_admin_shift_and_absence_pages(bare_driver, staff_web):
     assert changed.status_code == 302, changed.content.decode()[:3000]
     shift.refresh_from_db()
     assert shift.edited and shift.start == _utc(2026, 11, 30, 5)
-    added = staff_web.post(
+    added = admin_web.post(
         "/admin/drivers/absence/add/",
         {
             "driver": bare_driver.id,
@@ -499,14 +485,14 @@ def test_options_on_a_roster_tells_another_company_nothing_more_than_a_missing_i
     assert "actions" not in foreign.json()
 
 
-def test_admin_adds_a_shift_through_the_service_and_refuses_a_second(bare_driver, staff_web):
+def test_admin_adds_a_shift_through_the_service_and_refuses_a_second(bare_driver, admin_web):
     form = {
         "driver": bare_driver.id, "date": "2026-12-03", "start_time": "22:00",
         "end_time": "06:00", "vehicle": bare_driver.default_vehicle_id, "break_minutes": "0",
     }  # fmt: skip
-    added = staff_web.post("/admin/drivers/shift/add/", form)
+    added = admin_web.post("/admin/drivers/shift/add/", form)
     assert added.status_code == 302, added.content.decode()[:3000]
     shift = Shift.objects.get(driver=bare_driver, date=date(2026, 12, 3))
     assert shift.edited and shift.end == _utc(2026, 12, 4, 5)  # the next morning
-    again = staff_web.post("/admin/drivers/shift/add/", form)
+    again = admin_web.post("/admin/drivers/shift/add/", form)
     assert again.status_code == 200 and "already has a shift" in again.content.decode()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.test import Client as WebClient
 
 from places.models import Place
 from places.tests.factories import PlaceFactory
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,22 +22,8 @@ FORM = {
 }
 
 
-@pytest.fixture
-def staff_web(company):
-    web = WebClient()
-    web.force_login(UserFactory(company=company, role="admin", is_staff=True))
-    return web
-
-
-@pytest.fixture
-def superuser_web(db):
-    web = WebClient()
-    web.force_login(UserFactory(company=None, is_superuser=True, is_staff=True))
-    return web
-
-
-def test_staff_add_a_place_through_the_services(company, staff_web):
-    response = staff_web.post("/admin/places/place/add/", FORM)
+def test_staff_add_a_place_through_the_services(company, admin_web):
+    response = admin_web.post("/admin/places/place/add/", FORM)
     assert response.status_code == 302, response.context["adminform"].form.errors
     place = Place.objects.get()
     assert place.company_id == company.id
@@ -47,20 +31,20 @@ def test_staff_add_a_place_through_the_services(company, staff_web):
     assert "centre de dialyse de morges" in place.search_text
 
 
-def test_staff_see_global_and_own_not_another_companys(company, other_company, staff_web):
+def test_staff_see_global_and_own_not_another_companys(company, other_company, admin_web):
     shared = PlaceFactory(name="HUG")
     own = PlaceFactory(name="Ours", company=company)
     theirs = PlaceFactory(name="Theirs", company=other_company)
-    page = staff_web.get("/admin/places/place/")
+    page = admin_web.get("/admin/places/place/")
     assert {p.pk for p in page.context["cl"].result_list} == {shared.pk, own.pk}
-    assert staff_web.get(f"/admin/places/place/{theirs.pk}/change/").status_code == 302
+    assert admin_web.get(f"/admin/places/place/{theirs.pk}/change/").status_code == 302
 
 
-def test_global_places_are_read_only_for_staff(company, staff_web):
+def test_global_places_are_read_only_for_staff(company, admin_web):
     shared = PlaceFactory(name="HUG")
-    page = staff_web.get(f"/admin/places/place/{shared.pk}/change/")
+    page = admin_web.get(f"/admin/places/place/{shared.pk}/change/")
     assert page.status_code == 200 and page.context["has_change_permission"] is False
-    response = staff_web.post(f"/admin/places/place/{shared.pk}/change/", {**FORM, "name": "X"})
+    response = admin_web.post(f"/admin/places/place/{shared.pk}/change/", {**FORM, "name": "X"})
     assert response.status_code == 403
     assert Place.objects.get(pk=shared.pk).name == "HUG"
 
@@ -74,37 +58,37 @@ def test_superuser_edits_a_global_place(superuser_web):
     assert shared.company_id is None and shared.search_text == "hug | hopital cantonal"
 
 
-def test_admin_search_is_the_apis_search(company, staff_web):
+def test_admin_search_is_the_apis_search(company, admin_web):
     PlaceFactory(name="HUG", aliases=["Hôpital cantonal"])
     PlaceFactory(name="CHUV")
-    page = staff_web.get("/admin/places/place/", {"q": "hopital CANTONAL"})
+    page = admin_web.get("/admin/places/place/", {"q": "hopital CANTONAL"})
     assert [p.name for p in page.context["cl"].result_list] == ["HUG"]
 
 
-def test_kind_filter(company, staff_web):
+def test_kind_filter(company, admin_web):
     PlaceFactory(name="A", kind="dialysis")
     PlaceFactory(name="B", kind="hospital")
-    page = staff_web.get("/admin/places/place/", {"kind__exact": "dialysis"})
+    page = admin_web.get("/admin/places/place/", {"kind__exact": "dialysis"})
     assert [p.name for p in page.context["cl"].result_list] == ["A"]
 
 
-def test_empty_coordinates_without_a_geocoder_are_a_form_error(company, staff_web, settings):
+def test_empty_coordinates_without_a_geocoder_are_a_form_error(company, admin_web, settings):
     settings.GEOCODER_URL = ""
-    response = staff_web.post("/admin/places/place/add/", {**FORM, "lat": "", "lon": ""})
+    response = admin_web.post("/admin/places/place/add/", {**FORM, "lat": "", "lon": ""})
     assert response.status_code == 200
     assert "Coordinates required" in str(response.context["adminform"].form.errors["lat"])
     assert not Place.objects.exists()
 
 
-def test_empty_coordinates_are_geocoded(company, staff_web, geocoder):
+def test_empty_coordinates_are_geocoded(company, admin_web, geocoder):
     form = {**FORM, "address": "Rue du Bugnon 46, Lausanne", "lat": "", "lon": ""}
-    assert staff_web.post("/admin/places/place/add/", form).status_code == 302
+    assert admin_web.post("/admin/places/place/add/", form).status_code == 302
     assert (Place.objects.get().lat, Place.objects.get().lon) == (46.5254, 6.6423)
 
 
-def test_the_map_picker_loads_only_our_own_static_files(company, staff_web, settings):
+def test_the_map_picker_loads_only_our_own_static_files(company, admin_web, settings):
     settings.MAP_TILES_URL = "https://tiles.example.test/{z}/{x}/{y}.png"
-    page = staff_web.get("/admin/places/place/add/").content.decode()
+    page = admin_web.get("/admin/places/place/add/").content.decode()
     assert 'class="atmr-map-picker"' in page
     assert 'data-lat-input="id_lat" data-lon-input="id_lon"' in page
     assert 'data-tiles="https://tiles.example.test/{z}/{x}/{y}.png"' in page
@@ -115,9 +99,9 @@ def test_the_map_picker_loads_only_our_own_static_files(company, staff_web, sett
     assert finders.find("vendor/leaflet/images/marker-icon.png")
 
 
-def test_duplicate_name_is_a_form_error_not_a_crash(company, staff_web):
+def test_duplicate_name_is_a_form_error_not_a_crash(company, admin_web):
     PlaceFactory(name=FORM["name"], company=company)
-    response = staff_web.post("/admin/places/place/add/", FORM)
+    response = admin_web.post("/admin/places/place/add/", FORM)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert Place.objects.count() == 1
@@ -137,8 +121,8 @@ def test_duplicate_name_is_a_form_error_not_a_crash(company, staff_web):
         ),
     ],
 )
-def test_every_coordinate_pair_in_the_admin_has_the_map_picker(staff_web, path, pairs):
-    page = staff_web.get(path).content.decode()
+def test_every_coordinate_pair_in_the_admin_has_the_map_picker(admin_web, path, pairs):
+    page = admin_web.get(path).content.decode()
     for lat, lon in pairs:
         assert f'data-lat-input="{lat}" data-lon-input="{lon}"' in page
     assert "/static/vendor/leaflet/leaflet.js" in page

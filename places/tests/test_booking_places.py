@@ -5,20 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-import time_machine
 
 from bookings.models import Booking
 from places.tests.conftest import BROKEN
 from places.tests.factories import PlaceFactory
 from tests.factories import GENEVA, LAUSANNE, BookingFactory, ClientFactory, at
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _the_day_before():
-    with time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=True):
-        yield
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=True),
+]
 
 
 @pytest.fixture
