@@ -17,6 +17,7 @@ from drivers import rosters, selectors, services
 from drivers.models import Absence, Driver, Shift, Vehicle
 from drivers.serializers import (
     AbsenceInputSerializer,
+    AbsenceListQuerySerializer,
     AbsenceOutputSerializer,
     DriverCreateInputSerializer,
     DriverOutputSerializer,
@@ -200,12 +201,18 @@ class AbsenceListCreateApi(CompanyListApiView):
 
     queryset = Absence.objects.none()
     serializer_class = AbsenceOutputSerializer
+    filter_backends: list[type] = []
 
     def get_queryset(self):
-        return rosters.absence_list(company_id=self.company_id)
+        query = AbsenceListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return rosters.absence_list(
+            company_id=self.company_id, driver_id=query.validated_data.get("driver")
+        )
 
+    @extend_schema(parameters=[AbsenceListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """List absences, newest first."""
+        """List absences, newest first; `driver` gives one driver's."""
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=AbsenceInputSerializer, responses={201: AbsenceOutputSerializer})

@@ -267,6 +267,12 @@ class ShiftListQuerySerializer(serializers.Serializer):
     driver = serializers.UUIDField(required=False)
 
 
+class AbsenceListQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/absences`."""
+
+    driver = serializers.UUIDField(required=False, help_text="One driver's absences.")
+
+
 class AbsenceInputSerializer(serializers.Serializer):
     """Whole days (`start_date`..`end_date`, both included) or part days with times."""
 

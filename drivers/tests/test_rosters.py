@@ -496,3 +496,23 @@ def test_admin_adds_a_shift_through_the_service_and_refuses_a_second(bare_driver
     assert shift.edited and shift.end == _utc(2026, 12, 4, 5)  # the next morning
     again = admin_web.post("/admin/drivers/shift/add/", form)
     assert again.status_code == 200 and "already has a shift" in again.content.decode()
+
+
+def test_absences_list_by_driver(company, other_company, dispatcher_client):
+    one, two = DriverFactory(company=company), DriverFactory(company=company)
+    foreign = DriverFactory(company=other_company)
+    for driver in (one, two, foreign):
+        rosters.absence_create(
+            company=driver.company,
+            driver=driver,
+            kind=Absence.Kind.SICKNESS,
+            starts_at=_utc(2026, 12, 2, 6),
+            ends_at=_utc(2026, 12, 2, 18),
+        )
+    assert dispatcher_client.get("/api/absences").json()["count"] == 2
+    mine = dispatcher_client.get(f"/api/absences?driver={one.id}").json()
+    assert [a["driver"] for a in mine["results"]] == [str(one.id)]
+    # Another company's driver reads like one without absences; a bad id names the field.
+    assert dispatcher_client.get(f"/api/absences?driver={foreign.id}").json()["count"] == 0
+    bad = dispatcher_client.get("/api/absences?driver=not-an-id")
+    assert bad.status_code == 400 and "driver" in bad.json()
