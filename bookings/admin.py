@@ -275,6 +275,8 @@ class BookingAdmin(CompanyScopedAdmin):
             dispatch += ["vehicle", "status", "return_of"]
         if obj is not None and obj.will_call:
             dispatch += ["will_call", "released_at", "ready_link_page"]
+        if obj is not None and obj.standing_order_id:
+            dispatch += ["series"]
         sets: list[tuple[str, dict[str, Any]]] = [
             ("Client", {"fields": who}),
             ("Pick-up", {"fields": PICKUP}),
@@ -298,6 +300,7 @@ class BookingAdmin(CompanyScopedAdmin):
             "will_call",
             "released_at",
             "ready_link_page",
+            "series",
             "cancelled_late",
             "cancelled_at",
         ]
@@ -364,6 +367,17 @@ class BookingAdmin(CompanyScopedAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/bookings/booking/cancel_selected.html", context)
+
+    @admin.display(description="Standing order")
+    def series(self, obj: Booking) -> str:
+        """The order this trip is an occurrence of, and its day (edit the order for the series,
+        this booking for this one trip)."""
+        if not obj.standing_order_id or obj.occurrence_date is None:
+            return "-"
+        url = reverse("admin:bookings_standingorder_change", args=[obj.standing_order_id])
+        leg = "return" if obj.occurrence_leg == "return" else "outbound"
+        day = obj.occurrence_date.isoformat()
+        return format_html('<a href="{}">{} trip of {} (the series)</a>', url, leg, day)
 
     # --- will-call returns (bookings/will_call.py) -------------------------------------------
     @admin.display(description="Clinic's ready link")

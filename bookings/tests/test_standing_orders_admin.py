@@ -101,3 +101,14 @@ def test_other_companys_orders_are_not_listed(company, other_company, staff_web)
     page = staff_web.get("/admin/bookings/standingorder/")
     assert page.status_code == 200
     assert page.context["cl"].result_count == 0
+
+
+def test_a_trips_page_links_to_its_standing_order(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    trip = Booking.objects.filter(standing_order=order).order_by("scheduled_at").first()
+    assert trip is not None
+    page = staff_web.get(f"/admin/bookings/booking/{trip.id}/change/").content.decode()
+    assert f"/admin/bookings/standingorder/{order.id}/change/" in page
+    assert f"trip of {trip.occurrence_date:%Y-%m-%d}" in page
