@@ -4,6 +4,8 @@
 // a driver's row to (re)assign it, onto the unassigned lane to unassign it.
 
 const NAME_W = 150;
+const LINE = 22;  // px per sub-line of a row
+const MAX_LINES = 4;  // past that, bars overlap (the lists name every trip)
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export class Timeline {
@@ -64,17 +66,35 @@ export class Timeline {
       }
     }
     html.push("</div>");
-    const bars = (trips) => trips.map((t) =>
+    // Overlapping bars (a lane's trips, or a driver's shared rides) go on sub-lines.
+    const pack = (trips) => {
+      const ends = [];
+      const sorted = [...trips].sort((a, b) => a.start - b.start);
+      const placed = sorted.map((t) => {
+        const right = x(t.start) + w(t.start, t.end);
+        let line = ends.findIndex((end) => end <= x(t.start) + 1);
+        if (line < 0 && ends.length < MAX_LINES) { line = ends.length; ends.push(0); }
+        if (line < 0) line = ends.indexOf(Math.min(...ends));  // full: on the line freed first
+        ends[line] = right;
+        return {t, line};
+      });
+      return {placed, lines: Math.max(ends.length, 1)};
+    };
+    const bars = ({placed}) => placed.map(({t, line}) =>
       `<button type="button" draggable="true" class="bar-trip s-${esc(t.status)} ${esc(t.lateness || "")}" ` +
-      `data-booking="${esc(t.id)}" style="left:${x(t.start)}px;width:${w(t.start, t.end)}px" ` +
+      `data-booking="${esc(t.id)}" style="left:${x(t.start)}px;width:${w(t.start, t.end)}px;top:${5 + line * LINE}px" ` +
       `title="${esc(t.title)}" aria-label="${esc(t.title)}">${esc(t.label)}</button>`).join("");
-    const lane = (key, name, trips) =>
-      `<div class="tl-row lane" data-lane="${key}" style="width:${NAME_W + width}px">` +
-      `<span class="tl-name">${esc(name)} (${trips.length})</span>${bars(trips)}</div>`;
+    const height = (packed) => `height:${10 + packed.lines * LINE}px`;
+    const lane = (key, name, trips) => {
+      const packed = pack(trips);
+      return `<div class="tl-row lane" data-lane="${key}" style="width:${NAME_W + width}px;${height(packed)}">` +
+        `<span class="tl-name">${esc(name)} (${trips.length})</span>${bars(packed)}</div>`;
+    };
     html.push(lane("unassigned", "Unassigned", view.unassigned));
     html.push(lane("waiting", "Will-call waiting", view.waiting));
     for (const row of view.rows) {
-      html.push(`<div class="tl-row" data-driver="${esc(row.id)}" style="width:${NAME_W + width}px">`);
+      const packed = pack(row.trips);
+      html.push(`<div class="tl-row" data-driver="${esc(row.id)}" style="width:${NAME_W + width}px;${height(packed)}">`);
       html.push(`<span class="tl-name" title="${esc(row.name)}">${esc(row.name)}</span>`);
       if (row.shift) {
         html.push(`<div class="tl-shift" style="left:${x(row.shift.start)}px;width:${w(row.shift.start, row.shift.end)}px"></div>`);
@@ -82,7 +102,7 @@ export class Timeline {
           html.push(`<div class="tl-break" title="break" style="left:${x(b.start)}px;width:${w(b.start, b.end)}px"></div>`);
         }
       }
-      html.push(bars(row.trips), "</div>");
+      html.push(bars(packed), "</div>");
     }
     if (view.now >= view.from && view.now <= view.to) {
       html.push(`<div class="tl-now" title="now" style="left:${x(view.now)}px"></div>`);
