@@ -110,8 +110,9 @@ def set_booking_status(user: SocketUser, message: BookingStatus) -> BookingSumma
 
 
 @database_sync_to_async
-def send_chat(user: SocketUser, text: str) -> ChatMessageSummary:
-    return chat_message_summary(chat_message_send(author=user, text=text), chat_sender(user))
+def send_chat(user: SocketUser, message: ChatText) -> ChatMessageSummary:
+    sent = chat_message_send(author=user, text=message.text, to_driver_id=message.to_driver)
+    return chat_message_summary(sent, chat_sender(user))
 
 
 def _dumps(data: Any) -> str:
@@ -219,7 +220,7 @@ class _CompanySocket(AsyncWebsocketConsumer):
 
     async def handle(self, user: SocketUser, message: Inbound) -> None:
         if isinstance(message, ChatText):
-            summary = await send_chat(user, message.text)
+            summary = await send_chat(user, message)
             await self.send_json({**build_ack(message.type, message.id), "message": summary})
         else:  # parse_message only lets through this socket's inbound_types
             raise NotImplementedError(message.type)

@@ -237,7 +237,7 @@ def test_dispatcher_sees_trips_routes_and_a_driver_moving(browser, server, day):
     page.close()
 
 
-def test_drag_reassigns_and_the_driver_gets_its_assignment(browser, server, day):
+def test_drag_reassigns_the_driver_gets_its_assignment_and_a_message(browser, server, day):
     page = _board(browser, server, day["dispatcher"])
     busy, second = day["busy"], day["second"]
     with _driver_socket(server, second) as ws:
@@ -245,7 +245,14 @@ def test_drag_reassigns_and_the_driver_gets_its_assignment(browser, server, day)
             page.locator(f".tl-row[data-driver='{second.id}']")
         )
         assignment = _next(ws, "assignment")
-    assert (assignment["action"], assignment["booking"]["id"]) == ("assigned", str(busy.id))
+        assert (assignment["action"], assignment["booking"]["id"]) == ("assigned", str(busy.id))
+        # ... and the dispatcher tells that driver (only) about it.
+        page.click("#chat-box summary")
+        page.select_option("#chat-to", str(second.id))
+        page.fill("#chat-text", "New trip for you")
+        page.click("#chat-form button[type=submit]")
+        chat = _next(ws, "chat_message")["message"]
+    assert (chat["text"], chat["to_driver"]) == ("New trip for you", str(second.id))
     _until(lambda: Booking.objects.get(pk=busy.pk).driver_id == second.id)
     page.wait_for_selector(f".tl-row[data-driver='{second.id}'] [data-booking='{busy.id}']")
     _shot(page, "board-reassigned")

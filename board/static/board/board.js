@@ -223,8 +223,10 @@ function runChanges(run) {
 
 function renderChat() {
   $("chat-n").textContent = state.chat.length ? `(${state.chat.length})` : "";
-  $("chat").innerHTML = state.chat.map((m) => `<li><b>${esc(m.sender?.email || "?")}</b> ` +
-    `${zone.time(parse(m.created_at))}: ${esc(m.text)}</li>`).join("");
+  $("chat").innerHTML = state.chat.map((m) => {
+    const to = m.to_driver ? ` → ${esc(driverName(state.drivers.get(m.to_driver)) || "a driver")}` : "";
+    return `<li><b>${esc(m.sender?.email || "?")}${to}</b> ${zone.time(parse(m.created_at))}: ${esc(m.text)}</li>`;
+  }).join("");
   $("chat").scrollTop = 1e9;
 }
 
@@ -256,6 +258,12 @@ async function loadAll() {
   state.reasons = (Array.isArray(reasons) ? reasons : reasons.results || []).filter((r) => !r.system);
   state.chat = chat.results.slice().reverse();
   for (const d of state.drivers.values()) map.placeDriver(d, {name: driverName(d), initials: initials(d)});
+  const to = $("chat-to");
+  const picked = to.value;
+  to.innerHTML = `<option value="">Team</option>` + [...state.drivers.values()]
+    .sort((a, b) => driverName(a).localeCompare(driverName(b)))
+    .map((d) => `<option value="${esc(d.id)}">${esc(driverName(d))}</option>`).join("");
+  to.value = picked;
   renderChat();
   renderAll();
 }
@@ -343,6 +351,7 @@ const handlers = {
 };
 
 function onEvent(e) {
+  if (e.type === "error") flash(`Chat: ${e.detail}`);
   const handler = handlers[e.type];
   if (handler) handler(e);
 }
@@ -512,7 +521,9 @@ $("chat-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("chat-text").value.trim();
   if (!text) return;
-  if (live.send({type: "chat_message", id: String(Date.now()), text})) $("chat-text").value = "";
+  const message = {type: "chat_message", id: String(Date.now()), text};
+  if ($("chat-to").value) message.to_driver = $("chat-to").value;
+  if (live.send(message)) $("chat-text").value = "";
   else flash("Not connected: the message was not sent.");
 });
 
