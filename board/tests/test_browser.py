@@ -215,7 +215,7 @@ def _until(check: Any) -> None:
         time.sleep(0.1)
 
 
-def test_dispatcher_sees_trips_routes_and_a_driver_moving(browser, server, day):
+def test_dispatcher_sees_trips_routes_a_driver_moving_and_resyncs(browser, server, day):
     page = _board(browser, server, day["dispatcher"])
     assert page.locator(".bar-trip").count() == 2
     assert page.locator(f".tl-row[data-driver='{day['first'].id}'] .bar-trip").count() == 1
@@ -234,6 +234,14 @@ def test_dispatcher_sees_trips_routes_and_a_driver_moving(browser, server, day):
         arg=[str(day["first"].id), fix["lat"], fix["lon"]],
     )
     _shot(page, "board-moved")
+
+    # A trip written straight to the database sends no event: the page learns of it from the
+    # re-read that follows every reconnect.
+    late_comer = BookingFactory(company=day["company"], scheduled_at=day["soon"])
+    assert page.locator(f".bar-trip[data-booking='{late_comer.id}']").count() == 0
+    page.evaluate("window.board.live.ws.close()")
+    page.wait_for_selector(f".bar-trip[data-booking='{late_comer.id}']")
+    page.wait_for_selector("#conn.live")
     page.close()
 
 

@@ -279,6 +279,14 @@ async function flushStale() {
   staleTimer = 0;
   const ids = [...stale];
   stale.clear();
+  if (ids.length > 20) {  // a run applied, say: one list read beats many single ones
+    try {
+      const rows = await client.all(`/api/bookings?date=${day}&page_size=500`);
+      state.bookings = new Map(rows.map((b) => [b.id, b]));
+    } catch (err) { showError(err); }
+    redraw();
+    return;
+  }
   await Promise.all(ids.map(async (id) => {
     try {
       const b = await client.get(`/api/bookings/${id}`);
@@ -539,6 +547,7 @@ const timeline = new Timeline($("timeline"), {
 });
 const live = new Live(client, {onEvent, onState});
 window.board.map = map;
+window.board.live = live;
 
 loadAll().then(() => {
   performance.mark("board-rendered");
