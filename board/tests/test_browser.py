@@ -68,7 +68,7 @@ def _noon_zone() -> str:
 def server(django_db_setup, django_db_blocker) -> Iterator[str]:
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": child_database_url(),
         "CONN_MAX_AGE": "0",
         "DEBUG": "0",
