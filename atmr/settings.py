@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "bookings",
     "dispatch",
     "realtime",
+    "board",
 ]
 
 MIDDLEWARE = [
@@ -191,7 +192,7 @@ if GEOCODER_URL and not GEOCODER_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("GEOCODER_URL must be an http:// or https:// URL.")
 GEOCODER_TIMEOUT_S = float(env_str("GEOCODER_TIMEOUT_S", "2.0") or 2.0)
 GEOCODER_CACHE_S = env_int("GEOCODER_CACHE_S", 30 * 24 * 3600)
-# Map tiles of the coordinate picker ({z}/{x}/{y}); without tiles it is still a plain form.
+# Map tiles ({z}/{x}/{y}) of the coordinate picker and the dispatch board; empty: no tiles.
 MAP_TILES_URL = env_str("MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png") or ""
 MAP_TILES_ATTRIBUTION = env_str(
     "MAP_TILES_ATTRIBUTION",

@@ -134,6 +134,7 @@ urlpatterns = [
     path("admin/timezone/", timezones.admin_timezone_choose, name="admin-timezone"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("board/", include("board.urls")),
     # The clinic's "patient ready" page: no log-in, a signed link (bookings/will_call.py).
     path("r/<str:token>", bookings_public_views.ready_page, name="booking-ready-page"),
 ]

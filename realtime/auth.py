@@ -1,7 +1,9 @@
 """Socket authentication: the API's JWT access token, checked once when the socket opens.
 
 The token comes from the `Authorization: Bearer <token>` handshake header (phones; keeps it
-out of access logs) or the `?token=<token>` query string (browsers cannot set headers). Its
+out of access logs), the `Sec-WebSocket-Protocol` header as the pair `atmr.bearer, <token>`
+(browsers: `new WebSocket(url, ["atmr.bearer", token])`, also out of URLs and logs), or the
+`?token=<token>` query string (kept for older clients). Its
 claims (see atmr/accounts/tokens.py) are trusted as the API trusts them: no user query. The
 company is read (cached) once at connect: a suspended company's users may not open sockets.
 """
@@ -23,6 +25,9 @@ from atmr.accounts.selectors import company_get
 # Close codes (also in realtime/PROTOCOL.md).
 CLOSE_UNAUTHENTICATED = 4401  # missing, malformed, badly signed or expired token
 CLOSE_FORBIDDEN = 4403  # valid token, but this role may not open this endpoint
+
+# Browsers cannot set handshake headers but can offer subprotocols: this one, then the token.
+BEARER_SUBPROTOCOL = "atmr.bearer"
 
 
 class SocketAuthError(Exception):
@@ -52,7 +57,20 @@ class SocketUser:
         return self.role in ("admin", "dispatcher")
 
 
+def bearer_subprotocol(scope: dict[str, Any]) -> str | None:
+    """The token offered as the subprotocol after `atmr.bearer`, if the client did so."""
+    offered = list(scope.get("subprotocols") or ())
+    if BEARER_SUBPROTOCOL in offered:
+        at = offered.index(BEARER_SUBPROTOCOL)
+        if at + 1 < len(offered) and offered[at + 1].strip():
+            return str(offered[at + 1]).strip()
+    return None
+
+
 def token_from_scope(scope: dict[str, Any]) -> str | None:
+    offered = bearer_subprotocol(scope)
+    if offered:
+        return offered
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             scheme, _, token = value.decode("latin1").partition(" ")

@@ -26,7 +26,14 @@ from bookings.reasons import ReasonCodeInvalid, reason_code_choose
 from bookings.selectors import booking_list
 from bookings.services import booking_set_status
 from drivers.locations import DriverBatch
-from realtime.auth import CLOSE_FORBIDDEN, SocketAuthError, SocketUser, authenticate_socket
+from realtime.auth import (
+    BEARER_SUBPROTOCOL,
+    CLOSE_FORBIDDEN,
+    SocketAuthError,
+    SocketUser,
+    authenticate_socket,
+    bearer_subprotocol,
+)
 from realtime.events import (
     booking_summary,
     build_ack,
@@ -103,8 +110,9 @@ def set_booking_status(user: SocketUser, message: BookingStatus) -> BookingSumma
 
 
 @database_sync_to_async
-def send_chat(user: SocketUser, text: str) -> ChatMessageSummary:
-    return chat_message_summary(chat_message_send(author=user, text=text), chat_sender(user))
+def send_chat(user: SocketUser, message: ChatText) -> ChatMessageSummary:
+    sent = chat_message_send(author=user, text=message.text, to_driver_id=message.to_driver)
+    return chat_message_summary(sent, chat_sender(user))
 
 
 def _dumps(data: Any) -> str:
@@ -137,19 +145,21 @@ class _CompanySocket(AsyncWebsocketConsumer):
         self.closing = False
         self.bucket = RateBucket()
         self.expiry: asyncio.TimerHandle | None = None
+        # A browser drops a socket whose server does not pick one of the offered subprotocols.
+        subprotocol = BEARER_SUBPROTOCOL if bearer_subprotocol(self.scope) else None
         try:
             user = await authenticate_socket(self.scope)
             self.check_role(user)
         except SocketAuthError as exc:
             # Accept first so the client sees the close code (a refused handshake is a bare 403).
-            await self.accept()
+            await self.accept(subprotocol=subprotocol)
             await self.close_with(exc.close_code)
             return
         self.user = user
         for group in self.groups_for(user):
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
-        await self.accept()
+        await self.accept(subprotocol=subprotocol)
         self.schedule_expiry(user)
         await self.send(text_data=_dumps(build_hello(user, user.expires_at)))
 
@@ -210,7 +220,7 @@ class _CompanySocket(AsyncWebsocketConsumer):
 
     async def handle(self, user: SocketUser, message: Inbound) -> None:
         if isinstance(message, ChatText):
-            summary = await send_chat(user, message.text)
+            summary = await send_chat(user, message)
             await self.send_json({**build_ack(message.type, message.id), "message": summary})
         else:  # parse_message only lets through this socket's inbound_types
             raise NotImplementedError(message.type)

@@ -82,6 +82,7 @@ def chat_message_summary(message: ChatMessage, sender: ChatSender) -> ChatMessag
         "sender": sender,
         "text": message.text,
         "created_at": message.created_at.isoformat(),
+        "to_driver": str(message.to_driver_id) if message.to_driver_id else None,
     }
 
 

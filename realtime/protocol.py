@@ -60,6 +60,7 @@ class ChatText:
     id: ClientId
     text: str
     type: str = "chat_message"
+    to_driver: str | None = None  # the office writing to one driver (a UUID)
 
 
 Inbound = LocationBatch | BookingStatus | ChatText
@@ -244,7 +245,15 @@ def _parse_chat(data: dict[str, Any], client_id: ClientId, now: datetime) -> Inb
         raise ProtocolError(
             "invalid_field", f"text must be 1 to {MAX_CHAT_CHARS} characters.", field="text"
         )
-    return ChatText(id=client_id, text=text)
+    to_driver = data.get("to_driver")
+    if to_driver is not None:
+        try:
+            to_driver = str(UUID(to_driver))
+        except (TypeError, ValueError, AttributeError):
+            raise ProtocolError(
+                "invalid_field", "to_driver must be a driver's id.", field="to_driver"
+            ) from None
+    return ChatText(id=client_id, text=text, to_driver=to_driver)
 
 
 _PARSERS = {

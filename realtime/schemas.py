@@ -65,6 +65,7 @@ class ChatMessageSummary(TypedDict):
     sender: ChatSender
     text: str
     created_at: str
+    to_driver: str | None  # a message from the office to one driver; null: to the team
 
 
 class ChatMessageEvent(TypedDict):

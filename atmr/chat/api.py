@@ -13,7 +13,8 @@ from atmr.permissions import EVERYONE
 
 
 class ChatMessageListApi(CompanyApiView):
-    """The team chat's history, newest first. Page back with `before=<next_before>`."""
+    """The team chat's history, newest first (a driver: the team's messages and those sent to
+    it). Page back with `before=<next_before>`."""
 
     queryset = ChatMessage.objects.none()
     serializer_class = ChatMessageOutputSerializer
@@ -41,7 +42,10 @@ class ChatMessageListApi(CompanyApiView):
         limit = params.validated_data["limit"]
         messages = list(
             chat_message_list(
-                company_id=self.company_id, before=params.validated_data.get("before"), limit=limit
+                company_id=self.company_id,
+                before=params.validated_data.get("before"),
+                limit=limit,
+                driver_id=self.driver_id,
             )
         )
         next_before = messages[-1].created_at.isoformat() if len(messages) == limit else None

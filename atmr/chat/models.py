@@ -1,4 +1,5 @@
-"""The company's team chat: dispatchers, admins and drivers in one conversation."""
+"""The company's team chat: dispatchers, admins and drivers in one conversation, plus the
+office's messages to one driver (seen by that driver and the office only)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ class ChatMessage(models.Model):
         null=True,
         blank=True,
         related_name="chat_messages",
+    )
+    # Null: a team message. Else from the office to this one driver (its replies go to the team).
+    to_driver = models.ForeignKey(
+        "drivers.Driver",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="direct_messages",
     )
     text = models.CharField(max_length=MAX_TEXT_CHARS)
     created_at = models.DateTimeField(default=timezone.now)

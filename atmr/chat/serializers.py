@@ -25,10 +25,15 @@ class ChatMessageOutputSerializer(serializers.ModelSerializer):
 
     id = serializers.CharField()
     sender = serializers.SerializerMethodField()
+    to_driver = serializers.UUIDField(
+        source="to_driver_id",
+        allow_null=True,
+        help_text="The driver a message from the office was sent to; null for the team.",
+    )
 
     class Meta:
         model = ChatMessage
-        fields = ["id", "sender", "text", "created_at"]
+        fields = ["id", "sender", "text", "created_at", "to_driver"]
 
     def get_sender(self, obj: ChatMessage) -> ChatSender:
         if obj.sender is None:

@@ -1,0 +1,312 @@
+"""The board in a real browser (Debian's chromium through Playwright) against a real server.
+
+The server is uvicorn in a subprocess on the test database (so PostgreSQL), with the channel
+layer of REDIS_URL when set. Drivers are real websocket clients. Skipped, with the reason, when
+chromium or Playwright is missing locally; CI installs both (.ci/run, requirements-dev.txt).
+Screenshots (1440×900) go to .artifacts/screenshots/ (git-ignored), for CI to keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from atmr.accounts.tokens import refresh_token_for
+from bookings.models import Booking
+from drivers.models import Driver
+from tests.factories import (
+    GENEVA,
+    LAUSANNE,
+    BookingFactory,
+    CompanyFactory,
+    DriverFactory,
+    UserFactory,
+)
+from tests.processes import child_database_url, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="the server process needs the PostgreSQL test database (DATABASE_URL)",
+    ),
+]
+
+BASE_DIR = Path(settings.BASE_DIR)
+SHOTS = BASE_DIR / ".artifacts" / "screenshots"
+PASSWORD = "pw-correct-horse"  # UserFactory's
+WAIT_MS = 30_000  # for what must happen: generous on a loaded machine, never a sleep
+START_S = 60.0
+
+
+def _noon_zone() -> str:
+    """A zone where it is now about noon: the day's trips, shifts and will-call releases all
+    fall on today whatever hour the tests run at (tests cannot pin the server's clock)."""
+    offset = 12 - datetime.now(UTC).hour  # hours east of UTC; Etc/GMT signs are reversed
+    return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}" if offset else "Etc/GMT"
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DATABASE_URL": child_database_url(),
+        "CONN_MAX_AGE": "0",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_COOKIES": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "MAP_TILES_URL": "",  # offline: the map draws on a blank ground
+    }
+    with tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "atmr.asgi:application", "--host=127.0.0.1",
+             f"--port={port}", "--lifespan=off", "--log-level=warning"],
+            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_for(port, process, Path(log.name))
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        Path(log.name).unlink(missing_ok=True)
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    import socket
+
+    deadline = time.monotonic() + START_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"server did not listen within {START_S} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    # Playwright's sync API keeps an event loop running in this thread, which Django takes
+    # for async code; the ORM calls here are the test's own, sequential, so they are safe.
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _chromium()
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+def _chromium() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def day() -> dict[str, Any]:
+    """Company A (zone where it is about noon): two drivers with positions, one trip each
+    way; company B with its own dispatcher."""
+    company = CompanyFactory(name="Alpha Board", timezone=_noon_zone())
+    first, second = (DriverFactory(company=company) for _ in range(2))
+    for n, driver in enumerate((first, second)):
+        Driver.objects.filter(pk=driver.pk).update(last_lat=46.45 + n / 10, last_lon=6.5)
+    soon = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=1)
+    busy = BookingFactory(company=company, driver=first, status="assigned", scheduled_at=soon)
+    open_trip = BookingFactory(
+        company=company,
+        scheduled_at=soon + timedelta(minutes=5),
+        pickup_lat=GENEVA[0],
+        pickup_lon=GENEVA[1],
+        dropoff_lat=LAUSANNE[0],
+        dropoff_lon=LAUSANNE[1],
+    )
+    other = CompanyFactory(name="Beta Board", timezone=_noon_zone())
+    return {
+        "company": company,
+        "first": first,
+        "second": second,
+        "busy": busy,
+        "open": open_trip,
+        "soon": soon,
+        "dispatcher": UserFactory(company=company, role="dispatcher", is_staff=True),
+        "other_dispatcher": UserFactory(company=other, role="dispatcher", is_staff=True),
+    }
+
+
+def _board(browser: Any, server: str, user: Any) -> Any:
+    """A 1440×900 page logged in as `user` on the board, loaded and live."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"http://{server}/admin/login/?next=/board/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#board[data-ready='1']")
+    page.wait_for_selector("#conn.live")
+    return page
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+@contextmanager
+def _driver_socket(server: str, driver: Driver) -> Iterator[Any]:
+    from websockets.sync.client import connect
+
+    token = refresh_token_for(driver.user).access_token
+    with connect(
+        f"ws://{server}/ws/driver/",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=WAIT_MS / 1000,
+    ) as ws:
+        assert json.loads(ws.recv(timeout=WAIT_MS / 1000))["type"] == "hello"
+        yield ws
+
+
+def _next(ws: Any, kind: str) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        message = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+        if message["type"] == kind:
+            return message
+
+
+def _until(check: Any) -> None:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not check():
+        assert time.monotonic() < deadline, "the database did not change in time"
+        time.sleep(0.1)
+
+
+def test_dispatcher_sees_trips_routes_a_driver_moving_and_resyncs(browser, server, day):
+    page = _board(browser, server, day["dispatcher"])
+    assert page.locator(".bar-trip").count() == 2
+    assert page.locator(f".tl-row[data-driver='{day['first'].id}'] .bar-trip").count() == 1
+    assert page.locator(".tl-row[data-lane='unassigned'] .bar-trip").count() == 1
+    assert page.locator("path.route").count() == 1  # the first driver's route of the day
+    assert page.locator(".drv-marker").count() == 2
+    _shot(page, "board-day")
+
+    with _driver_socket(server, day["first"]) as ws:
+        fix = {"lat": 46.7123, "lon": 6.9876, "ts": datetime.now(UTC).isoformat()}
+        ws.send(json.dumps({"type": "location_batch", "id": 1, "positions": [fix]}))
+        assert _next(ws, "ack")["accepted"] == 1
+    page.wait_for_function(
+        "([id, lat, lon]) => { const at = window.board.map.driverAt(id);"
+        " return at && Math.abs(at.lat - lat) < 1e-6 && Math.abs(at.lng - lon) < 1e-6; }",
+        arg=[str(day["first"].id), fix["lat"], fix["lon"]],
+    )
+    _shot(page, "board-moved")
+
+    # A trip written straight to the database sends no event: the page learns of it from the
+    # re-read that follows every reconnect.
+    late_comer = BookingFactory(company=day["company"], scheduled_at=day["soon"])
+    assert page.locator(f".bar-trip[data-booking='{late_comer.id}']").count() == 0
+    page.evaluate("window.board.live.ws.close()")
+    page.wait_for_selector(f".bar-trip[data-booking='{late_comer.id}']")
+    page.wait_for_selector("#conn.live")
+    page.close()
+
+
+def test_drag_reassigns_the_driver_gets_its_assignment_and_a_message(browser, server, day):
+    page = _board(browser, server, day["dispatcher"])
+    busy, second = day["busy"], day["second"]
+    with _driver_socket(server, second) as ws:
+        page.locator(f".bar-trip[data-booking='{busy.id}']").drag_to(
+            page.locator(f".tl-row[data-driver='{second.id}']")
+        )
+        assignment = _next(ws, "assignment")
+        assert (assignment["action"], assignment["booking"]["id"]) == ("assigned", str(busy.id))
+        # ... and the dispatcher tells that driver (only) about it.
+        page.click("#chat-box summary")
+        page.select_option("#chat-to", str(second.id))
+        page.fill("#chat-text", "New trip for you")
+        page.click("#chat-form button[type=submit]")
+        chat = _next(ws, "chat_message")["message"]
+    assert (chat["text"], chat["to_driver"]) == ("New trip for you", str(second.id))
+    _until(lambda: Booking.objects.get(pk=busy.pk).driver_id == second.id)
+    page.wait_for_selector(f".tl-row[data-driver='{second.id}'] [data-booking='{busy.id}']")
+    _shot(page, "board-reassigned")
+    page.close()
+
+
+def test_a_conflicting_reassignment_shows_the_409_and_changes_nothing(browser, server, day):
+    page = _board(browser, server, day["dispatcher"])
+    clash, first = day["open"], day["first"]
+    page.click(f".bar-trip[data-booking='{clash.id}']")
+    page.select_option("#pick-driver", str(first.id))
+    with page.expect_response(lambda r: r.url.endswith(f"/{clash.id}/assign")) as answer:
+        page.click("#trip-actions [data-act='assign']")
+    assert answer.value.status == 409
+    error = page.locator("#trip-error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == answer.value.json()["detail"]
+    _shot(page, "board-conflict")
+    clash.refresh_from_db()
+    assert (clash.driver_id, clash.status) == (None, "pending")
+    page.close()
+
+
+def test_a_will_call_return_is_released_from_the_board(browser, server, day):
+    waiting = BookingFactory(company=day["company"], will_call=True, scheduled_at=day["soon"])
+    page = _board(browser, server, day["dispatcher"])
+    page.click(f"#waiting [data-ready='{waiting.id}']")
+    _until(lambda: Booking.objects.get(pk=waiting.pk).released_at is not None)
+    page.wait_for_selector(f"#waiting [data-ready='{waiting.id}']", state="detached")
+    page.close()
+
+
+def test_another_companys_dispatcher_sees_none_of_it(browser, server, day):
+    page = _board(browser, server, day["other_dispatcher"])
+    page.evaluate("window.seen = []; window.board.positions.length = 0")
+    with _driver_socket(server, day["first"]) as ws:
+        fix = {"lat": 46.6, "lon": 6.6, "ts": datetime.now(UTC).isoformat()}
+        ws.send(json.dumps({"type": "location_batch", "id": 1, "positions": [fix]}))
+        assert _next(ws, "ack")["accepted"] == 1
+    # The position reached company A's group; give it time to arrive if it wrongly could.
+    page.wait_for_timeout(1000)
+    assert page.locator(".bar-trip").count() == 0
+    assert page.locator(".drv-marker").count() == 0
+    assert page.evaluate("window.board.positions.length") == 0
+    html = page.content()
+    for leak in (str(day["busy"].id), str(day["first"].id), "Alpha Board"):
+        assert leak not in html
+    _shot(page, "board-other-company")
+    page.close()
