@@ -9,15 +9,19 @@ with svglib into a ReportLab drawing and placed at the bottom of the last page, 
 QR-bill standard asks (A6 landscape, 105 mm, at the foot of an A4 page); when the lines leave
 no room for it there, it goes on a page of its own.
 
-Speed: a month's invoices are rendered in one go (h-bill's bench: 100 invoices in seconds), so
-styles are built once at import, the fonts are the PDF standard Helvetica (nothing to load
-or embed), ReportLab's C accelerator (`rl-accel`) is installed, and the QR code reaches
-svglib as one path of merged rectangles instead of one square per module (see ``_QrImage``).
+Speed: a month's invoices are rendered in one go (100 invoices for 3,000 trips within the
+billing bench's 10 s), so styles are built once at import, the fonts are the PDF standard
+Helvetica (nothing to load or embed), ReportLab's C accelerator (`rl-accel`) is installed,
+line descriptions are wrapped without a Paragraph each, and the QR code goes from qrcode to
+the PDF as ~700 merged rectangles read by one regular expression instead of ~2,000 module
+squares parsed command by command (``_QrImage``, ``_ShapeConverter``).
+`bench/billing_pdf_bench.py` measures it.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -30,15 +34,13 @@ import qrcode.constants
 import qrcode.image.svg
 from qrbill import QRBill
 from qrcode.compat.etree import ET
-from reportlab import rl_config
 from reportlab.graphics import renderPDF
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.shapes import Drawing, Group, Path
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -51,15 +53,11 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
-from svglib.svglib import svg2rlg
+from svglib.svglib import Svg2RlgShapeConverter, SvgRenderer, load_svg_file
 
 from billing.references import reference_is_valid
 
 __all__ = ["PdfDocument", "PdfLine", "PdfParty", "document_pdf_render"]
-
-# Shapes are ours and well-formed: skip ReportLab's per-attribute validation (a third of the
-# time svglib spends building the payment part's drawing).
-rl_config.shapeChecking = 0
 
 Kind = Literal["invoice", "reminder", "credit_note"]
 
@@ -120,24 +118,23 @@ _FONT = "Helvetica"
 _BOLD = "Helvetica-Bold"
 _BODY = ParagraphStyle("body", fontName=_FONT, fontSize=9, leading=11)
 _TITLE = ParagraphStyle("title", fontName=_BOLD, fontSize=15, leading=19, spaceAfter=3 * mm)
-_CELL = ParagraphStyle("cell", fontName=_FONT, fontSize=8.5, leading=10)
+_CELL_SIZE = 8.5
 _NOTE = ParagraphStyle("note", parent=_BODY, spaceBefore=5 * mm)
-_RIGHT = ParagraphStyle("right", parent=_BODY, alignment=TA_RIGHT)
 
 _COLUMNS = (22 * mm, None, 18 * mm, 28 * mm)  # date, description, km, amount
 _FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
 _DESCRIPTION_WIDTH = _FRAME_WIDTH - sum(width for width in _COLUMNS if width)
-_CELL_PADDING = 3  # points, left plus right, of a table cell below
+_CELL_PADDING = 3.0  # points, left plus right, of a lines table cell
 _LINES_STYLE = TableStyle(
     [
-        ("FONT", (0, 0), (-1, 0), _BOLD, 8.5),
-        ("FONT", (0, 1), (-1, -1), _FONT, 8.5),
+        ("FONT", (0, 0), (-1, 0), _BOLD, _CELL_SIZE),
+        ("FONT", (0, 1), (-1, -1), _FONT, _CELL_SIZE, 10),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
         ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#BBBBBB")),
         ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 1.5),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 1.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING / 2),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING / 2),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]
@@ -314,14 +311,12 @@ def _facts(doc: PdfDocument) -> Table:
 
 
 def _lines_table(lines: tuple[PdfLine, ...]) -> Table:
-    rows: list[list[Any]] = [["Date", "Description", "km", "Amount CHF"]]
+    rows: list[list[str]] = [["Date", "Description", "km", "Amount CHF"]]
     limit = _DESCRIPTION_WIDTH - _CELL_PADDING
     for line in lines:
-        # A Paragraph wraps but costs ten times a plain string: only long descriptions get one.
+        # Wrapped by hand into a multi-line cell: a Paragraph per cell costs ten times more.
         text = " ".join(line.description.split())
-        description: Any = (
-            text if stringWidth(text, _FONT, 8.5) <= limit else Paragraph(escape(text), _CELL)
-        )
+        description = "\n".join(simpleSplit(text, _FONT, _CELL_SIZE, limit))
         km = "" if line.km is None else f"{line.km:.1f}"
         rows.append([_day(line.day), description, km, _money(line.amount)])
     return Table(rows, colWidths=_COLUMNS, repeatRows=1, style=_LINES_STYLE)
@@ -436,10 +431,51 @@ def _payment_part(doc: PdfDocument) -> Drawing:
     )
     svg = io.StringIO()
     bill.as_svg(svg)
-    drawing = svg2rlg(io.BytesIO(svg.getvalue().encode()))
-    if drawing is None:  # svglib returns None only for an unreadable file
+    return _svg_drawing(svg.getvalue().encode())
+
+
+def _svg_drawing(svg: bytes) -> Drawing:
+    """svglib's ``svg2rlg`` with our shape converter (``_ShapeConverter``)."""
+    root = load_svg_file(io.BytesIO(svg))
+    if root is None:  # only for an unreadable file; ours is made just above
         raise ValueError("The QR-bill payment part could not be drawn.")
+    renderer = SvgRenderer("")
+    renderer.shape_converter = _ShapeConverter("", renderer.attrConverter)
+    drawing: Drawing = renderer.render(root)
     return drawing
+
+
+# The QR code's path as ``_QrImage`` writes it: rectangles in whole module units.
+_QR_PATH = re.compile(r"(?:M\d+,\d+h\d+v\d+h-\d+z)+")
+_QR_RECT = re.compile(r"M(\d+),(\d+)h(\d+)v(\d+)")
+_MOVE, _LINE, _CLOSE = 0, 1, 3  # ReportLab's Path operator codes
+
+
+class _ShapeConverter(Svg2RlgShapeConverter):
+    """svglib's converter, with a short way for the QR code's path.
+
+    svglib parses a path command by command (half of its time on the payment part goes to
+    the QR code's ~700 rectangles); the QR path is ours, in one known shape, so it is read
+    with one regular expression into ReportLab's path. Styles and transforms still go
+    through svglib; any other path takes svglib's own way.
+    """
+
+    def convertPath(self, node: Any) -> Any:
+        d = node.get("d") or ""
+        if not _QR_PATH.fullmatch(d):
+            return super().convertPath(node)
+        points: list[float] = []
+        operators: list[int] = []
+        for x, y, width, height in _QR_RECT.findall(d):
+            left, top = int(x), int(y)
+            right, bottom = left + int(width), top + int(height)
+            points += (left, top, right, top, right, bottom, left, bottom)
+            operators += (_MOVE, _LINE, _LINE, _LINE, _CLOSE)
+        path = Path(points=points, operators=operators)
+        self.applyStyleOnShape(path, node)
+        group = Group()
+        group.add(path)
+        return group
 
 
 def _qr_reference(reference: str | None) -> str | None:
