@@ -121,9 +121,9 @@ _TITLE = ParagraphStyle("title", fontName=_BOLD, fontSize=15, leading=19, spaceA
 _CELL_SIZE = 8.5
 _NOTE = ParagraphStyle("note", parent=_BODY, spaceBefore=5 * mm)
 
-_COLUMNS = (22 * mm, None, 18 * mm, 28 * mm)  # date, description, km, amount
 _FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
-_DESCRIPTION_WIDTH = _FRAME_WIDTH - sum(width for width in _COLUMNS if width)
+_DESCRIPTION_WIDTH = _FRAME_WIDTH - (22 + 18 + 28) * mm
+_COLUMNS = (22 * mm, _DESCRIPTION_WIDTH, 18 * mm, 28 * mm)  # date, description, km, amount
 _CELL_PADDING = 3.0  # points, left plus right, of a lines table cell
 _LINES_STYLE = TableStyle(
     [
@@ -175,10 +175,11 @@ def _has_payment_part(doc: PdfDocument) -> bool:
     return doc.kind in ("invoice", "reminder") and doc.amount_due > 0
 
 
-def _title(doc: PdfDocument) -> str:
+def _label(doc: PdfDocument) -> str:
+    """ "Invoice 2026-000123", "Credit note 2026-000124", "Reminder 2, invoice 2026-000123"."""
     if doc.kind == "reminder":
-        return f"Reminder {doc.reminder_level or 1}"
-    return _TITLES[doc.kind]
+        return f"Reminder {doc.reminder_level or 1}, invoice {doc.number}"
+    return f"{_TITLES[doc.kind]} {doc.number}"
 
 
 # -- Page frame ------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def _template(buffer: io.BytesIO, doc: PdfDocument) -> BaseDocTemplate:
     template = BaseDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"{_title(doc)} {doc.number}",
+        title=_label(doc),
         author=doc.creditor.name,
         creator="ATMR",
         invariant=1,
@@ -231,9 +232,7 @@ def _later_page(doc: PdfDocument) -> Callable[[Canvas, BaseDocTemplate], None]:
     def draw(canvas: Canvas, _template: BaseDocTemplate) -> None:
         canvas.setFont(_FONT, 8)
         canvas.drawString(MARGIN_X, PAGE_HEIGHT - 14 * mm, doc.creditor.name)
-        canvas.drawRightString(
-            PAGE_WIDTH - MARGIN_X, PAGE_HEIGHT - 14 * mm, f"{_title(doc)} {doc.number}"
-        )
+        canvas.drawRightString(PAGE_WIDTH - MARGIN_X, PAGE_HEIGHT - 14 * mm, _label(doc))
         canvas.line(MARGIN_X, PAGE_HEIGHT - 16 * mm, PAGE_WIDTH - MARGIN_X, PAGE_HEIGHT - 16 * mm)
 
     return draw
@@ -277,7 +276,7 @@ class _NumberedCanvas(Canvas):
 
 def _body(doc: PdfDocument) -> list[Flowable]:
     story: list[Flowable] = [
-        Paragraph(escape(f"{_title(doc)} {doc.number}"), _TITLE),
+        Paragraph(escape(_label(doc)), _TITLE),
         _facts(doc),
         Spacer(1, 6 * mm),
     ]
@@ -323,17 +322,22 @@ def _lines_table(lines: tuple[PdfLine, ...]) -> Table:
 
 
 def _totals(doc: PdfDocument) -> Table:
-    label = "Total credited CHF" if doc.kind == "credit_note" else "Total CHF"
-    rows = [[label, _money(doc.total)]]
-    if doc.kind == "reminder":
-        if doc.fee:
-            rows.append([f"Reminder fee (level {doc.reminder_level or 1})", _money(doc.fee)])
-        rows.append(["Amount due CHF", _money(doc.amount_due)])
-    elif doc.kind == "invoice" and doc.amount_due != doc.total:
-        rows.append(["Already paid", _money(doc.total - doc.amount_due)])
-        rows.append(["Amount due CHF", _money(doc.amount_due)])
-    if len(rows) > 1:
-        rows[0][0] = rows[0][0].removesuffix(" CHF")
+    """Total; for a reminder its fee; what was paid already; the amount due (what the
+    QR-bill asks for) whenever it is not simply the total."""
+    if doc.kind == "credit_note":
+        rows = [["Total credited CHF", _money(doc.total)]]
+    else:
+        rows = [["Total", _money(doc.total)]]
+        fee = (doc.fee or Decimal(0)) if doc.kind == "reminder" else Decimal(0)
+        if fee:
+            rows.append([f"Reminder fee (level {doc.reminder_level or 1})", _money(fee)])
+        paid = doc.total + fee - doc.amount_due
+        if paid:
+            rows.append(["Already paid", _money(-paid)])
+        if len(rows) > 1:
+            rows.append(["Amount due CHF", _money(doc.amount_due)])
+        else:
+            rows[0][0] = "Total CHF"
     table = Table(rows, colWidths=(60 * mm, 30 * mm), hAlign="RIGHT", style=_TOTALS_STYLE)
     table.spaceBefore = 4 * mm
     return table
@@ -426,7 +430,7 @@ def _payment_part(doc: PdfDocument) -> Drawing:
         currency="CHF",
         debtor=_qr_address(doc.debtor) if _is_complete(doc.debtor) else None,
         reference_number=_qr_reference(doc.reference),
-        additional_information=f"{_title(doc)} {doc.number}"[:140],
+        additional_information=_label(doc)[:140],
         language="en",
     )
     svg = io.StringIO()

@@ -122,18 +122,19 @@ def test_reminder_asks_for_the_amount_due_with_its_fee():
         kind="reminder",
         reminder_level=2,
         fee=Decimal("20.00"),
-        amount_due=Decimal("117.00") + Decimal("20.00"),
+        amount_due=Decimal("98.00") + Decimal("20.00"),
         note="Please pay within 10 days.",
     )
     pdf = document_pdf_render(doc)
 
     fields = _payload(pdf)
-    assert fields[18] == "137.00"
-    assert fields[29] == "Reminder 2 2026-000123"
+    assert fields[18] == "118.00"
+    assert fields[29] == "Reminder 2, invoice 2026-000123"
     text = _text(_pages(pdf)[0])
-    assert "Reminder 2 2026-000123" in text
+    assert "Reminder 2, invoice 2026-000123" in text
     assert "Reminder fee (level 2)" in text and "20.00" in text
-    assert "Amount due CHF" in text and "137.00" in text
+    assert "Amount due CHF" in text and "118.00" in text
+    assert "Already paid" not in text
     assert "Please pay within 10 days." in text
 
 
@@ -160,6 +161,24 @@ def test_invoice_page_names_the_parties_dates_lines_and_total():
         "Thank you.",
     ):
         assert expected in text, expected
+
+
+def test_partly_paid_reminder_shows_what_was_paid_and_what_is_due():
+    doc = _document(
+        2,
+        kind="reminder",
+        reminder_level=1,
+        fee=Decimal("10.00"),
+        amount_due=Decimal("68.00"),  # 98.00 + 10.00 fee - 40.00 paid
+    )
+    pdf = document_pdf_render(doc)
+
+    assert doc.total == Decimal("98.00")
+    text = _text(_pages(pdf)[0], bottom=PAYMENT_PART_TOP)
+    assert "Reminder fee (level 1)" in text and "10.00" in text
+    assert "Already paid" in text and "-40.00" in text
+    assert "Amount due CHF" in text and "68.00" in text
+    assert _payload(pdf)[18] == "68.00"
 
 
 def test_credit_note_has_no_payment_part():
