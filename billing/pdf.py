@@ -498,13 +498,27 @@ def _is_complete(party: PdfParty) -> bool:
 def _qr_address(party: PdfParty) -> dict[str, str]:
     # The QR-bill's field limits (Swiss Implementation Guidelines 4.2.2).
     return {
-        "name": party.name.strip()[:70],
-        "street": party.street.strip()[:70],
-        "house_num": party.house_number.strip()[:16],
-        "pcode": party.postal_code.strip()[:16],
-        "city": party.city.strip()[:35],
+        "name": _qr_text(party.name)[:70],
+        "street": _qr_text(party.street)[:70],
+        "house_num": _qr_text(party.house_number)[:16],
+        "pcode": _qr_text(party.postal_code)[:16],
+        "city": _qr_text(party.city)[:35],
         "country": (party.country or "CH").strip().upper(),
     }
+
+
+# The QR-bill's character set (Swiss IG 4.1.1): printable Latin-1 and a few Latin Extended-A
+# letters and the euro sign. Banks' apps refuse a code with anything else (an emoji in a
+# patient's name), so such characters are left out of the payment part.
+_QR_EXTRA = frozenset("ȘșȚțŒœŠšŽžŸ€")
+_QR_PLAIN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
+def _qr_text(value: str) -> str:
+    kept = "".join(
+        char for char in value if " " <= char <= "~" or "\xa0" <= char <= "ÿ" or char in _QR_EXTRA
+    )
+    return " ".join(kept.split())
 
 
 class _PaymentPart(Flowable):

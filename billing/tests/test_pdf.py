@@ -238,6 +238,12 @@ def test_debtor_without_address_leaves_the_payable_by_box_empty():
     assert fields[18] == f"{doc.amount_due:.2f}"
 
 
+def test_characters_outside_the_qr_bill_set_are_left_out_of_the_payment_part():
+    doc = _document(1, debtor=replace(DEBTOR, name="Zoë 🚑 Lüthi 中", street="Rue de l’Église"))
+    fields = _payload(document_pdf_render(doc))
+    assert fields[21:23] == ["Zoë Lüthi", "Rue de l'Église"]
+
+
 def test_same_document_gives_the_same_bytes():
     doc = _document(5)
     assert document_pdf_render(doc) == document_pdf_render(doc)
