@@ -516,7 +516,9 @@ _QR_PLAIN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–"
 
 def _qr_text(value: str) -> str:
     kept = "".join(
-        char for char in value if " " <= char <= "~" or "\xa0" <= char <= "ÿ" or char in _QR_EXTRA
+        char
+        for char in value.translate(_QR_PLAIN)
+        if " " <= char <= "~" or "\xa0" <= char <= "ÿ" or char in _QR_EXTRA
     )
     return " ".join(kept.split())
 
