@@ -1,0 +1,160 @@
+"""A driver's phone, as the app does it: log in over the API (JWT), open `ws/driver/` with the
+access token in the handshake, send messages with ids and wait for their `ack` or `error`.
+
+It refreshes its token and reconnects when the server closes the socket with 4401 (token
+expired) or the connection drops, and re-sends what was not answered: position batches are
+idempotent on the server (same `ts`, same fix), a status already applied is refused as an
+invalid step, which the caller sees as an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import Counter
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+ANSWER_TIMEOUT_S = 30.0  # a loaded server is slow, not dead
+LOGIN_ATTEMPTS = 8
+RECONNECTS = 3
+
+
+class PhoneError(Exception):
+    """The phone could not log in or reach the server."""
+
+
+class Refused(Exception):
+    """The server answered `error`: `code`, `field`, `detail` as in realtime/PROTOCOL.md."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer.get("detail", ""))
+        self.code = str(answer.get("code", ""))
+        self.field = answer.get("field")
+        self.detail = str(answer.get("detail", ""))
+
+
+class Phone:
+    def __init__(self, *, http: httpx.AsyncClient, ws_url: str, email: str, password: str) -> None:
+        self.http, self.ws_url, self.email, self.password = http, ws_url, email, password
+        self.access = self.refresh = ""
+        self.driver_id: str | None = None
+        self.socket: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.ids = itertools.count(1)
+        self.received: Counter[str] = Counter()  # server events by type (assignment, …)
+        self.withdrawn: set[str] = set()  # bookings the office took away meanwhile
+
+    async def login(self) -> None:
+        """POST /api/auth/login; a 429 (log-in throttle) waits as the server says and retries."""
+        body = {"email": self.email, "password": self.password}
+        for _ in range(LOGIN_ATTEMPTS):
+            response = await self.http.post("/api/auth/login", json=body)
+            if response.status_code == 429:
+                await asyncio.sleep(min(60.0, float(response.headers.get("Retry-After") or 5)))
+                continue
+            if response.status_code != 200:
+                raise PhoneError(
+                    f"log-in of {self.email}: HTTP {response.status_code} {response.text[:200]}"
+                )
+            data = response.json()
+            self.access, self.refresh = data["access"], data["refresh"]
+            self.driver_id = data["user"]["driver_id"]
+            if not self.driver_id:
+                raise PhoneError(f"{self.email} is not a driver's log-in.")
+            return
+        raise PhoneError(f"log-in of {self.email}: still throttled after {LOGIN_ATTEMPTS} tries")
+
+    async def connect(self) -> None:
+        """Open the socket and wait for its `hello`."""
+        socket = await connect(
+            self.ws_url,
+            additional_headers={"Authorization": f"Bearer {self.access}"},
+            open_timeout=ANSWER_TIMEOUT_S,
+        )
+        async with asyncio.timeout(ANSWER_TIMEOUT_S):
+            hello = orjson.loads(await socket.recv())
+        if hello.get("type") != "hello":
+            code = socket.close_code
+            await socket.close()
+            raise PhoneError(f"{self.email}: no hello (close code {code}): {hello}")
+        self.socket = socket
+        self.reader = asyncio.create_task(self._read(socket))
+
+    async def send(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send `message` with a fresh id; its `ack`. Raises Refused on an `error` answer."""
+        message = {**message, "id": f"sim-{next(self.ids)}"}
+        for attempt in range(RECONNECTS + 1):
+            try:
+                answer = await self._exchange(message)
+            except (ConnectionClosed, OSError, TimeoutError) as exc:
+                if attempt == RECONNECTS:
+                    raise PhoneError(
+                        f"{self.email}: {message['type']} not answered: {exc!r}"
+                    ) from exc
+                await self._reconnect(exc)
+                continue
+            if answer["type"] == "error":
+                raise Refused(answer)
+            return answer
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.socket.close(), 5.0)
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.reader
+        self.socket = self.reader = None
+
+    async def _exchange(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.socket is None or self.reader is None or self.reader.done():
+            raise ConnectionClosed(None, None)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting[message["id"]] = future
+        try:
+            await self.socket.send(orjson.dumps(message).decode())
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                return await future
+        finally:
+            self.waiting.pop(message["id"], None)
+
+    async def _read(self, socket: ClientConnection) -> None:
+        try:
+            async for frame in socket:
+                event = orjson.loads(frame)
+                kind = event.get("type", "")
+                future = (
+                    self.waiting.get(str(event.get("id"))) if kind in ("ack", "error") else None
+                )
+                if future is not None and not future.done():
+                    future.set_result(event)
+                    continue
+                self.received[kind] += 1
+                if kind == "assignment" and event.get("action") == "withdrawn":
+                    self.withdrawn.add(str(event["booking"]["id"]))
+        finally:
+            closed = ConnectionClosed(socket.protocol.close_rcvd, socket.protocol.close_sent)
+            for future in self.waiting.values():
+                if not future.done():
+                    future.set_exception(closed)
+
+    async def _reconnect(self, cause: BaseException) -> None:
+        code = self.socket.close_code if self.socket is not None else None
+        await self.close()
+        if code == 4401:  # the access token expired: refresh it, as the protocol says
+            response = await self.http.post("/api/auth/refresh", json={"refresh": self.refresh})
+            if response.status_code != 200:
+                await self.login()
+            else:
+                self.access = response.json()["access"]
+        await asyncio.sleep(0.5)
+        await self.connect()
