@@ -28,7 +28,6 @@ from dispatch.simulator.day import day_load
 from dispatch.simulator.runner import Playback, Summary, play
 from dispatch.simulator.script import (
     Delay,
-    DriverDay,
     Leg,
     Router,
     Script,
@@ -81,18 +80,22 @@ def simulation_prepare(
     delays: int,
     seed: int,
     start: datetime | None,
+    until: datetime | None = None,
     explicit_delays: list[Delay] | None = None,
     router: Router | None = None,
 ) -> SimulationSetup:
     """Read the day and script every driver with trips to drive (synchronous: ORM, OSRM).
 
-    `start` None: when the first driver sets off. Raises ValueError when there is nothing to
+    `start` None: when the first driver sets off; delays fall on pick-ups within `start` and
+    `until`. Raises ValueError when there is nothing to
     simulate."""
     days, run = day_load(company=company, day=day)
     if not days:
         raise ValueError(f"{company.name} has no assigned trips still to drive on {day}.")
     routes = router or _Routes(settings.OSRM_URL, settings.OSRM_TIMEOUT_S)
-    chosen = explicit_delays if explicit_delays is not None else _delays(days, delays, seed)
+    chosen = explicit_delays
+    if chosen is None:
+        chosen = delays_choose(days, count=delays, seed=seed, after=start, before=until)
     scripts = [script_build(d, delays=chosen, router=routes) for d in days]
     begins = [s.begins for s in scripts if s.begins is not None]
     return SimulationSetup(
@@ -102,10 +105,6 @@ def simulation_prepare(
         start=start or min(begins),
         router="osrm" if settings.OSRM_URL else "straight_line",
     )
-
-
-def _delays(days: list[DriverDay], count: int, seed: int) -> list[Delay]:
-    return delays_choose(days, count=count, seed=seed) if count else []
 
 
 def simulate(

@@ -171,20 +171,28 @@ class Script:
         return move.path[-1], 0.0, None
 
 
-def delays_choose(days: Sequence[DriverDay], *, count: int, seed: int) -> list[Delay]:
-    """`count` delays on distinct pick-ups of trips not started yet, drawn with `seed`: kinds
-    in turn (traffic, not ready, no-show, in a seeded order), 10 to 25 minutes. Fewer when
-    the day has fewer such pick-ups."""
+def delays_choose(
+    days: Sequence[DriverDay],
+    *,
+    count: int,
+    seed: int,
+    after: datetime | None = None,
+    before: datetime | None = None,
+) -> list[Delay]:
+    """`count` delays on distinct pick-ups of trips not started yet, planned within
+    `after`..`before`, drawn with `seed`: kinds in turn (traffic, not ready, no-show, in a
+    seeded order), 10 to 25 minutes. Fewer when there are fewer such pick-ups."""
     rng = random.Random(seed)
     candidates = sorted(
-        {
-            (stop.service_start.isoformat() if stop.service_start else "", stop.booking)
-            for day in days
-            for stop in day.stops
-            if stop.kind == "pickup"
-            and stop.booking
-            and day.statuses.get(stop.booking, "assigned") == "assigned"
-        }
+        (stop.service_start, stop.booking)
+        for day in days
+        for stop in day.stops
+        if stop.kind == "pickup"
+        and stop.booking
+        and stop.service_start is not None
+        and (after is None or stop.service_start >= after)
+        and (before is None or stop.service_start <= before)
+        and day.statuses.get(stop.booking, "assigned") == "assigned"
     )
     chosen = rng.sample(candidates, min(count, len(candidates)))
     kinds = [DELAY_KINDS[i % len(DELAY_KINDS)] for i in range(len(chosen))]

@@ -140,6 +140,7 @@ class Command(BaseCommand):
                 delays=options["delays"],
                 seed=options["seed"],
                 start=start,
+                until=until,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
