@@ -156,6 +156,10 @@ async def _server(url: str | None) -> AsyncIterator[str]:
             ws_per_message_deflate=False,
         )
     )
+    # The phones call this server on loopback; it is this process's own, so its host is
+    # allowed whatever ALLOWED_HOSTS says (restored after).
+    allowed = settings.ALLOWED_HOSTS
+    settings.ALLOWED_HOSTS = [*allowed, "127.0.0.1"]
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -168,6 +172,7 @@ async def _server(url: str | None) -> AsyncIterator[str]:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 30)
+        settings.ALLOWED_HOSTS = allowed
 
 
 class _QuietServer(uvicorn.Server):

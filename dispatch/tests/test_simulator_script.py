@@ -147,8 +147,11 @@ def test_delays_are_reproducible_by_seed_and_stay_in_the_window():
             "d2",
             "d2@x.test",
             "Two",
-            two_trips().stops[:1]
-            + (Stop("pickup", "c", P1, at(11), 60), Stop("dropoff", "c", D1, None, 60)),
+            (
+                two_trips().stops[0],
+                Stop("pickup", "c", P1, at(11), 60),
+                Stop("dropoff", "c", D1, None, 60),
+            ),
             statuses={"c": "assigned"},
         ),
     ]
