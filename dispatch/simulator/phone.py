@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import Counter
 from typing import Any
 
@@ -21,6 +22,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 ANSWER_TIMEOUT_S = 30.0  # a loaded server is slow, not dead
+# Under the server's per-socket limit (30 frames in a burst, 10 per second: close 4429), which
+# a phone catching up with a day already under way (`--from`) would otherwise hit.
+BURST, PER_SECOND = 20.0, 8.0
 LOGIN_ATTEMPTS = 8
 RECONNECTS = 3
 
@@ -50,6 +54,7 @@ class Phone:
         self.ids = itertools.count(1)
         self.received: Counter[str] = Counter()  # server events by type (assignment, …)
         self.withdrawn: set[str] = set()  # bookings the office took away meanwhile
+        self.tokens, self.refilled = BURST, time.monotonic()
 
     async def login(self) -> None:
         """POST /api/auth/login; a 429 (log-in throttle) waits as the server says and retries."""
@@ -118,6 +123,7 @@ class Phone:
     async def _exchange(self, message: dict[str, Any]) -> dict[str, Any]:
         if self.socket is None or self.reader is None or self.reader.done():
             raise ConnectionClosed(None, None)
+        await self._pace()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.waiting[message["id"]] = future
         try:
@@ -126,6 +132,15 @@ class Phone:
                 return await future
         finally:
             self.waiting.pop(message["id"], None)
+
+    async def _pace(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.refilled) * PER_SECOND)
+        self.refilled = now
+        if self.tokens < 1.0:
+            await asyncio.sleep((1.0 - self.tokens) / PER_SECOND)
+            self.tokens, self.refilled = 1.0, time.monotonic()
+        self.tokens -= 1.0
 
     async def _read(self, socket: ClientConnection) -> None:
         try:
