@@ -93,22 +93,23 @@ class Phone:
         self.reader = asyncio.create_task(self._read(socket))
 
     async def send(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send `message` with a fresh id; its `ack`. Raises Refused on an `error` answer."""
+        """Send `message` with a fresh id; its `ack`. Raises Refused on an `error` answer and
+        PhoneError when the server stays unreachable (after RECONNECTS reconnections)."""
         message = {**message, "id": f"sim-{next(self.ids)}"}
+        failure: BaseException | None = None
         for attempt in range(RECONNECTS + 1):
             try:
+                if attempt:
+                    await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
+                    await self._reconnect()
                 answer = await self._exchange(message)
-            except (ConnectionClosed, OSError, TimeoutError) as exc:
-                if attempt == RECONNECTS:
-                    raise PhoneError(
-                        f"{self.email}: {message['type']} not answered: {exc!r}"
-                    ) from exc
-                await self._reconnect(exc)
+            except (ConnectionClosed, OSError, TimeoutError, httpx.HTTPError, PhoneError) as exc:
+                failure = exc
                 continue
             if answer["type"] == "error":
                 raise Refused(answer)
             return answer
-        raise AssertionError("unreachable")
+        raise PhoneError(f"{self.email}: {message['type']} not answered: {failure!r}")
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -162,7 +163,7 @@ class Phone:
                 if not future.done():
                     future.set_exception(closed)
 
-    async def _reconnect(self, cause: BaseException) -> None:
+    async def _reconnect(self) -> None:
         code = self.socket.close_code if self.socket is not None else None
         await self.close()
         if code == 4401:  # the access token expired: refresh it, as the protocol says
@@ -171,5 +172,4 @@ class Phone:
                 await self.login()
             else:
                 self.access = response.json()["access"]
-        await asyncio.sleep(0.5)
         await self.connect()

@@ -141,7 +141,7 @@ class _Simulation:
         loop = asyncio.get_running_loop()
         on_main = threading.current_thread() is threading.main_thread()
         if on_main:
-            loop.add_signal_handler(signal.SIGINT, self.halt, "interrupted (Ctrl-C)")
+            loop.add_signal_handler(signal.SIGINT, self._interrupt, loop)
         watchdog = asyncio.create_task(self._watchdog())
         try:
             async with httpx.AsyncClient(base_url=self.http_url, timeout=60.0) as http:
@@ -163,6 +163,14 @@ class _Simulation:
         self.summary.reached = min(self.clock.now(), self.p.until or self.clock.now())
         self.summary.real_seconds = time.monotonic() - began
         return self.summary
+
+    def _interrupt(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Ctrl-C stops cleanly; a second one while stopping is Python's KeyboardInterrupt."""
+        if self.stop.is_set():
+            loop.remove_signal_handler(signal.SIGINT)
+            raise KeyboardInterrupt
+        self.p.log("stopping (Ctrl-C again to force)")
+        self.halt("interrupted (Ctrl-C)")
 
     async def _watchdog(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -237,9 +245,9 @@ class _Simulation:
                 buffer = []
                 await self._step(script, phone, step)
             await self._flush(phone, buffer)
-        except PhoneError as exc:
-            self.summary.errors.append(str(exc))
-            self._log(script, self.clock.now(), f"phone gave up: {exc}")
+        except Exception as exc:  # one phone's failure must not end the others' day
+            self.summary.errors.append(f"{script.day.email}: {exc}")
+            self._log(script, self.clock.now(), f"phone gave up: {exc!r}")
 
     def _fix(self, script: Script, at: datetime) -> dict[str, Any]:
         where, speed, heading = script.position_at(at)
