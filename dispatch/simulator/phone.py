@@ -55,6 +55,7 @@ class Phone:
         self.received: Counter[str] = Counter()  # server events by type (assignment, …)
         self.withdrawn: set[str] = set()  # bookings the office took away meanwhile
         self.tokens, self.refilled = BURST, time.monotonic()
+        self.reconnects = 0
 
     async def login(self) -> None:
         """POST /api/auth/login; a 429 (log-in throttle) waits as the server says and retries."""
@@ -77,20 +78,29 @@ class Phone:
         raise PhoneError(f"log-in of {self.email}: still throttled after {LOGIN_ATTEMPTS} tries")
 
     async def connect(self) -> None:
-        """Open the socket and wait for its `hello`."""
-        socket = await connect(
-            self.ws_url,
-            additional_headers={"Authorization": f"Bearer {self.access}"},
-            open_timeout=ANSWER_TIMEOUT_S,
-        )
-        async with asyncio.timeout(ANSWER_TIMEOUT_S):
-            hello = orjson.loads(await socket.recv())
-        if hello.get("type") != "hello":
-            code = socket.close_code
-            await socket.close()
-            raise PhoneError(f"{self.email}: no hello (close code {code}): {hello}")
-        self.socket = socket
-        self.reader = asyncio.create_task(self._read(socket))
+        """Open the socket and wait for its `hello`; an access token that expired meanwhile
+        (closed with 4401) is refreshed once."""
+        for attempt in range(2):
+            socket = await connect(
+                self.ws_url,
+                additional_headers={"Authorization": f"Bearer {self.access}"},
+                open_timeout=ANSWER_TIMEOUT_S,
+            )
+            try:
+                async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                    hello = orjson.loads(await socket.recv())
+            except ConnectionClosed:
+                if socket.close_code == 4401 and attempt == 0:
+                    await self._refresh()
+                    continue
+                raise PhoneError(f"{self.email}: socket closed with {socket.close_code}") from None
+            if hello.get("type") != "hello":
+                await socket.close()
+                raise PhoneError(f"{self.email}: no hello but {hello}")
+            self.socket = socket
+            self.reader = asyncio.create_task(self._read(socket))
+            return
+        raise PhoneError(f"{self.email}: the socket refuses even a fresh token")
 
     async def send(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send `message` with a fresh id; its `ack`. Raises Refused on an `error` answer and
@@ -166,10 +176,15 @@ class Phone:
     async def _reconnect(self) -> None:
         code = self.socket.close_code if self.socket is not None else None
         await self.close()
+        self.reconnects += 1
         if code == 4401:  # the access token expired: refresh it, as the protocol says
-            response = await self.http.post("/api/auth/refresh", json={"refresh": self.refresh})
-            if response.status_code != 200:
-                await self.login()
-            else:
-                self.access = response.json()["access"]
+            await self._refresh()
         await self.connect()
+
+    async def _refresh(self) -> None:
+        """POST /api/auth/refresh for a new access token; a log-in when that fails."""
+        response = await self.http.post("/api/auth/refresh", json={"refresh": self.refresh})
+        if response.status_code != 200:
+            await self.login()
+        else:
+            self.access = response.json()["access"]

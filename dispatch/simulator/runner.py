@@ -41,6 +41,7 @@ class Summary:
     delays: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     received: Counter[str] = field(default_factory=Counter)  # server events, by type
+    reconnects: int = 0
     arrived_supported: bool | None = None  # None: never tried
     no_shows_waiting: set[str] = field(default_factory=set)
     # (simulated moment, driver e-mail, booking, status) of every acknowledged status
@@ -65,6 +66,7 @@ class Summary:
             f"delays injected: {len(self.delays)}",
             *(f"  {d}" for d in self.delays),
             f"server events received: {received}",
+            f"reconnections: {self.reconnects}",
         ]
         if self.no_shows_waiting:
             lines.append(
@@ -158,6 +160,7 @@ class _Simulation:
             await asyncio.gather(*(phone.close() for phone in self.phones))
             for phone in self.phones:
                 self.summary.received.update(phone.received)
+                self.summary.reconnects += phone.reconnects
             if on_main:
                 loop.remove_signal_handler(signal.SIGINT)
         self.summary.reached = min(self.clock.now(), self.p.until or self.clock.now())
