@@ -307,16 +307,11 @@ class _Simulation:
 
     def _refused(self, script: Script, phone: Phone, step: Step, exc: Refused) -> None:
         booking = step.booking or ""
-        if (
-            step.status == "arrived"
-            and self.acked.get(booking) == "en_route"
-            and exc.code
-            in (
-                "invalid_transition",
-                "invalid_field",
-            )
-        ):
-            # Refused right after an acknowledged en_route: this server has no `arrived` yet.
+        en_route = self.acked.get(booking, script.day.statuses.get(booking)) == "en_route"
+        unknown = exc.code in ("invalid_transition", "invalid_field")
+        if step.status == "arrived" and en_route and unknown:
+            # Refused for a trip en route (acknowledged, or so when the day was read): this
+            # server has no `arrived` yet.
             if self.summary.arrived_supported is None:
                 self.summary.arrived_supported = False
                 self._log(script, step.at, "the server does not take `arrived`; going on without")
