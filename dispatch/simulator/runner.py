@@ -118,14 +118,28 @@ def batch_interval_s(speed: float) -> float:
     return max(1.0, 15.0 / speed)
 
 
-async def play(playback: Playback, *, http_url: str, ws_url: str) -> Summary:
-    """Run every script until done, `until`, `max_seconds` or SIGINT; always closes the sockets."""
-    return await _Simulation(playback, http_url, ws_url).run()
+async def play(
+    playback: Playback,
+    *,
+    http_url: str,
+    ws_url: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Summary:
+    """Run every script until done, `until`, `max_seconds` or SIGINT; always closes the sockets.
+    `transport`: the API's, when not the network's (tests)."""
+    return await _Simulation(playback, http_url, ws_url, transport).run()
 
 
 class _Simulation:
-    def __init__(self, playback: Playback, http_url: str, ws_url: str) -> None:
+    def __init__(
+        self,
+        playback: Playback,
+        http_url: str,
+        ws_url: str,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
         self.p, self.http_url, self.ws_url = playback, http_url, ws_url
+        self.transport = transport
         self.summary = Summary(drivers=len(playback.scripts))
         self.stop = asyncio.Event()
         self.phones: list[Phone] = []
@@ -146,7 +160,9 @@ class _Simulation:
             loop.add_signal_handler(signal.SIGINT, self._interrupt, loop)
         watchdog = asyncio.create_task(self._watchdog())
         try:
-            async with httpx.AsyncClient(base_url=self.http_url, timeout=60.0) as http:
+            async with httpx.AsyncClient(
+                base_url=self.http_url, timeout=60.0, transport=self.transport
+            ) as http:
                 pairs = await self._log_in(http)
                 if not pairs and self.p.scripts:
                     self.halt("no phone could log in")
