@@ -36,8 +36,9 @@ class PhoneError(Exception):
 class Refused(Exception):
     """The server answered `error`: `code`, `field`, `detail` as in realtime/PROTOCOL.md."""
 
-    def __init__(self, answer: dict[str, Any]) -> None:
+    def __init__(self, answer: dict[str, Any], *, resent: bool = False) -> None:
         super().__init__(answer.get("detail", ""))
+        self.resent = resent  # the refused message had been sent before a reconnection
         self.code = str(answer.get("code", ""))
         self.field = answer.get("field")
         self.detail = str(answer.get("detail", ""))
@@ -117,9 +118,23 @@ class Phone:
                 failure = exc
                 continue
             if answer["type"] == "error":
-                raise Refused(answer)
+                raise Refused(answer, resent=attempt > 0)
             return answer
         raise PhoneError(f"{self.email}: {message['type']} not answered: {failure!r}")
+
+    async def booking_status(self, booking_id: str) -> str | None:
+        """The booking's status as the API shows it to this driver (None: not found)."""
+        for _ in range(2):
+            headers = {"Authorization": f"Bearer {self.access}"}
+            try:
+                response = await self.http.get(f"/api/bookings/{booking_id}", headers=headers)
+            except httpx.HTTPError:
+                return None
+            if response.status_code == 401:
+                await self._refresh()
+                continue
+            return str(response.json()["status"]) if response.status_code == 200 else None
+        return None
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -133,7 +148,7 @@ class Phone:
 
     async def _exchange(self, message: dict[str, Any]) -> dict[str, Any]:
         if self.socket is None or self.reader is None or self.reader.done():
-            raise ConnectionClosed(None, None)
+            raise ConnectionError(f"{self.email}: not connected")
         await self._pace()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.waiting[message["id"]] = future
@@ -154,24 +169,27 @@ class Phone:
         self.tokens -= 1.0
 
     async def _read(self, socket: ClientConnection) -> None:
+        """Route answers to their senders, count the rest; when the socket closes, fail every
+        message still waiting (its sender reconnects and sends it again)."""
+        failure: Exception = ConnectionError(f"{self.email}: the socket closed")
         try:
             async for frame in socket:
                 event = orjson.loads(frame)
                 kind = event.get("type", "")
-                future = (
-                    self.waiting.get(str(event.get("id"))) if kind in ("ack", "error") else None
-                )
+                answered = kind in ("ack", "error")
+                future = self.waiting.get(str(event.get("id"))) if answered else None
                 if future is not None and not future.done():
                     future.set_result(event)
                     continue
                 self.received[kind] += 1
                 if kind == "assignment" and event.get("action") == "withdrawn":
                     self.withdrawn.add(str(event["booking"]["id"]))
+        except ConnectionClosed as exc:  # closed with a code other than 1000/1001 (4401, …)
+            failure = exc
         finally:
-            closed = ConnectionClosed(socket.protocol.close_rcvd, socket.protocol.close_sent)
             for future in self.waiting.values():
                 if not future.done():
-                    future.set_exception(closed)
+                    future.set_exception(failure)
 
     async def _reconnect(self) -> None:
         code = self.socket.close_code if self.socket is not None else None

@@ -28,6 +28,7 @@ from dispatch.simulator.script import Script, Step
 
 MAX_BATCH = 50  # realtime/protocol.py's MAX_POSITIONS
 NO_SHOW_RETRY_S = 10.0  # real seconds between no-show attempts the server refused as early
+STOP_GRACE_S = 5.0  # real seconds phones get to finish what they sent once stopping
 LOGINS_AT_ONCE = 4  # log-ins hash passwords on purpose slowly; do not queue 30 at once
 
 
@@ -163,12 +164,7 @@ class _Simulation:
             async with httpx.AsyncClient(
                 base_url=self.http_url, timeout=60.0, transport=self.transport
             ) as http:
-                pairs = await self._log_in(http)
-                if not pairs and self.p.scripts:
-                    self.halt("no phone could log in")
-                self.clock = SimClock(self.p.start, self.p.speed)  # log-ins took real time
-                await asyncio.gather(*(self._drive(script, phone) for script, phone in pairs))
-                self.halt("until reached" if self.p.until else "day played to the end")
+                await self._until_stopped(asyncio.create_task(self._work(http)))
         finally:
             watchdog.cancel()
             for task in self.retries:
@@ -182,6 +178,32 @@ class _Simulation:
         self.summary.reached = min(self.clock.now(), self.p.until or self.clock.now())
         self.summary.real_seconds = time.monotonic() - began
         return self.summary
+
+    async def _work(self, http: httpx.AsyncClient) -> None:
+        pairs = await self._log_in(http)
+        if not pairs and self.p.scripts:
+            self.halt("no phone could log in")
+        self.clock = SimClock(self.p.start, self.p.speed)  # log-ins took real time
+        await asyncio.gather(*(self._drive(script, phone) for script, phone in pairs))
+        self.halt("until reached" if self.p.until else "day played to the end")
+
+    async def _until_stopped(self, work: asyncio.Task[None]) -> None:
+        """Wait for `work`; once stopping, phones end at their next step, and one still
+        waiting for the server after STOP_GRACE_S is cut off."""
+        stopping = asyncio.create_task(self.stop.wait())
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                await asyncio.wait({work}, timeout=STOP_GRACE_S)
+            if not work.done():
+                work.cancel()
+                self.summary.errors.append("phones still waiting for the server were cut off")
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+        finally:
+            stopping.cancel()
+            if not work.done():  # cancelled from outside (a second Ctrl-C)
+                work.cancel()
 
     def _interrupt(self, loop: asyncio.AbstractEventLoop) -> None:
         """Ctrl-C stops cleanly; a second one while stopping is Python's KeyboardInterrupt."""
@@ -312,8 +334,11 @@ class _Simulation:
         try:
             await phone.send(message)
         except Refused as exc:
-            self._refused(script, phone, step, exc)
-            return
+            # A status sent again after a reconnection may have been applied the first time
+            # (its ack lost with the socket): the API says.
+            if not (exc.resent and await phone.booking_status(booking) == status):
+                self._refused(script, phone, step, exc)
+                return
         if status == "arrived":
             self.summary.arrived_supported = True
         self.acked[booking] = status

@@ -52,8 +52,12 @@ class StandIn:
     """Answers like ws/driver/: acks everything, except `arrived` when it does not know it
     and the first `early_no_shows` no-shows (the no-show wait is not over)."""
 
-    def __init__(self, *, knows_arrived: bool, early_no_shows: int = 0) -> None:
+    def __init__(
+        self, *, knows_arrived: bool, early_no_shows: int = 0, lose_ack_of: str | None = None
+    ) -> None:
         self.knows_arrived, self.early_no_shows = knows_arrived, early_no_shows
+        self.lose_ack_of = lose_ack_of  # applied, then the socket closes (4401) before the ack
+        self.applied: dict[str, str] = {}
         self.statuses: list[str] = []
         self.fixes = 0
         self.bearer: str | None = None
@@ -64,6 +68,13 @@ class StandIn:
         await ws.send(json.dumps({"type": "hello", "driver_id": "d1"}))
         async for frame in ws:
             message = json.loads(frame)
+            lose = self.lose_ack_of is not None and message.get("status") == self.lose_ack_of
+            if lose and message["booking_id"] == "a":
+                self.lose_ack_of = None
+                self.statuses.append(message["status"])
+                self.applied["a"] = message["status"]
+                await ws.close(4401)
+                return
             await ws.send(json.dumps(self.answer(message)))
 
     def answer(self, message: dict) -> dict:
@@ -74,19 +85,32 @@ class StandIn:
         status = message["status"]
         self.statuses.append(status)
         refuse = status == "arrived" and not self.knows_arrived
+        refuse |= self.applied.get(message["booking_id"]) == status  # already there
         if status == "no_show" and self.early_no_shows:
             self.early_no_shows -= 1
             refuse = True
+        if not refuse:
+            self.applied[message["booking_id"]] = status
         if refuse:
             return {"type": "error", "id": message["id"], "code": "invalid_transition",
                     "field": "status", "detail": "Not now."}  # fmt: skip
         return {**ack, "booking": {"id": message["booking_id"], "status": status}}
 
 
-def _login(request: httpx.Request) -> httpx.Response:
-    assert request.url.path == "/api/auth/login"
-    user = {"id": "u1", "email": "d1@x.test", "role": "driver", "driver_id": "d1"}
-    return httpx.Response(200, json={"access": "token-1", "refresh": "r", "user": user})
+def _api(stand_in: StandIn) -> httpx.MockTransport:
+    """The API's log-in, token refresh and a driver's GET of its booking."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/refresh":
+            return httpx.Response(200, json={"access": "token-2"})
+        if request.url.path.startswith("/api/bookings/"):
+            booking = request.url.path.rsplit("/", 1)[1]
+            return httpx.Response(200, json={"id": booking, "status": stand_in.applied[booking]})
+        assert request.url.path == "/api/auth/login"
+        user = {"id": "u1", "email": "d1@x.test", "role": "driver", "driver_id": "d1"}
+        return httpx.Response(200, json={"access": "token-1", "refresh": "r", "user": user})
+
+    return httpx.MockTransport(answer)
 
 
 async def _play(stand_in: StandIn, delays: list[Delay]) -> runner.Summary:
@@ -109,7 +133,7 @@ async def _play(stand_in: StandIn, delays: list[Delay]) -> runner.Summary:
             playback,
             http_url="http://api.test",
             ws_url=f"ws://127.0.0.1:{port}/ws/driver/",
-            transport=httpx.MockTransport(_login),
+            transport=_api(stand_in),
         )
 
 
@@ -142,3 +166,17 @@ async def test_a_server_without_arrived_is_asked_once():
     assert summary.arrived_supported is False
     assert summary.refused == {} and summary.errors == []
     assert summary.stopped == "day played to the end"
+
+
+async def test_a_status_whose_ack_was_lost_is_checked_over_the_api():
+    stand_in = StandIn(knows_arrived=True, lose_ack_of="on_board")
+
+    summary = await _play(stand_in, [])
+
+    # Applied, socket closed (token expired) before the ack; sent again on a fresh token and
+    # refused as already done; the API shows it on board: counted once, no error.
+    assert stand_in.statuses[:4] == ["en_route", "arrived", "on_board", "on_board"]
+    assert stand_in.bearer == "Bearer token-2"
+    assert summary.reconnects == 1
+    assert summary.statuses["on_board"] == 2 and summary.statuses["completed"] == 2
+    assert summary.refused == {} and summary.errors == []
