@@ -57,6 +57,7 @@ class StandIn:
     ) -> None:
         self.knows_arrived, self.early_no_shows = knows_arrived, early_no_shows
         self.lose_ack_of = lose_ack_of  # applied, then the socket closes (4401) before the ack
+        self.mute = False  # answers no status at all (a server stuck)
         self.applied: dict[str, str] = {}
         self.statuses: list[str] = []
         self.fixes = 0
@@ -68,6 +69,8 @@ class StandIn:
         await ws.send(json.dumps({"type": "hello", "driver_id": "d1"}))
         async for frame in ws:
             message = json.loads(frame)
+            if self.mute and message["type"] == "booking_status":
+                continue
             lose = self.lose_ack_of is not None and message.get("status") == self.lose_ack_of
             if lose and message["booking_id"] == "a":
                 self.lose_ack_of = None
@@ -113,7 +116,7 @@ def _api(stand_in: StandIn) -> httpx.MockTransport:
     return httpx.MockTransport(answer)
 
 
-async def _play(stand_in: StandIn, delays: list[Delay]) -> runner.Summary:
+async def _play(stand_in: StandIn, delays: list[Delay], max_seconds: float = 60) -> runner.Summary:
     script = script_build(DAY, delays=delays, router=ten_minutes)
     assert script.begins is not None
     lines: list[str] = []
@@ -122,7 +125,7 @@ async def _play(stand_in: StandIn, delays: list[Delay]) -> runner.Summary:
         start=script.begins,
         until=None,
         speed=3000,  # over the command's limit: the day in about two seconds
-        max_seconds=60,
+        max_seconds=max_seconds,
         tz=ZURICH,
         password="pw",
         log=lines.append,
@@ -180,3 +183,15 @@ async def test_a_status_whose_ack_was_lost_is_checked_over_the_api():
     assert summary.reconnects == 1
     assert summary.statuses["on_board"] == 2 and summary.statuses["completed"] == 2
     assert summary.refused == {} and summary.errors == []
+
+
+async def test_stopping_cuts_off_a_phone_stuck_waiting_for_the_server(monkeypatch):
+    monkeypatch.setattr(runner, "STOP_GRACE_S", 0.5)
+    stand_in = StandIn(knows_arrived=True)
+    stand_in.mute = True
+
+    summary = await _play(stand_in, [], max_seconds=1)
+
+    assert summary.stopped == "--max-seconds 1 reached"
+    assert summary.errors == ["phones still waiting for the server were cut off"]
+    assert stand_in.statuses == [] and summary.statuses == {}
