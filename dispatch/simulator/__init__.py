@@ -48,7 +48,7 @@ class SimulationSetup:
     router: str  # "osrm" or "straight_line"
 
 
-class _Routes:
+class LegRouter:
     """Legs over OSRM's roads when OSRM_URL is set (straight lines where it fails), else
     straight lines; each pair asked once."""
 
@@ -92,7 +92,7 @@ def simulation_prepare(
     days, run = day_load(company=company, day=day)
     if not days:
         raise ValueError(f"{company.name} has no assigned trips still to drive on {day}.")
-    routes = router or _Routes(settings.OSRM_URL, settings.OSRM_TIMEOUT_S)
+    routes = router or LegRouter(settings.OSRM_URL, settings.OSRM_TIMEOUT_S)
     chosen = explicit_delays
     if chosen is None:
         chosen = delays_choose(days, count=delays, seed=seed, after=start, before=until)
