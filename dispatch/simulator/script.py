@@ -224,8 +224,9 @@ class _Builder:
         for stop in self.day.stops[1:]:
             if stop.kind == "dropoff" and stop.booking in self.no_shows:
                 continue  # prev_seq stays: the next leg is not the plan's
-            if stop.booking and self.day.statuses.get(stop.booking) in FINAL:
-                continue
+            status = self.day.statuses.get(stop.booking or "")
+            if status in FINAL or (stop.kind == "pickup" and status == "on_board"):
+                continue  # done, or the patient is aboard already
             now = self._visit(
                 stop,
                 here,

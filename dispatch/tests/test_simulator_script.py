@@ -112,6 +112,8 @@ def test_steps_already_done_are_not_sent_again():
     script = script_build(two_trips(a="on_board", b="completed"), delays=[], router=ten_minutes)
 
     assert [(b, s) for b, s, _ in statuses(script)] == [("a", "completed")]
+    # The patient is aboard: straight to the drop-off (not a leg of the plan: the router's).
+    assert script.moves[0].path == (HOME, D1)
 
 
 def test_positions_follow_the_path_at_constant_speed():
