@@ -29,7 +29,11 @@ from dispatch.simulator.script import Script, Step
 MAX_BATCH = 50  # realtime/protocol.py's MAX_POSITIONS
 NO_SHOW_RETRY_S = 10.0  # real seconds between no-show attempts the server refused as early
 STOP_GRACE_S = 5.0  # real seconds phones get to finish what they sent once stopping
-LOGINS_AT_ONCE = 4  # log-ins hash passwords on purpose slowly; do not queue 30 at once
+LOGINS_AT_ONCE = 4
+PROGRESS_SIM, PROGRESS_REAL_S = (
+    timedelta(minutes=15),
+    10.0,
+)  # log-ins hash passwords on purpose slowly; do not queue 30 at once
 
 
 @dataclass
@@ -184,8 +188,23 @@ class _Simulation:
         if not pairs and self.p.scripts:
             self.halt("no phone could log in")
         self.clock = SimClock(self.p.start, self.p.speed)  # log-ins took real time
-        await asyncio.gather(*(self._drive(script, phone) for script, phone in pairs))
+        ticker = asyncio.create_task(self._progress())
+        try:
+            await asyncio.gather(*(self._drive(script, phone) for script, phone in pairs))
+        finally:
+            ticker.cancel()
         self.halt("until reached" if self.p.until else "day played to the end")
+
+    async def _progress(self) -> None:
+        """A line every PROGRESS_SIM simulated (at least PROGRESS_REAL_S real seconds apart)."""
+        every = max(PROGRESS_SIM.total_seconds() / self.p.speed, PROGRESS_REAL_S)
+        while await self._sleep_until(time.monotonic() + every):
+            done = sum(self.summary.statuses.values())
+            self.p.log(
+                f"{self.clock.now().astimezone(self.p.tz):%H:%M:%S}  progress: "
+                f"{self.summary.positions} positions, {done} statuses, "
+                f"{len(self.summary.delays)} delays, {len(self.summary.errors)} errors"
+            )
 
     async def _until_stopped(self, work: asyncio.Task[None]) -> None:
         """Wait for `work`; once stopping, phones end at their next step, and one still
