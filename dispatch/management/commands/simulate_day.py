@@ -82,7 +82,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", type=_day, help="The day (default: today in its zone).")
+        parser.add_argument(
+            "--date", type=_day, metavar="YYYY-MM-DD", help="The day (default: today in its zone)."
+        )
         parser.add_argument(
             "--speed", type=_speed, default=60.0, help="Simulated seconds per real second (60)."
         )
@@ -99,10 +101,13 @@ class Command(BaseCommand):
             "--from",
             dest="start",
             type=_clock,
+            metavar="HH:MM|now",
             help="HH:MM or 'now': simulated start; earlier statuses are sent at once "
             "(default: when the first driver sets off).",
         )
-        parser.add_argument("--until", type=_hhmm, help="HH:MM: stop at this simulated time.")
+        parser.add_argument(
+            "--until", type=_hhmm, metavar="HH:MM", help="HH:MM: stop at this simulated time."
+        )
         parser.add_argument(
             "--max-seconds",
             type=_bounded_int(1, MAX_SECONDS),
