@@ -143,6 +143,20 @@ class OsrmClient(ClosesOnExit):
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise OsrmError(f"malformed route response: {exc!r}", transient=True) from exc
 
+    def route_path(self, a: Location, b: Location) -> tuple[float, float, list[Location]]:
+        """(seconds, metres, the road's points from a to b) of the fastest route; the points
+        are OSRM's full overview geometry (for drawing or replaying a drive)."""
+        params = {"overview": "full", "geometries": "geojson", "steps": "false"}
+        body = self._get_json("route", (a, b), {**params, "alternatives": "false"}, probe=False)
+        try:
+            best = body["routes"][0]
+            points = [
+                Location(float(lat), float(lon)) for lon, lat in best["geometry"]["coordinates"]
+            ]
+            return float(best["duration"]), float(best["distance"]), points
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise OsrmError(f"malformed route response: {exc!r}", transient=True) from exc
+
     def _get_json(
         self, service: str, coords: Sequence[Location], params: dict[str, str], *, probe: bool
     ) -> dict[str, Any]:
