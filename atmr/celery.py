@@ -8,11 +8,16 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_init, worker_process_init
 
+from atmr.metrics import celery_signals_connect as metrics_signals_connect
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
 
 app = Celery("atmr")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Task durations (atmr/metrics.py) in whichever process runs the task, eager ones included.
+metrics_signals_connect()
 
 # Periodic jobs live here so one file shows everything beat runs.
 app.conf.beat_schedule = {

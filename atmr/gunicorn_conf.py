@@ -52,3 +52,13 @@ def post_worker_init(worker) -> None:
     get_resolver().url_patterns  # noqa: B018 (imports every view, serializer and schema)
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended: drop its live gauges from PROMETHEUS_MULTIPROC_DIR (atmr/metrics.py).
+
+    Its counters and histograms stay in the directory: totals must not go backwards.
+    """
+    from atmr.metrics import process_exit
+
+    process_exit(worker.pid)

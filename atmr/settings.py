@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the liveness probe pays for no other middleware (see atmr/health.py).
     "atmr.health.HealthCheckMiddleware",
+    # Request rate and latency per view and status (atmr/metrics.py; probes are not counted).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "atmr.timezones.CompanyTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "atmr.metrics.QueryCountMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # The toolbar only ever runs in development: it would leak SQL and settings otherwise.
@@ -302,6 +306,16 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Metrics (atmr/metrics.py) --------------------------------------------------------------
+# /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>"; unset: /metrics is a 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+PROMETHEUS_LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf")
+)  # fmt: skip
+# Prometheus scrapes the web processes directly over the private network, not through the
+# TLS proxy: no redirect to https for it (the token still guards it).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 
 LOGGING = {
     "version": 1,
