@@ -11,6 +11,7 @@ every 15 s and every start of a run for the same day runs first.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import logging
 import os
@@ -103,7 +104,13 @@ def _heartbeat(run_id: UUID) -> Iterator[None]:
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=beat, name=f"dispatch-heartbeat-{run_id}", daemon=True)
+    # The caller's context: the beats' queries belong to the run's trace (atmr/tracing.py).
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(beat,),
+        name=f"dispatch-heartbeat-{run_id}",
+        daemon=True,
+    )
     thread.start()
     try:
         yield
