@@ -44,17 +44,11 @@ def tracing_setup(provider: Any = None) -> bool:
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    for instrumentor in (
-        DjangoInstrumentor(),
-        PsycopgInstrumentor(),
-        RedisInstrumentor(),
-        CeleryInstrumentor(),
-    ):
-        # Django's probes are not worth a trace each.
-        extra = (
-            {"excluded_urls": "api/health"} if isinstance(instrumentor, DjangoInstrumentor) else {}
-        )
-        instrumentor.instrument(tracer_provider=provider, **extra)
+    # Django's probes are not worth a trace each.
+    DjangoInstrumentor().instrument(tracer_provider=provider, excluded_urls="api/health")
+    _instrumentors.append(DjangoInstrumentor())
+    for instrumentor in (PsycopgInstrumentor(), RedisInstrumentor(), CeleryInstrumentor()):
+        instrumentor.instrument(tracer_provider=provider)
         _instrumentors.append(instrumentor)
     logger.info("Tracing on: spans exported to %s", os.environ.get(ENDPOINT_ENV, "a test exporter"))
     return True
