@@ -413,25 +413,31 @@ def _add_if(family: GaugeMetricFamily, value: float | None) -> None:
 
 
 # --- exposition ---------------------------------------------------------------------------
-def exposition() -> bytes:
+def exposition(*, scrape_readings: bool = True) -> bytes:
     """The text format: this process's metrics (or every process's, in multiprocess mode)
-    followed by what the scrape reads now."""
+    followed by what the scrape reads now (`scrape_readings`)."""
     if os.environ.get(MULTIPROC_ENV):
         base = CollectorRegistry()
         multiprocess.MultiProcessCollector(base)
     else:
         base = REGISTRY
+    if not scrape_readings:
+        return generate_latest(base)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(ScrapeCollector())
     return generate_latest(base) + generate_latest(scrape)
 
 
-def token_ok(request: HttpRequest) -> bool:
+def authorization_ok(header: str) -> bool:
+    """`header` is "Bearer <METRICS_TOKEN>" (constant-time); False when no token is set."""
     expected = settings.METRICS_TOKEN
     if not expected:
         return False
-    given = request.headers.get("Authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {expected}".encode())
+    return hmac.compare_digest(header.encode(), f"Bearer {expected}".encode())
+
+
+def token_ok(request: HttpRequest) -> bool:
+    return authorization_ok(request.headers.get("Authorization", ""))
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -439,6 +445,34 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD") or not token_ok(request):
         raise Http404
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def worker_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """A Celery worker's /metrics (WSGI): the same token rule, its task metrics only."""
+    wanted = environ.get("PATH_INFO") == "/metrics" and environ.get("REQUEST_METHOD") == "GET"
+    if not (wanted and authorization_ok(environ.get("HTTP_AUTHORIZATION", ""))):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+    return [exposition(scrape_readings=False)]
+
+
+def worker_metrics_serve(port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104 (a container)
+    """Serve `worker_app` from a daemon thread (WORKER_METRICS_PORT; atmr/celery.py).
+
+    Prefork children write to PROMETHEUS_MULTIPROC_DIR, which the worker needs set so that
+    this process (the pool's parent) reports their tasks.
+    """
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server(host, port, worker_app, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    return server
 
 
 def process_exit(pid: int | None = None) -> None:

@@ -273,3 +273,28 @@ def test_osrm_provider_reports_through_the_counting_breaker(settings):
     provider = travel_provider()
     assert isinstance(provider.client.breaker, metrics.CountingBreaker)  # type: ignore[attr-defined]
     assert provider.client.breaker.inner is provider.breaker  # type: ignore[attr-defined]
+
+
+def test_a_worker_serves_its_task_metrics_behind_the_same_token(settings):
+    import urllib.error
+    import urllib.request
+
+    from tests.processes import free_port
+
+    settings.METRICS_TOKEN = TOKEN
+    port = free_port()
+    server = metrics.worker_metrics_serve(port, host="127.0.0.1")
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10)
+            assert refused.value.code == 404
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+            body = response.read().decode()
+        assert "# TYPE atmr_celery_task_seconds histogram" in body
+        assert "atmr_dependency_up" not in body  # scrape-time readings stay with the web
+    finally:
+        server.shutdown()
+        server.server_close()
