@@ -107,5 +107,8 @@ def test_an_endpoint_turns_tracing_on(monkeypatch):
         assert tracing.tracing_setup() is False  # once per process
     finally:
         tracing.tracing_teardown()
+        made = trace._TRACER_PROVIDER
+        if made is not original and made is not None:
+            made.shutdown()  # its batch thread and exporter session
         trace._TRACER_PROVIDER = original
     assert not any("opentelemetry" in m for m in settings.MIDDLEWARE)
