@@ -42,6 +42,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -49,6 +50,8 @@ from prometheus_client.registry import Collector
 logger = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROC_ENV):  # the first metric below writes its file there
+    os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
 
 # Request latency buckets are settings.PROMETHEUS_LATENCY_BUCKETS (django-prometheus reads
 # them): with a bound at 0.15 s, the "p95 over 150 ms" alert needs no interpolation.
@@ -416,7 +419,7 @@ def _add_if(family: GaugeMetricFamily, value: float | None) -> None:
 def exposition(*, scrape_readings: bool = True) -> bytes:
     """The text format: this process's metrics (or every process's, in multiprocess mode)
     followed by what the scrape reads now (`scrape_readings`)."""
-    if os.environ.get(MULTIPROC_ENV):
+    if multiprocess_mode():
         base = CollectorRegistry()
         multiprocess.MultiProcessCollector(base)
     else:
@@ -426,6 +429,12 @@ def exposition(*, scrape_readings: bool = True) -> bytes:
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(ScrapeCollector())
     return generate_latest(base) + generate_latest(scrape)
+
+
+def multiprocess_mode() -> bool:
+    """Whether this process writes its values to PROMETHEUS_MULTIPROC_DIR: decided once, when
+    prometheus_client was imported (the variable may have been set later, e.g. in tests)."""
+    return values.ValueClass is not values.MutexValue
 
 
 def authorization_ok(header: str) -> bool:
@@ -477,11 +486,11 @@ def worker_metrics_serve(port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104
 
 def process_exit(pid: int | None = None) -> None:
     """Drop a finished process's live gauges from the shared directory (multiprocess mode)."""
-    if os.environ.get(MULTIPROC_ENV):
+    if os.environ.get(MULTIPROC_ENV) and (pid is not None or multiprocess_mode()):
         multiprocess.mark_process_dead(pid or os.getpid())
 
 
 def process_exit_on_shutdown() -> None:
     """For servers without an exit hook of their own (uvicorn, Celery workers)."""
-    if os.environ.get(MULTIPROC_ENV):
+    if multiprocess_mode():
         atexit.register(process_exit, os.getpid())
