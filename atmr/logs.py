@@ -88,7 +88,9 @@ def redact(value: Any) -> Any:
 
 
 def _caller_ids(record: logging.LogRecord) -> None:
-    request = _current_request.get()
+    # Django logs a 4xx/5xx ("Not Found: ...") once the middleware has returned; it passes
+    # the request along.
+    request = _current_request.get() or getattr(record, "request", None)
     record.request_id = getattr(request, "request_id", None)
     user = getattr(request, "user", None)
     authenticated = bool(getattr(user, "is_authenticated", False))

@@ -102,3 +102,10 @@ def test_plain_format_in_development_and_json_otherwise(settings):
     assert settings.LOGGING["handlers"]["console"]["formatter"] == settings.LOG_FORMAT
     assert settings.LOGGING["handlers"]["console"]["filters"] == ["context"]
     assert RequestContextMiddleware.__module__ == "atmr.logs"
+
+
+def test_djangos_own_error_lines_carry_the_request_id(log_lines, client, db):
+    response = client.get("/api/companies/me")  # 401, logged by Django after the middleware
+    assert response.status_code == 401
+    (line,) = [line for line in log_lines() if line["logger"] == "django.request"]
+    assert line["request_id"] == response["X-Request-ID"]
