@@ -61,8 +61,9 @@ MIDDLEWARE = [
     "atmr.health.HealthCheckMiddleware",
     # A request id for the logs (X-Request-ID) and the caller's ids on every line (atmr/logs.py).
     "atmr.logs.RequestContextMiddleware",
-    # Request rate and latency per view and status (atmr/metrics.py; probes are not counted).
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request rate, latency and SQL queries per view and status (atmr/metrics.py; the
+    # liveness probe is not counted).
+    "atmr.metrics.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -74,8 +75,6 @@ MIDDLEWARE = [
     "atmr.timezones.CompanyTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "atmr.metrics.QueryCountMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # The toolbar only ever runs in development: it would leak SQL and settings otherwise.
