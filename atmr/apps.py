@@ -10,3 +10,6 @@ class AtmrConfig(AppConfig):
 
     def ready(self) -> None:
         from atmr import checks, schema  # noqa: F401  (registers checks and schema extensions)
+        from atmr.tracing import tracing_setup
+
+        tracing_setup()  # only with OTEL_EXPORTER_OTLP_ENDPOINT (atmr/tracing.py)

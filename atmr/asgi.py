@@ -17,7 +17,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from atmr.metrics import process_exit_on_shutdown  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+process_exit_on_shutdown()  # uvicorn has no per-worker exit hook (atmr/metrics.py)
 
 application = ProtocolTypeRouter(
     {

@@ -6,13 +6,18 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+
+from atmr.metrics import celery_signals_connect as metrics_signals_connect
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmr.settings")
 
 app = Celery("atmr")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Task durations (atmr/metrics.py) in whichever process runs the task, eager ones included.
+metrics_signals_connect()
 
 # Periodic jobs live here so one file shows everything beat runs.
 app.conf.beat_schedule = {
@@ -34,6 +39,23 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=2, minute=41),
     },
 }
+
+
+@worker_init.connect
+def _serve_worker_metrics(**_: object) -> None:
+    # Task durations of this worker on :WORKER_METRICS_PORT/metrics (atmr/metrics.py).
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if port:
+        from atmr.metrics import worker_metrics_serve
+
+        worker_metrics_serve(int(port))
+
+
+@worker_process_shutdown.connect  # a prefork child ends: its live gauges go
+def _metrics_process_exit(**_: object) -> None:
+    from atmr.metrics import process_exit
+
+    process_exit()
 
 
 @worker_init.connect  # solo and threads pools

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
+from pathlib import Path
 
 bind = f"{os.environ.get('BIND_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
@@ -19,6 +21,18 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 keepalive = 75
 # Seconds a connected client may stay silent before the kernel hands it to gunicorn anyway.
 DEFER_ACCEPT_S = 30
+
+# The workers' metrics add up in one directory (atmr/metrics.py); set here, in the master, so
+# that every worker inherits it before it imports prometheus_client.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="atmr-metrics-"))
+
+
+def on_starting(server) -> None:
+    """Start from an empty metrics directory: a previous run's files would add to this one."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
 
 
 def when_ready(server) -> None:
@@ -52,3 +66,13 @@ def post_worker_init(worker) -> None:
     get_resolver().url_patterns  # noqa: B018 (imports every view, serializer and schema)
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended: drop its live gauges from PROMETHEUS_MULTIPROC_DIR (atmr/metrics.py).
+
+    Its counters and histograms stay in the directory: totals must not go backwards.
+    """
+    from atmr.metrics import process_exit
+
+    process_exit(worker.pid)

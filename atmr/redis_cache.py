@@ -24,6 +24,8 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from atmr import metrics
+
 logger = logging.getLogger(__name__)
 
 TIMEOUT_S = 0.1
@@ -86,7 +88,9 @@ class ReusingRedisCacheClient(RedisCacheClient):
         return self._soft("add", False, key, value, timeout)
 
     def get(self, key: Any, default: Any) -> Any:
-        return self._soft("get", default, key, default)
+        value = self._soft("get", default, key, default)
+        metrics.CACHE_REQUESTS.labels("miss" if value is default else "hit").inc()
+        return value
 
     def set(self, key: Any, value: Any, timeout: Any) -> None:
         self._soft("set", None, key, value, timeout)
@@ -98,7 +102,11 @@ class ReusingRedisCacheClient(RedisCacheClient):
         return self._soft("delete", False, key)
 
     def get_many(self, keys: Any) -> dict[Any, Any]:
-        return self._soft("get_many", {}, keys)
+        found = self._soft("get_many", {}, keys)
+        hits = len(found)
+        metrics.CACHE_REQUESTS.labels("hit").inc(hits)
+        metrics.CACHE_REQUESTS.labels("miss").inc(len(keys) - hits)
+        return found
 
     def has_key(self, key: Any) -> bool:
         return self._soft("has_key", False, key)

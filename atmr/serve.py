@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -105,6 +107,20 @@ def uvicorn_command(shape: Shape, host: str = "127.0.0.1") -> list[str]:
     return [*command, "--no-access-log"]
 
 
+def metrics_dir(env: dict[str, str], server: str) -> str:
+    """An empty PROMETHEUS_MULTIPROC_DIR for one server's processes (atmr/metrics.py).
+
+    Under $PROMETHEUS_MULTIPROC_DIR when set, else a fresh temporary directory. Emptied at
+    start: files a previous run left would add its counts to this one's. Each server (web,
+    ws) has its own, so scraping both ports counts every process once.
+    """
+    base = env.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="atmr-metrics-")
+    path = Path(base) / server
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
+
+
 def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Stack:
     def out(name: str) -> IO[bytes] | None:
         if log_dir is None:
@@ -121,7 +137,7 @@ def start(shape: Shape, env: dict[str, str], log_dir: Path | None = None) -> Sta
         return subprocess.Popen(
             cmd,
             cwd=ROOT,
-            env=env,
+            env=env | {"PROMETHEUS_MULTIPROC_DIR": metrics_dir(env, name)},
             stdout=out(name),
             stderr=subprocess.STDOUT if log_dir else None,
         )

@@ -60,6 +60,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the liveness probe pays for no other middleware (see atmr/health.py).
     "atmr.health.HealthCheckMiddleware",
+    # A request id for the logs (X-Request-ID) and the caller's ids on every line (atmr/logs.py).
+    "atmr.logs.RequestContextMiddleware",
+    # Request rate, latency and SQL queries per view and status (atmr/metrics.py; the
+    # liveness probe is not counted).
+    "atmr.metrics.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -168,6 +173,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING below (JSON, ids, PII redacted), not Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Dispatch runs: the executing process beats every DISPATCH_HEARTBEAT_S seconds; a running run
 # silent for DISPATCH_RUN_STALE_S is failed (beat sweep, and on start of a run for its day).
@@ -304,10 +311,36 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Metrics (atmr/metrics.py) --------------------------------------------------------------
+# /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>"; unset: /metrics is a 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+PROMETHEUS_LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf")
+)  # fmt: skip
+# Prometheus scrapes the web processes directly over the private network, not through the
+# TLS proxy: no redirect to https for it (the token still guards it).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+
+# JSON lines with the request/trace, company and user ids, PII redacted (atmr/logs.py);
+# LOG_FORMAT=plain|json, by default plain with DEBUG (`make run`) and JSON otherwise.
+LOG_FORMAT = env_str("LOG_FORMAT") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "atmr.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "atmr.logs.JsonFormatter"},
+        "plain": {"format": "%(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # httpx logs every OSRM request at INFO: thousands of lines per dispatch run.

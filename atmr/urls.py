@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from atmr import exceptions, health, timezones
+from atmr import exceptions, health, metrics, timezones
 from atmr.accounts import api as accounts_api
 from atmr.chat import api as chat_api
 from bookings import api as bookings_api
@@ -133,6 +133,8 @@ api = [
 urlpatterns = [
     path("admin/timezone/", timezones.admin_timezone_choose, name="admin-timezone"),
     path("admin/", admin.site.urls),
+    # Prometheus's scrape, behind a bearer token (atmr/metrics.py); a 404 for everyone else.
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/", include(api)),
     path("board/", include("board.urls")),
     # The clinic's "patient ready" page: no log-in, a signed link (bookings/will_call.py).

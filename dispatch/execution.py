@@ -11,6 +11,7 @@ every 15 s and every start of a run for the same day runs first.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import logging
 import os
@@ -28,6 +29,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from atmr import metrics
 from atmr.localtime import format_local
 from bookings.models import Booking
 from dispatch import adapters, reasons, selectors
@@ -68,6 +70,7 @@ def run_execute(run_id: str, *, progress: Callable[[str], None] | None = None) -
         except Exception as exc:  # recorded on the row: a failed run must never stay "running"
             logger.exception("Dispatch run %s failed", run_id)
             _fail(run, str(exc))
+    metrics.dispatch_run_observe(run)
     return run
 
 
@@ -101,7 +104,13 @@ def _heartbeat(run_id: UUID) -> Iterator[None]:
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=beat, name=f"dispatch-heartbeat-{run_id}", daemon=True)
+    # The caller's context: the beats' queries belong to the run's trace (atmr/tracing.py).
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(beat,),
+        name=f"dispatch-heartbeat-{run_id}",
+        daemon=True,
+    )
     thread.start()
     try:
         yield
@@ -145,6 +154,7 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     matrix = travel_provider().matrix(day.locations)
     run.matrix_ms, run.fallback_share = _ms(started), matrix.fallback_share
     run.travel_source = travel_source()
+    metrics.travel_matrix_observe(matrix, source=run.travel_source)
     detail = f"travel matrix {matrix.size}x{matrix.size}, {matrix.fallback_share:.0%} estimated"
     _progress(run, 0.4, detail, say)
 
@@ -340,4 +350,5 @@ def runs_fail_stale(
             ).update(status=run.status, error=run.error, finished_at=run.finished_at):
                 failed += 1
                 run_announce(run)
+                metrics.dispatch_run_observe(run, stale=True)
     return failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 
@@ -32,8 +33,13 @@ def execute_run_enqueue(run_id: str) -> None:
     Tests keep eager execution in-line (DISPATCH_EAGER_IN_THREAD is off under tests).
     """
     if execute_run.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
+        # In a copy of this context: the run's spans join the request's trace (atmr/tracing.py).
+        context = contextvars.copy_context()
         threading.Thread(
-            target=_execute_in_thread, args=(run_id,), name=f"dispatch-run-{run_id}", daemon=True
+            target=context.run,
+            args=(_execute_in_thread, run_id),
+            name=f"dispatch-run-{run_id}",
+            daemon=True,
         ).start()
     else:
         execute_run.delay(run_id)

@@ -7,6 +7,7 @@ import functools
 from django.conf import settings
 from django.core.cache import cache
 
+from atmr.metrics import CountingBreaker
 from dispatch.engine.travel import MatrixProvider, OsrmMatrixProvider, StraightLineProvider
 
 
@@ -16,7 +17,12 @@ def _provider_for(url: str, timeout_s: float, max_table_size: int) -> MatrixProv
         return StraightLineProvider()
     # Django's cache is shared by every process (Redis in production), so the travel-time
     # cache and the circuit breaker's state are too.
-    return OsrmMatrixProvider(url, store=cache, timeout_s=timeout_s, max_table_size=max_table_size)
+    provider = OsrmMatrixProvider(
+        url, store=cache, timeout_s=timeout_s, max_table_size=max_table_size
+    )
+    # Counts every OSRM attempt and its outcome (atmr_osrm_requests_total); same breaker.
+    provider.client.breaker = CountingBreaker(provider.breaker)
+    return provider
 
 
 def travel_provider() -> MatrixProvider:

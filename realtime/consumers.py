@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from time import perf_counter
 from typing import Any, ClassVar
 
 import orjson
@@ -19,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
+from atmr import metrics
 from atmr.chat.services import chat_message_send, chat_sender
 from atmr.exceptions import DomainError, NotFound
 from bookings.models import Booking, ReasonCode
@@ -123,6 +125,7 @@ def _dumps(data: Any) -> str:
 class _CompanySocket(AsyncWebsocketConsumer):
     roles: ClassVar[frozenset[str]]
     inbound_types: ClassVar[frozenset[str]]
+    kind: ClassVar[str]  # the `socket` label of atmr_ws_* metrics
 
     user: SocketUser | None = None
 
@@ -160,6 +163,7 @@ class _CompanySocket(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
         await self.accept(subprotocol=subprotocol)
+        metrics.WS_CONNECTIONS_OPENED.labels(self.kind).inc()
         self.schedule_expiry(user)
         await self.send(text_data=_dumps(build_hello(user, user.expires_at)))
 
@@ -190,6 +194,8 @@ class _CompanySocket(AsyncWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
+        if self.user is not None:
+            metrics.WS_CONNECTIONS_CLOSED.labels(self.kind).inc()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user is None or self.closing:
@@ -203,11 +209,13 @@ class _CompanySocket(AsyncWebsocketConsumer):
         if not self.bucket.take():
             await self.close_with(CLOSE_RATE_LIMITED)
             return
+        started = perf_counter()
         try:
             message = parse_message(text_data, allowed=self.inbound_types, now=timezone.now())
         except ProtocolError as exc:
             await self.send_error(exc.code, exc.detail, field=exc.field, client_id=exc.client_id)
             return
+        metrics.WS_MESSAGES.labels(self.kind, message.type).inc()
         try:
             await self.handle(self.user, message)
         except DomainError as exc:
@@ -217,6 +225,9 @@ class _CompanySocket(AsyncWebsocketConsumer):
             await self.send_error(
                 "server_error", "Not processed; retry later.", client_id=message.id
             )
+        else:  # every handled frame was answered with its ack
+            metrics.WS_ACKS.labels(message.type).inc()
+            metrics.WS_ACK_SECONDS.labels(message.type).observe(perf_counter() - started)
 
     async def handle(self, user: SocketUser, message: Inbound) -> None:
         if isinstance(message, ChatText):
@@ -236,6 +247,7 @@ class _CompanySocket(AsyncWebsocketConsumer):
         field: str | None = None,
         client_id: str | int | None = None,
     ) -> None:
+        metrics.WS_ERRORS.labels(code).inc()
         await self.send_json(build_error(code, detail, field=field, client_id=client_id))
 
     async def broadcast(self, message: dict[str, Any]) -> None:
@@ -256,6 +268,7 @@ class DriverConsumer(_CompanySocket):
     """A driver's phone: sends positions, trip progress and chat; receives its assignments."""
 
     roles = frozenset({"driver"})
+    kind = "driver"
     inbound_types = frozenset({"location_batch", "booking_status", "chat_message"})
 
     def check_role(self, user: SocketUser) -> None:
@@ -285,6 +298,7 @@ class CompanyConsumer(_CompanySocket):
     """A dispatcher's or company admin's screen: live positions, bookings, chat."""
 
     roles = frozenset({"admin", "dispatcher"})
+    kind = "company"
     inbound_types = frozenset({"chat_message"})
 
     def groups_for(self, user: SocketUser) -> list[str]:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import DatabaseSyncToAsync
 
+from atmr import metrics
 from drivers.locations import DriverBatch, Position, StoreResult, location_batches_store
 from realtime.events import build_driver_position
 from realtime.groups import group_for_company_dispatch
@@ -86,11 +88,14 @@ class LocationWriter:
 
     async def _flush(self, taken: list[tuple[DriverBatch, asyncio.Future[StoreResult]]]) -> None:
         batches = [b for b, _ in taken]
+        started = time.perf_counter()
         try:
             results = await _store_batches(batches)
         except Exception as exc:
             logger.exception("Storing %d position batches failed", len(batches))
             results = [exc] * len(batches)
+        else:
+            metrics.positions_flush_observe(batches, results, time.perf_counter() - started)
         for (_, future), result in zip(taken, results, strict=True):
             if not future.done():  # a socket closed meanwhile: its batch is stored all the same
                 future.set_result(result)
