@@ -21,7 +21,8 @@ from dispatch.serializers import (
 
 class RunStartApi(CompanyApiView):
     """Queue a dispatch run for a day: 202 with the run; 400 `service_date_past` for a day
-    before today in the company's zone; 409 `run_active` naming the active run."""
+    before today in the company's zone, `from_now` (field `from`) for today without
+    `"from": "now"` or another day with it; 409 `run_active` naming the active run."""
 
     serializer_class = RunDetailSerializer
 
@@ -39,6 +40,7 @@ class RunStartApi(CompanyApiView):
             service_date=data["date"],
             mode=data["mode"],
             by=request.user.id,
+            from_now=data.get("from") == "now",
         )
         run.refresh_from_db()  # in-process (eager) execution may have finished it already
         return self.respond(run, status=202)
