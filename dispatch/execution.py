@@ -180,6 +180,7 @@ def _replan_from_now(run: DispatchRun, say: Callable[[str], None]) -> None:
     conf = selectors.dispatch_settings_get(company_id=company.id)
     lead = timedelta(minutes=conf.replan_lead_minutes)
     inp = live.live_load(company=company, now=timezone.now(), lead=lead)
+    locations = inp.locations
     run.planned_from = inp.ready
     DispatchRun.objects.filter(id=run.id).update(planned_from=inp.ready)
     run.waiting = [
@@ -193,7 +194,7 @@ def _replan_from_now(run: DispatchRun, say: Callable[[str], None]) -> None:
     _progress(run, 0.2, f"loaded {len(inp.bookings)} trips and {len(inp.shifts)} drivers", say)
 
     started = time.perf_counter()
-    matrix = travel_provider().matrix(inp.locations)
+    matrix = travel_provider().matrix(locations)
     run.matrix_ms, run.fallback_share = _ms(started), matrix.fallback_share
     run.travel_source = travel_source()
     _progress(run, 0.4, f"travel matrix {matrix.size}x{matrix.size}", say)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from atmr.accounts.models import Company
 from bookings.models import Booking
@@ -51,11 +51,27 @@ class LiveInput:
     clock: adapters.DayClock
     bookings: list[Booking]
     shifts: list[Shift]
-    locations: list[Location]  # each booking's pick-up, drop-off; each shift's home, position
+    homes: dict[UUID, Location]  # driver id -> where its day ends
+    positions: dict[UUID, Location]  # driver id -> where it is now
     planned: dict[str, tuple[datetime, datetime]]  # booking id -> last applied plan's times
+
+    @property
+    def locations(self) -> list[Location]:
+        """Each booking's pick-up and drop-off, then each shift's home and position."""
+        out: list[Location] = []
+        for b in self.bookings:
+            out += [Location(b.pickup_lat, b.pickup_lon), Location(b.dropoff_lat, b.dropoff_lon)]
+        for s in self.shifts:
+            out += [self.homes[s.driver_id], self.positions[s.driver_id]]
+        return out
 
     def day_input(self) -> adapters.DayInput:
         return adapters.DayInput(self.bookings, self.shifts, self.locations)
+
+    def for_driver(self, shift: Shift, extra: Booking) -> LiveInput:
+        """One driver's part (its trips) with `extra` first: a small problem of its own."""
+        mine = [b for b in self.bookings if b.driver_id == shift.driver_id and b.id != extra.id]
+        return replace(self, bookings=[extra, *mine], shifts=[shift])
 
 
 def live_bookings(*, company_id: UUID | str, day_start: datetime, day_end: datetime) -> QuerySet:
@@ -68,19 +84,19 @@ def live_bookings(*, company_id: UUID | str, day_start: datetime, day_end: datet
 
 
 def live_load(
-    *, company: Company, now: datetime, lead: timedelta, driver_id: UUID | str | None = None
+    *, company: Company, now: datetime, lead: timedelta, only: UUID | None = None
 ) -> LiveInput:
-    """Today's live work in the company's zone (its shifts generated first); with
-    `driver_id` only that driver's shift and trips (and every pending trip)."""
+    """Today's live work in the company's zone (its shifts generated first). With `only`,
+    the drivers' trips and that one pending trip (not the other pending ones)."""
     tz = company.tz
     day = now.astimezone(tz).date()
     ready = now + lead
     shifts_generate(company=company, first=day, last=day)
     start, end = day_bounds(day, tz)
     rows = live_bookings(company_id=company.id, day_start=start, day_end=end)
+    if only is not None:
+        rows = rows.exclude(~Q(id=only), status=S.PENDING)
     shifts = selectors.shift_drivers(company_id=company.id, day=day)
-    if driver_id is not None:
-        shifts = [s for s in shifts if str(s.driver_id) == str(driver_id)]
     bookings = list(rows.order_by("scheduled_at", "id"))
     busy = {b.driver_id for b in bookings if b.status in STARTED}
     shifts = [s for s in shifts if s.end > ready or s.driver_id in busy]
@@ -88,16 +104,14 @@ def live_load(
     # A trip under way with a driver not planned here goes on as it is, outside the plan.
     bookings = [b for b in bookings if b.status not in STARTED or b.driver_id in on_shift]
     depot = Location(company.lat or 46.52, company.lon or 6.63)
-    locations: list[Location] = []
-    for b in bookings:
-        locations += [Location(b.pickup_lat, b.pickup_lon), Location(b.dropoff_lat, b.dropoff_lon)]
     stops = _current_stops(company.id, start, end, shifts, bookings)
-    for shift in shifts:
-        home = adapters._driver_start(shift.driver, depot)
-        locations += [home, _position(shift, now, stops.get(shift.driver_id), home)]
+    homes = {s.driver_id: adapters.driver_home(s.driver, depot) for s in shifts}
+    positions = {
+        s.driver_id: _position(s, now, stops.get(s.driver_id), homes[s.driver_id]) for s in shifts
+    }
     clock = adapters.DayClock(day, tz)
     planned = _last_plan(company.id, [b.id for b in bookings])
-    return LiveInput(now, ready, clock, bookings, shifts, locations, planned)
+    return LiveInput(now, ready, clock, bookings, shifts, homes, positions, planned)
 
 
 def _position(shift: Shift, now: datetime, stop: Location | None, home: Location) -> Location:

@@ -5,8 +5,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from atmr.fields import DayField
+from atmr.fields import CompanyObjectField, DayField
 from dispatch.models import DispatchRun
+from drivers.models import Driver
 
 
 class RunStartInputSerializer(serializers.Serializer):
@@ -23,6 +24,41 @@ class RunStartInputSerializer(serializers.Serializer):
             "day): what is under way stays, drivers start where they are.",
         )
         return fields
+
+
+class InsertionSerializer(serializers.Serializer):
+    driver = serializers.UUIDField(source="driver_id")
+    driver_name = serializers.CharField()
+    position = serializers.IntegerField(
+        help_text="Where the pick-up goes in the driver's remaining stops (0: before the next)."
+    )
+    dropoff_position = serializers.IntegerField(
+        help_text="Where the drop-off goes, counting the pick-up already inserted."
+    )
+    extra_drive_seconds = serializers.IntegerField()
+    lateness_caused_seconds = serializers.IntegerField(
+        help_text="Lateness added to the driver's other patients (against their windows)."
+    )
+    delay_caused_seconds = serializers.IntegerField(
+        help_text="How much later the driver's other patients are picked up, in all."
+    )
+    pickup_at = serializers.DateTimeField()
+    dropoff_at = serializers.DateTimeField()
+
+
+class InsertInputSerializer(serializers.Serializer):
+    driver = CompanyObjectField(Driver)
+    position = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1000,
+        help_text="A proposal's `position`; without it, wherever it fits best for that driver.",
+    )
+
+
+class InsertOutputSerializer(serializers.Serializer):
+    booking = serializers.UUIDField(source="booking_id")
+    insertion = InsertionSerializer()
 
 
 class RunListQuerySerializer(serializers.Serializer):

@@ -21,6 +21,14 @@ def execute_run(run_id: str) -> None:
 
 
 @shared_task(ignore_result=True)
+def propose_insertions(booking_id: str) -> None:
+    # Harmless twice: a trip no longer pending is left alone, proposals are recomputed.
+    from dispatch.insertion import insertions_propose
+
+    insertions_propose(booking_id=booking_id)
+
+
+@shared_task(ignore_result=True)
 def fail_stale_runs() -> int:
     return execution.runs_fail_stale()
 
