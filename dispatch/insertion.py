@@ -23,11 +23,13 @@ from atmr.exceptions import DomainError
 from bookings import services as booking_services
 from bookings.models import Booking
 from dispatch import live, selectors
+from dispatch.engine.geo import Location
 from dispatch.engine.live import LiveDay, insertions
+from dispatch.engine.straight_line import haversine_m
 from dispatch.errors import BookingNotInsertable, InsertionStale
 from dispatch.models import DispatchSettings
 from dispatch.travel import travel_provider
-from drivers.models import Driver, Vehicle
+from drivers.models import Driver, Shift, Vehicle
 from realtime.events import build_insertion_proposed
 from realtime.groups import group_for_company_dispatch
 from realtime.publish import publish_on_commit
@@ -36,6 +38,8 @@ from realtime.schemas import InsertionSummary
 logger = logging.getLogger(__name__)
 
 PROPOSALS = 3
+# Drivers considered for a proposal, nearest first (see `_nearest`).
+NEAREST_DRIVERS = 20
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ def booking_insertions(
     shifts = {str(s.driver_id): s for s in inp.shifts}
     if driver_id is not None:
         shifts = {k: s for k, s in shifts.items() if k == str(driver_id)}
+    else:
+        shifts = {str(s.driver_id): s for s in _nearest(inp, target, list(shifts.values()))}
     days = [_driver_day(inp.for_driver(shift, target), conf) for shift in shifts.values()]
     found = insertions(
         days,
@@ -132,6 +138,23 @@ def booking_insertions(
         )
         for p in found
     ]
+
+
+def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[Shift]:
+    """The NEAREST_DRIVERS drivers whose position or remaining stops come closest to the
+    trip's pick-up (straight line): a far driver's detour is never among the best three,
+    and each driver considered costs a travel matrix."""
+    if len(shifts) <= NEAREST_DRIVERS:
+        return shifts
+    here = Location(target.pickup_lat, target.pickup_lon)
+
+    def gap(shift: Shift) -> float:
+        points = [inp.positions[shift.driver_id]] + [
+            Location(b.pickup_lat, b.pickup_lon) for b in inp.by_driver.get(shift.driver_id, [])
+        ]
+        return min(haversine_m(here, p) for p in points)
+
+    return sorted(shifts, key=gap)[:NEAREST_DRIVERS]
 
 
 def _driver_day(inp: live.LiveInput, conf: DispatchSettings) -> LiveDay:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -68,9 +69,18 @@ class LiveInput:
     def day_input(self) -> adapters.DayInput:
         return adapters.DayInput(self.bookings, self.shifts, self.locations)
 
+    @cached_property
+    def by_driver(self) -> dict[UUID, list[Booking]]:
+        """Driver id -> its trips (assigned, en route, on board), in load order."""
+        out: dict[UUID, list[Booking]] = {}
+        for b in self.bookings:
+            if b.driver_id is not None and b.status != S.PENDING:
+                out.setdefault(b.driver_id, []).append(b)
+        return out
+
     def for_driver(self, shift: Shift, extra: Booking) -> LiveInput:
         """One driver's part (its trips) with `extra` first: a small problem of its own."""
-        mine = [b for b in self.bookings if b.driver_id == shift.driver_id and b.id != extra.id]
+        mine = [b for b in self.by_driver.get(shift.driver_id, []) if b.id != extra.id]
         return replace(self, bookings=[extra, *mine], shifts=[shift])
 
 
@@ -83,19 +93,45 @@ def live_bookings(*, company_id: UUID | str, day_start: datetime, day_end: datet
     ).exclude(WAITING)
 
 
+# What a proposal reads of each trip (a run reads whole rows: its page and diff need more).
+PROPOSAL_FIELDS = (
+    "id",
+    "company_id",
+    "driver_id",
+    "status",
+    "mobility",
+    "passengers",
+    "urgent",
+    "pickup_lat",
+    "pickup_lon",
+    "dropoff_lat",
+    "dropoff_lon",
+    "scheduled_at",
+    "pickup_earliest",
+    "pickup_latest",
+    "appointment_at",
+    "pickup_place_id",
+    "dropoff_place_id",
+    "updated_at",
+)
+
+
 def live_load(
     *, company: Company, now: datetime, lead: timedelta, only: UUID | None = None
 ) -> LiveInput:
-    """Today's live work in the company's zone (its shifts generated first). With `only`,
-    the drivers' trips and that one pending trip (not the other pending ones)."""
+    """Today's live work in the company's zone. A run generates the day's roster shifts
+    first; with `only` (a proposal for that pending trip: the other pending ones are left
+    out, and the fields a proposal needs only) the shifts are those the nightly job and the
+    day's runs generated."""
     tz = company.tz
     day = now.astimezone(tz).date()
     ready = now + lead
-    shifts_generate(company=company, first=day, last=day)
     start, end = day_bounds(day, tz)
     rows = live_bookings(company_id=company.id, day_start=start, day_end=end)
     if only is not None:
-        rows = rows.exclude(~Q(id=only), status=S.PENDING)
+        rows = rows.exclude(~Q(id=only), status=S.PENDING).only(*PROPOSAL_FIELDS)
+    else:
+        shifts_generate(company=company, first=day, last=day)
     shifts = selectors.shift_drivers(company_id=company.id, day=day)
     bookings = list(rows.order_by("scheduled_at", "id"))
     busy = {b.driver_id for b in bookings if b.status in STARTED}

@@ -471,9 +471,9 @@ class _State:
                 return
             if current.get(rid) != vid or self.served.get(rid) != vid:
                 continue
-            self._try_move(self.problem.request(rid), vid, limits)
+            self._try_move(self.problem.request(rid), vid, limits, deadline)
 
-    def _try_move(self, r: Request, vid: str, limits: Thresholds) -> None:
+    def _try_move(self, r: Request, vid: str, limits: Thresholds, deadline: float) -> None:
         tail = self.tails[vid]
         now_route = self.routes.get(vid)
         without = [v for v in self.visits[vid] if v.request_id != r.id]
@@ -486,12 +486,16 @@ class _State:
         late_gain = _lateness(now_route, self.promised) - _lateness(gone, self.promised)
         if late_gain < limits.lateness_s and drive_gain < limits.drive_s:
             return  # nothing another vehicle could do saves the threshold
+        # Saving driving only: an insertion adding more than this cannot save the threshold.
+        cap = None if late_gain >= limits.lateness_s else drive_gain - limits.drive_s
         best: tuple[tuple[int, int], str, list[Visit], Route] | None = None
         for vehicle in candidate_vehicles(self.problem, r):
             if vehicle.id == vid:
                 continue
+            if time.monotonic() > deadline:
+                break
             other = self.visits.get(vehicle.id, [])
-            found = best_insertion(self.problem, vehicle, other, r, self.tails)
+            found = best_insertion(self.problem, vehicle, other, r, self.tails, max_extra=cap)
             if found is None:
                 continue
             t_other = self.tails[vehicle.id]
@@ -518,10 +522,11 @@ def best_insertion(
     request: Request,
     tails: Mapping[str, _Tail] | None = None,
     pickup_at: int | None = None,
+    max_extra: int | None = None,
 ) -> tuple[int, list[Visit], Route] | None:
     """The cheapest feasible insertion of `request` into `visits` (no breaks) on `vehicle`:
     (added driving seconds, new visits, its route). `pickup_at` keeps only positions with
-    the pick-up at that index of `visits`."""
+    the pick-up at that index of `visits`; `max_extra` gives up past that added driving."""
     tail = (tails or {}).get(vehicle.id, _Tail(vehicle, False))
     plain = replace(vehicle, shift_break=None)
     path = [vehicle.start, *(_where(problem, v) for v in visits)]
@@ -530,7 +535,9 @@ def best_insertion(
     frame = _Frame(problem, plain, visits, path)
     pick, drop = Visit(StopKind.PICKUP, request.id), Visit(StopKind.DROPOFF, request.id)
     base = _drive(problem, tail, visits)
-    for _, i, j in _slots(problem.matrix.durations, path, request, len(visits)):
+    for extra, i, j in _slots(problem.matrix.durations, path, request, len(visits)):
+        if max_extra is not None and extra > max_extra:
+            return None  # cheapest first: every later slot costs more
         if pickup_at is not None and i != pickup_at:
             continue
         if not frame.may_fit(request, i, j):
