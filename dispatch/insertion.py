@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 PROPOSALS = 3
 # Drivers considered for a proposal, nearest first (see `_nearest`).
 NEAREST_DRIVERS = 20
+NEAR_TIME = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -141,18 +142,23 @@ def booking_insertions(
 
 
 def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[Shift]:
-    """The NEAREST_DRIVERS drivers whose position or remaining stops come closest to the
-    trip's pick-up (straight line): a far driver's detour is never among the best three,
-    and each driver considered costs a travel matrix."""
+    """The NEAREST_DRIVERS drivers closest to the trip's pick-up (straight line) around its
+    time: from their stops within NEAR_TIME of it, or from where they are when they have
+    none then (free). A driver busy far away then is never among the best three, and each
+    driver considered costs a travel matrix."""
     if len(shifts) <= NEAREST_DRIVERS:
         return shifts
     here = Location(target.pickup_lat, target.pickup_lon)
+    when = target.scheduled_at
 
     def gap(shift: Shift) -> float:
-        points = [inp.positions[shift.driver_id]] + [
-            Location(b.pickup_lat, b.pickup_lon) for b in inp.by_driver.get(shift.driver_id, [])
+        points = [
+            Location(lat, lon)
+            for b in inp.by_driver.get(shift.driver_id, [])
+            if abs(b.scheduled_at - when) <= NEAR_TIME
+            for lat, lon in ((b.pickup_lat, b.pickup_lon), (b.dropoff_lat, b.dropoff_lon))
         ]
-        return min(haversine_m(here, p) for p in points)
+        return min(haversine_m(here, p) for p in points or [inp.positions[shift.driver_id]])
 
     return sorted(shifts, key=gap)[:NEAREST_DRIVERS]
 

@@ -9,11 +9,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bookings.models import Booking
 from dispatch import execution, services
 from dispatch.errors import RunFromNow
 from dispatch.models import DispatchRun, DispatchSettings, RunAssignment
+from drivers.models import Driver
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from tests.admin_helpers import EventListener
 from tests.factories import GENEVA, LAUSANNE, ZURICH, BookingFactory, DriverFactory, at
@@ -252,3 +255,67 @@ def test_the_command_replans_from_now(company, capsys):
     )
     out = capsys.readouterr().out
     assert f"moved {trip.id}: {far.id} -> {near.id}" in out
+
+
+# --- a property over random live days, through the services --------------------------------------
+STATUSES = ("pending", "assigned", "en_route", "on_board", "completed")
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    trips=st.lists(
+        st.tuples(st.sampled_from(STATUSES), st.integers(0, 1), st.integers(8 * 4, 16 * 4)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_no_replan_moves_a_trip_under_way_or_done(company, trips):
+    drivers = list(Driver.objects.filter(company=company)) or [
+        DriverFactory(company=company),
+        DriverFactory(company=company),
+    ]
+    made, busy = [], set()
+    for status, who, quarter in trips:
+        driver = drivers[who]
+        if status in ("en_route", "on_board"):
+            if driver.id in busy:  # one patient under way per driver keeps within its seats
+                status = "assigned"
+            busy.add(driver.id)
+        made.append(
+            BookingFactory(
+                company=company,
+                status=status,
+                driver=None if status == "pending" else driver,
+                scheduled_at=at(quarter // 4, 15 * (quarter % 4)),
+            )
+        )
+    try:
+        run = replan_now(company, mode="auto")
+        stops = {
+            s["booking"]: (r["driver"], i)
+            for r in run.routes
+            for i, s in enumerate(r["stops"])
+            if s["booking"]
+        }
+        for booking in made:
+            before = (booking.status, booking.driver_id)
+            booking.refresh_from_db()
+            if before[0] in ("en_route", "on_board", "completed"):
+                assert (booking.status, booking.driver_id) == before
+            if before[0] == "completed":
+                assert str(booking.id) not in stops
+            if before[0] in ("en_route", "on_board"):
+                driver, index = stops[str(booking.id)]
+                assert driver == str(before[1]) and index <= 2  # first, after the start
+        ready = NOW + timedelta(minutes=5)
+        assert all(
+            datetime.fromisoformat(s["arrival"]) >= ready for r in run.routes for s in r["stops"]
+        )
+    finally:
+        RunAssignment.objects.all().delete()
+        DispatchRun.objects.all().delete()
+        Booking.objects.filter(company=company).delete()
