@@ -115,7 +115,12 @@ def booking_insertions(
         shifts = {k: s for k, s in shifts.items() if k == str(driver_id)}
     else:
         shifts = {str(s.driver_id): s for s in _nearest(inp, target, list(shifts.values()))}
-    days = [_driver_day(inp.for_driver(shift, target), conf) for shift in shifts.values()]
+    days = [
+        day
+        for shift in shifts.values()
+        for day in [_driver_day(inp.for_driver(shift, target), conf)]
+        if day is not None
+    ]
     found = insertions(
         days,
         str(booking.id),
@@ -163,9 +168,15 @@ def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[
     return sorted(shifts, key=gap)[:NEAREST_DRIVERS]
 
 
-def _driver_day(inp: live.LiveInput, conf: DispatchSettings) -> LiveDay:
+def _driver_day(inp: live.LiveInput, conf: DispatchSettings) -> LiveDay | None:
+    """The driver's small live day; None (logged) when its rows contradict each other (more
+    patients on board than its vehicle holds): that driver gets no proposal."""
     matrix = travel_provider().matrix(inp.locations)
-    return live.live_day(inp, matrix, conf)
+    try:
+        return live.live_day(inp, matrix, conf)
+    except ValueError as exc:
+        logger.warning("No insertion for driver %s: %s", inp.shifts[0].driver_id, exc)
+        return None
 
 
 def booking_insert(
