@@ -539,7 +539,7 @@ def booking_unassign(*, booking: Booking) -> Booking:
 
 def _insertions_on_commit(booking: Booking) -> None:
     """A trip for today without a driver: propose where it fits (dispatch/insertion.py)."""
-    from dispatch.insertion import insertions_on_commit  # dispatch builds on bookings
+    from dispatch.tasks import insertions_on_commit  # dispatch builds on bookings
 
     insertions_on_commit(booking)
 

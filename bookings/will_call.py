@@ -209,7 +209,7 @@ def booking_release(
     if locked.driver_id:
         publish_on_commit(group_for_driver(locked.driver_id), build_assignment(locked, "changed"))
     else:
-        from dispatch.insertion import insertions_on_commit  # dispatch builds on bookings
+        from dispatch.tasks import insertions_on_commit  # dispatch builds on bookings
 
         insertions_on_commit(locked)
     return locked

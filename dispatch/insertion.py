@@ -235,15 +235,12 @@ def insertions_propose(*, booking_id: UUID | str) -> list[Proposal]:
     return proposals
 
 
-def insertions_on_commit(booking: Booking) -> None:
-    """Queue proposals for `booking` once the caller's transaction commits (a task), when it
-    is a pending trip of today: other days are planned by dispatch runs."""
-    from dispatch.tasks import propose_insertions
-
+def insertable_today(booking: Booking) -> bool:
+    """A pending trip of today (and not a will-call return waiting): proposals are made for
+    it; other days are planned by dispatch runs."""
     company = company_get(company_id=booking.company_id)
     try:
         _check_insertable(booking, company, timezone.now())
     except BookingNotInsertable:
-        return
-    booking_id = str(booking.id)
-    transaction.on_commit(lambda: propose_insertions.delay(booking_id))
+        return False
+    return True

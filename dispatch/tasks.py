@@ -7,9 +7,10 @@ import threading
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
-from dispatch import execution
+from bookings.models import Booking
+from dispatch import execution, insertion
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,16 @@ def execute_run(run_id: str) -> None:
 @shared_task(ignore_result=True)
 def propose_insertions(booking_id: str) -> None:
     # Harmless twice: a trip no longer pending is left alone, proposals are recomputed.
-    from dispatch.insertion import insertions_propose
+    insertion.insertions_propose(booking_id=booking_id)
 
-    insertions_propose(booking_id=booking_id)
+
+def insertions_on_commit(booking: Booking) -> None:
+    """Queue proposals for `booking` (`insertion_proposed`, dispatch/insertion.py) once the
+    caller's transaction commits, when it is a pending trip of today."""
+    if not insertion.insertable_today(booking):
+        return
+    booking_id = str(booking.id)
+    transaction.on_commit(lambda: propose_insertions.delay(booking_id))
 
 
 @shared_task(ignore_result=True)
