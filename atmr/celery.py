@@ -62,5 +62,5 @@ def _metrics_process_exit(**_: object) -> None:
 @worker_process_init.connect  # each prefork child
 def _preload_solver(**_: object) -> None:
     # Web processes import the solver lazily (it weighs ~100 MB); workers load it up front so
-    # the first run's solve phase does not pay the import.
-    import dispatch.engine.solver  # noqa: F401
+    # the first run's solve phase does not pay the import (the package itself loads it lazily).
+    import dispatch.engine.solver.orchestrate  # noqa: F401

@@ -41,6 +41,16 @@ api = [
         name="booking-unassign",
     ),
     path(
+        "bookings/<uuid:booking_id>/insertions",
+        dispatch_api.BookingInsertionsApi.as_view(),
+        name="booking-insertions",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/insert",
+        dispatch_api.BookingInsertApi.as_view(),
+        name="booking-insert",
+    ),
+    path(
         "bookings/<uuid:booking_id>/ready",
         bookings_api.BookingReadyApi.as_view(),
         name="booking-ready",

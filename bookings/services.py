@@ -260,6 +260,7 @@ def booking_create(
         back.geocoded = booking.geocoded
         back.save()
     publish_on_commit(group_for_company_dispatch(company.id), build_booking_updated(booking))
+    _insertions_on_commit(booking)
     return booking
 
 
@@ -532,7 +533,15 @@ def booking_unassign(*, booking: Booking) -> Booking:
     )
     if previous:
         publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
+    _insertions_on_commit(booking)
     return booking
+
+
+def _insertions_on_commit(booking: Booking) -> None:
+    """A trip for today without a driver: propose where it fits (dispatch/insertion.py)."""
+    from dispatch.tasks import insertions_on_commit  # dispatch builds on bookings
+
+    insertions_on_commit(booking)
 
 
 def _update_if_unchanged(booking: Booking, **values: Any) -> None:

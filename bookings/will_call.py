@@ -208,6 +208,10 @@ def booking_release(
     publish_on_commit(group, build_booking_updated(locked))
     if locked.driver_id:
         publish_on_commit(group_for_driver(locked.driver_id), build_assignment(locked, "changed"))
+    else:
+        from dispatch.tasks import insertions_on_commit  # dispatch builds on bookings
+
+        insertions_on_commit(locked)
     return locked
 
 

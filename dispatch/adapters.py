@@ -60,11 +60,11 @@ def day_locations(bookings: list[Booking], shifts: list[Shift], depot: Location)
     for b in bookings:
         locations += [Location(b.pickup_lat, b.pickup_lon), Location(b.dropoff_lat, b.dropoff_lon)]
     for shift in shifts:
-        locations.append(_driver_start(shift.driver, depot))
+        locations.append(driver_home(shift.driver, depot))
     return DayInput(bookings, shifts, locations)
 
 
-def _driver_start(driver: Driver, depot: Location) -> Location:
+def driver_home(driver: Driver, depot: Location) -> Location:
     if driver.home_lat is not None and driver.home_lon is not None:
         return Location(driver.home_lat, driver.home_lon)
     return depot

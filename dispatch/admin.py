@@ -37,6 +37,12 @@ class DispatchSettingsAdmin(CompanyScopedAdmin):
 class DispatchDayForm(forms.Form):
     service_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     mode = forms.ChoiceField(choices=DispatchRun.Mode.choices)
+    from_now = forms.BooleanField(
+        required=False,
+        label="Re-plan from now",
+        help_text="Today only (and required for today): trips under way stay with their "
+        "driver, drivers start where they are, a trip changes driver only for a real saving.",
+    )
     company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False)
 
 
@@ -61,6 +67,8 @@ RUN_PAGE_FIELDS = (
     "distance_metres",
     "travel_source",
     "fallback_share",
+    "from_now",
+    "planned_from",
     "load_ms",
     "matrix_ms",
     "solve_ms",
@@ -133,6 +141,7 @@ class DispatchRunAdmin(CompanyScopedAdmin):
                 run=run,
                 routes=routes,
                 unassigned=unassigned,
+                diff=selectors.run_diff_sheet(run=run),
                 active=run.status in DispatchRun.ACTIVE,
                 progress_percent=round(run.progress * 100),
                 can_apply=self._may_act(request) and _applicable(run),
@@ -205,6 +214,7 @@ class DispatchRunAdmin(CompanyScopedAdmin):
                     service_date=form.cleaned_data["service_date"],
                     mode=form.cleaned_data["mode"],
                     by=request.user.id,
+                    from_now=form.cleaned_data["from_now"],
                 )
             except DomainError as exc:
                 self._refused(request, form, exc)
@@ -215,6 +225,8 @@ class DispatchRunAdmin(CompanyScopedAdmin):
         return render(request, "admin/dispatch/dispatch_day.html", context)
 
     def _refused(self, request: HttpRequest, form: DispatchDayForm, exc: DomainError) -> None:
+        if exc.field == "from":
+            exc.field = "from_now"
         if exc.field in form.fields:
             form.add_error(exc.field, exc.detail)
         elif exc.extra.get("run"):

@@ -9,9 +9,14 @@ from rest_framework.response import Response
 from atmr.accounts.selectors import company_get
 from atmr.api import CompanyApiView, CompanyListApiView
 from atmr.schema import conflict
-from dispatch import selectors, services
+from bookings import selectors as booking_selectors
+from bookings.models import Booking
+from dispatch import insertion, selectors, services
 from dispatch.models import DispatchRun
 from dispatch.serializers import (
+    InsertInputSerializer,
+    InsertionSerializer,
+    InsertOutputSerializer,
     RunDetailSerializer,
     RunListQuerySerializer,
     RunStartInputSerializer,
@@ -21,7 +26,8 @@ from dispatch.serializers import (
 
 class RunStartApi(CompanyApiView):
     """Queue a dispatch run for a day: 202 with the run; 400 `service_date_past` for a day
-    before today in the company's zone; 409 `run_active` naming the active run."""
+    before today in the company's zone, `from_now` (field `from`) for today without
+    `"from": "now"` or another day with it; 409 `run_active` naming the active run."""
 
     serializer_class = RunDetailSerializer
 
@@ -39,6 +45,7 @@ class RunStartApi(CompanyApiView):
             service_date=data["date"],
             mode=data["mode"],
             by=request.user.id,
+            from_now=data.get("from") == "now",
         )
         run.refresh_from_db()  # in-process (eager) execution may have finished it already
         return self.respond(run, status=202)
@@ -96,3 +103,58 @@ class RunApplyApi(RunDetailApi):
         run = self.get_scoped_object(self.get_queryset(), run_id)
         assert isinstance(run, DispatchRun)  # get_scoped_object is typed as returning a Model
         return self.respond(services.run_apply(run=run))
+
+
+# --- fitting a trip of today into the live plan ------------------------------------------------
+class _InsertionApi(CompanyApiView):
+    queryset = Booking.objects.none()
+
+    def get_queryset(self):
+        return booking_selectors.booking_list(company_id=self.company_id)
+
+    def get_booking(self, booking_id: UUID) -> Booking:
+        booking = self.get_scoped_object(self.get_queryset(), booking_id)
+        assert isinstance(booking, Booking)  # get_scoped_object is typed as returning a Model
+        return booking
+
+
+_NOT_INSERTABLE = (
+    "the trip is not a pending trip of today, or a will-call return not released "
+    "(`booking_not_insertable`)"
+)
+
+
+class BookingInsertionsApi(_InsertionApi):
+    serializer_class = InsertionSerializer
+
+    @extend_schema(
+        responses={200: InsertionSerializer(many=True), 409: conflict(f"{_NOT_INSERTABLE}.")}
+    )
+    def get(self, request: Request, booking_id: UUID) -> Response:
+        """Where a pending trip of today fits in the drivers' current work: up to 3, best first."""
+        proposals = insertion.booking_insertions(booking=self.get_booking(booking_id))
+        return Response(InsertionSerializer(proposals, many=True).data)
+
+
+class BookingInsertApi(_InsertionApi):
+    serializer_class = InsertOutputSerializer
+
+    @extend_schema(
+        request=InsertInputSerializer,
+        responses={
+            200: InsertOutputSerializer,
+            409: conflict(
+                f"{_NOT_INSERTABLE}, or it no longer fits that driver there: the plan changed "
+                "(`insertion_stale`), or the booking changed meanwhile."
+            ),
+        },
+    )
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        """Give the trip to a driver where it fits now (re-checked), optionally at a position."""
+        booking = self.get_booking(booking_id)
+        data = self.validated(InsertInputSerializer)
+        assigned, proposal = insertion.booking_insert(
+            booking=booking, driver=data["driver"], position=data.get("position")
+        )
+        body = {"booking_id": assigned.id, "insertion": proposal}
+        return Response(InsertOutputSerializer(body).data)

@@ -25,3 +25,15 @@ class RunDayPast(DomainError):
 
 class RunDayOutOfRange(DomainError):
     code = "service_date_out_of_range"
+
+
+class RunFromNow(DomainError):
+    code = "from_now"
+
+
+class BookingNotInsertable(Conflict):
+    code = "booking_not_insertable"
+
+
+class InsertionStale(Conflict):
+    code = "insertion_stale"

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -32,9 +33,10 @@ from django.utils import timezone
 from atmr import metrics
 from atmr.localtime import format_local
 from bookings.models import Booking
-from dispatch import adapters, reasons, selectors
+from dispatch import adapters, live, reasons, selectors
 from dispatch.engine.checker import check_plan
 from dispatch.engine.geo import Location
+from dispatch.engine.live import Replan, Thresholds, replan
 from dispatch.engine.plan import Plan
 from dispatch.engine.problem import Problem
 from dispatch.models import DispatchRun, RunAssignment, UnassignedTrip
@@ -133,6 +135,9 @@ def _progress(run: DispatchRun, fraction: float, detail: str, say: Callable[[str
 
 
 def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
+    if run.from_now:
+        _replan_from_now(run, say)
+        return
     company = run.company
     started = time.perf_counter()
     conf = selectors.dispatch_settings_get(company_id=company.id)
@@ -177,25 +182,84 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
         run.save(update_fields=["save_ms"])
 
 
+def _replan_from_now(run: DispatchRun, say: Callable[[str], None]) -> None:
+    """Today from now (see dispatch/live.py and dispatch/engine/live.py): what is under way
+    stays, a trip changes driver only for the company's threshold; the diff is stored."""
+    company = run.company
+    started = time.perf_counter()
+    conf = selectors.dispatch_settings_get(company_id=company.id)
+    lead = timedelta(minutes=conf.replan_lead_minutes)
+    inp = live.live_load(company=company, now=timezone.now(), lead=lead)
+    locations = inp.locations
+    run.planned_from = inp.ready
+    DispatchRun.objects.filter(id=run.id).update(planned_from=inp.ready)
+    run.waiting = [
+        {"booking": b}
+        for b in selectors.day_will_call_waiting(
+            company_id=company.id, day=inp.clock.day, tz=company.tz
+        )
+    ]
+    run.load_ms, run.bookings_count = _ms(started), len(inp.bookings)
+    run.drivers_count = len(inp.shifts)
+    _progress(run, 0.2, f"loaded {len(inp.bookings)} trips and {len(inp.shifts)} drivers", say)
+
+    started = time.perf_counter()
+    matrix = travel_provider().matrix(locations)
+    run.matrix_ms, run.fallback_share = _ms(started), matrix.fallback_share
+    run.travel_source = travel_source()
+    _progress(run, 0.4, f"travel matrix {matrix.size}x{matrix.size}", say)
+
+    started = time.perf_counter()
+    day = live.live_day(inp, matrix, conf)
+    limits = Thresholds(
+        lateness_s=conf.move_saves_lateness_minutes * 60, drive_s=conf.move_saves_drive_minutes * 60
+    )
+    limit = conf.solver_time_limit_s
+    result: Replan = off_gil(
+        lambda: replan(day, time_limit_s=limit, thresholds=limits), time_limit_s=limit
+    )
+    violations = check_plan(day.problem, result.plan)
+    run.solve_ms = _ms(started)
+    if violations:
+        first = violations[0]
+        raise RuntimeError(
+            f"The plan failed the safety check ({first.kind}"
+            f"{f', booking {first.request_id}' if first.request_id else ''}); nothing was saved."
+        )
+    run.diff = live.run_diff(inp, day, result)
+    _progress(run, 0.9, "plan checked", say)
+    started = time.perf_counter()
+    if _save_plan(run, result.plan, inp.clock, inp.day_input(), day.problem):
+        run.save_ms = _ms(started)
+        run.save(update_fields=["save_ms"])
+
+
 def _plan_rows(
     run: DispatchRun, plan: Plan, clock: adapters.DayClock, day: adapters.DayInput
 ) -> list[RunAssignment]:
+    """One row per planned trip; new ones (pending, or moved from the driver who has it
+    now) are what applying writes."""
     by_id = {str(b.id): b for b in day.bookings}
     vehicles = {str(s.driver_id): s.vehicle_id for s in day.shifts}
-    return [
-        RunAssignment(
-            run=run,
-            company_id=run.company_id,
-            booking_id=booking_id,
-            driver_id=driver_id,
-            vehicle_id=vehicles[driver_id],
-            pickup_eta=pickup,
-            dropoff_eta=dropoff,
-            booking_version=by_id[booking_id].updated_at,
-            is_new=by_id[booking_id].status == Booking.Status.PENDING,
+    rows = []
+    for booking_id, (driver_id, pickup, dropoff) in adapters.planned_times(plan, clock).items():
+        booking = by_id[booking_id]
+        moved = booking.status == Booking.Status.ASSIGNED and str(booking.driver_id) != driver_id
+        rows.append(
+            RunAssignment(
+                run=run,
+                company_id=run.company_id,
+                booking_id=booking_id,
+                driver_id=driver_id,
+                vehicle_id=vehicles[driver_id],
+                pickup_eta=pickup,
+                dropoff_eta=dropoff,
+                booking_version=booking.updated_at,
+                is_new=booking.status == Booking.Status.PENDING or moved,
+                previous_driver_id=booking.driver_id if moved else None,
+            )
         )
-        for booking_id, (driver_id, pickup, dropoff) in adapters.planned_times(plan, clock).items()
-    ]
+    return rows
 
 
 @transaction.atomic
@@ -246,13 +310,22 @@ def _save_plan(
 
 # --- solving in a child process -------------------------------------------------------------
 def solve_off_gil(problem: Problem, *, time_limit_s: float) -> Plan:
-    """`adapters.solve_day` in a forked child, so this process's threads keep running.
+    """`adapters.solve_day` in a forked child, so this process's threads keep running."""
+    plan: Plan = off_gil(
+        lambda: adapters.solve_day(problem, time_limit_s=time_limit_s), time_limit_s=time_limit_s
+    )
+    return plan
+
+
+def off_gil(call: Callable[[], object], *, time_limit_s: float) -> Any:
+    """`call()` (a solve) in a forked child, so this process's threads keep running; its
+    result comes back pickled.
 
     The child dies with this process (Linux parent-death signal): a killed worker leaves no
-    solver burning CPU. Where fork is impossible the solve runs here.
+    solver burning CPU. Where fork is impossible the call runs here.
     """
     if not hasattr(os, "fork"):
-        return adapters.solve_day(problem, time_limit_s=time_limit_s)
+        return call()
     read_fd, write_fd = os.pipe()
     try:
         pid = os.fork()
@@ -260,11 +333,11 @@ def solve_off_gil(problem: Problem, *, time_limit_s: float) -> Plan:
         os.close(read_fd)
         os.close(write_fd)
         logger.warning("Cannot fork the solver (%s); solving in this process", exc)
-        return adapters.solve_day(problem, time_limit_s=time_limit_s)
+        return call()
     if pid == 0:  # the child: solve, send the pickled outcome, and leave without cleanup
         try:
             os.close(read_fd)
-            _solve_child(write_fd, problem, time_limit_s)
+            _solve_child(write_fd, call)
         finally:
             os._exit(0)
     os.close(write_fd)
@@ -277,20 +350,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
-def _solve_child(write_fd: int, problem: Problem, time_limit_s: float) -> None:
+def _solve_child(write_fd: int, call: Callable[[], object]) -> None:
     _die_with_parent()
     try:
-        outcome: tuple[str, object] = (
-            "plan",
-            adapters.solve_day(problem, time_limit_s=time_limit_s),
-        )
+        outcome: tuple[str, object] = ("plan", call())
     except BaseException as exc:  # sent to the parent, which records it on the run
         outcome = ("error", f"{type(exc).__name__}: {exc}")
     with os.fdopen(write_fd, "wb") as out:
         out.write(pickle.dumps(outcome))
 
 
-def _solve_result(pid: int, read_fd: int, timeout_s: float) -> Plan:
+def _solve_result(pid: int, read_fd: int, timeout_s: float) -> Any:
     """Read the child's outcome and reap it; the child is killed past `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     chunks: list[bytes] = []
@@ -313,7 +383,7 @@ def _solve_result(pid: int, read_fd: int, timeout_s: float) -> Plan:
     kind, value = pickle.loads(b"".join(chunks))  # noqa: S301
     if kind == "error":
         raise RuntimeError(f"The solver failed: {value}")
-    return value  # unpickled: Any, our own child sent a Plan
+    return value  # unpickled: Any, our own child sent what its call returned
 
 
 # --- runs whose process died ----------------------------------------------------------------

@@ -36,6 +36,33 @@ class PlannedRoute(TypedDict):
     stops: list[RouteStop]
 
 
+class MovedTrip(TypedDict):
+    booking: str
+    from_driver: str
+    to_driver: str
+
+
+class EtaChange(TypedDict):
+    booking: str
+    before: str | None  # planned pick-up before the run (ISO 8601), None for a new trip
+    after: str
+    change_seconds: int | None
+
+
+class DroppedTrip(TypedDict):
+    booking: str
+    driver: str  # who had it
+    version: str  # the booking's updated_at when the run read it (ISO 8601)
+
+
+class RunDiff(TypedDict):
+    """What a re-plan from now changes (empty lists for a run of a whole day)."""
+
+    moved: list[MovedTrip]
+    eta_changes: list[EtaChange]
+    unassigned: list[DroppedTrip]
+
+
 class UnassignedTrip(TypedDict):
     booking: str
     reason: str  # an engine UnassignedReason value
@@ -60,6 +87,26 @@ class DispatchSettings(models.Model):
     solver_time_limit_s = models.FloatField(
         default=5.0, validators=[MinValueValidator(0.5), MaxValueValidator(120.0)]
     )
+    # Re-planning from now: drivers are planned from now plus this lead (minutes), and a trip
+    # leaves its driver only when that saves this much lateness or driving (minutes).
+    replan_lead_minutes = models.PositiveSmallIntegerField(
+        default=5, validators=[MaxValueValidator(120)]
+    )
+    move_saves_lateness_minutes = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(600)]
+    )
+    move_saves_drive_minutes = models.PositiveSmallIntegerField(
+        default=15, validators=[MaxValueValidator(600)]
+    )
+
+    class AutoInsert(models.TextChoices):
+        OFF = "off", "Off: propose only"
+        URGENT = "urgent", "Urgent trips"
+        ALL = "all", "All trips"
+
+    # A trip for today that is created, released or unassigned: its best insertion is
+    # applied at once (for urgent trips only, or all), or only proposed to the office.
+    auto_insert = models.CharField(max_length=10, choices=AutoInsert.choices, default="off")
 
     class Meta:
         verbose_name_plural = "dispatch settings"
@@ -120,6 +167,12 @@ class DispatchRun(models.Model):
     # Will-call returns of the day the clinic has not released yet: not planned, listed apart
     # ([{"booking": id}], see bookings/will_call.py).
     waiting = models.JSONField(default=list, blank=True)
+    # A re-plan of today from now: `from_now` asked for, `planned_from` the moment its
+    # drivers were planned from (now plus the lead time, set when it executes), `diff` what
+    # it changes (RunDiff).
+    from_now = models.BooleanField(default=False)
+    planned_from = models.DateTimeField(null=True, blank=True)
+    diff = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -156,6 +209,10 @@ class RunAssignment(models.Model):
     booking_version = models.DateTimeField()
     # False for trips already with this driver before the run (pinned, not re-assigned).
     is_new = models.BooleanField(default=True)
+    # A re-plan moved the trip from this driver (is_new then): applied only if still theirs.
+    previous_driver = models.ForeignKey(
+        Driver, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["driver_id", "pickup_eta"]

@@ -15,7 +15,7 @@ from bookings.selectors import day_bounds
 from bookings.will_call import WAITING
 from dispatch import reasons
 from dispatch.models import DispatchRun, DispatchSettings, RouteStop, UnassignedTrip
-from drivers.models import Shift, Vehicle
+from drivers.models import Driver, Shift, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
 # (pinned to that driver). Patients on board are finished by their driver outside the plan.
@@ -203,3 +203,81 @@ def _unassigned_row(item: UnassignedTrip, booking: Booking | None, tz: tzinfo) -
         pickup=format_local(booking.scheduled_at, tz) if booking is not None else "",
         reason=item.get("detail") or reasons.unassigned_words(item["reason"], booking, tz),
     )
+
+
+# --- a re-plan's diff as a person reads it -----------------------------------------------------
+@dataclass(frozen=True)
+class DiffRow:
+    booking_id: str
+    patient: str
+    what: str  # in words: "moved from A to B", "withdrawn from A"
+    before: str  # planned pick-up before, HH:MM in the company's zone ("" for a new trip)
+    after: str
+    change: str  # "+12 min", "-3 min", "new"
+
+
+def run_diff_sheet(*, run: DispatchRun) -> list[DiffRow]:
+    """The re-plan's moved, withdrawn and re-timed trips for its page (three queries: its
+    company, bookings with their patients, drivers with their names); an empty list for a
+    run of a whole day."""
+    diff = run.diff or {}
+    moved = {m["booking"]: m for m in diff.get("moved", [])}
+    dropped = {d["booking"]: d for d in diff.get("unassigned", [])}
+    etas = {e["booking"]: e for e in diff.get("eta_changes", [])}
+    ids = set(moved) | set(dropped) | set(etas)
+    if not ids:
+        return []
+    tz = run.company.tz
+    bookings = {
+        str(b.id): b
+        for b in Booking.objects.filter(company_id=run.company_id, id__in=ids).select_related(
+            "client"
+        )
+    }
+    driver_ids = {m["from_driver"] for m in moved.values()} | {
+        m["to_driver"] for m in moved.values()
+    }
+    driver_ids |= {d["driver"] for d in dropped.values()}
+    names = {
+        str(d.id): d.user.full_name
+        for d in Driver.objects.filter(company_id=run.company_id, id__in=driver_ids).select_related(
+            "user"
+        )
+    }
+    rows = []
+    for rid in [*moved, *dropped, *(e for e in etas if e not in moved and e not in dropped)]:
+        booking = bookings.get(rid)
+        eta = etas.get(rid)
+        if rid in moved:
+            m = moved[rid]
+            what = (
+                f"moved from {names.get(m['from_driver'], '?')} to {names.get(m['to_driver'], '?')}"
+            )
+        elif rid in dropped:
+            what = f"no place any more: withdrawn from {names.get(dropped[rid]['driver'], '?')}"
+        else:
+            what = "re-timed" if eta and eta["before"] else "newly planned"
+        if eta is not None and eta["change_seconds"] == 0 and rid not in moved:
+            continue  # unchanged: not part of the diff a person reads
+        rows.append(
+            DiffRow(
+                booking_id=rid,
+                patient=str(booking.client) if booking is not None else "",
+                what=what,
+                before=_clock(eta["before"], tz) if eta else "",
+                after=_clock(eta["after"], tz) if eta else "",
+                change=_change(eta["change_seconds"]) if eta else "",
+            )
+        )
+    return rows
+
+
+def _clock(moment: str | None, tz: tzinfo) -> str:
+    return format_local(datetime.fromisoformat(moment), tz) if moment else ""
+
+
+def _change(seconds: int | None) -> str:
+    if seconds is None:
+        return "new"
+    minutes = round(seconds / 60)
+    return f"{minutes:+d} min"

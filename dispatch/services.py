@@ -11,21 +11,36 @@ from django.utils import timezone
 from atmr.accounts.models import Company
 from atmr.localtime import day_range_error, format_local
 from dispatch import execution, selectors
-from dispatch.errors import RunActive, RunDayOutOfRange, RunDayPast, RunNotApplicable, RunSuperseded
+from dispatch.errors import (
+    RunActive,
+    RunDayOutOfRange,
+    RunDayPast,
+    RunFromNow,
+    RunNotApplicable,
+    RunSuperseded,
+)
 from dispatch.models import DispatchRun
 from dispatch.run_effects import run_announce, run_assignments_apply
 from dispatch.tasks import execute_run_enqueue
 
 
 def run_start(
-    *, company: Company, service_date: date, mode: str, by: Any = None, enqueue: bool = True
+    *,
+    company: Company,
+    service_date: date,
+    mode: str,
+    by: Any = None,
+    enqueue: bool = True,
+    from_now: bool = False,
 ) -> DispatchRun:
     """Queue a run for a company's day (today or later in its zone).
 
-    Raises RunDayPast (400, field service_date) for a past day and RunActive (409, with its
-    id) if a run of the day is active. A running run whose process died is failed first, so
-    its day is free again. The database's partial unique index is the arbiter, so two racing
-    starts cannot both win.
+    Today can only be re-planned from now (`from_now`): part of it is over, and a plan of the
+    whole day would put pick-ups in the past. Raises RunFromNow (400, field `from`) for
+    today without it and for another day with it, RunDayPast (400, field service_date) for a
+    past day and RunActive (409, with its id) if a run of the day is active. A running run
+    whose process died is failed first, so its day is free again. The database's partial
+    unique index is the arbiter, so two racing starts cannot both win.
     """
     today = timezone.now().astimezone(company.tz).date()
     if service_date < today:
@@ -37,11 +52,27 @@ def run_start(
     too_far = day_range_error(service_date, today=today)
     if too_far:
         raise RunDayOutOfRange(f"service_date: {too_far}", field="service_date")
+    if service_date == today and not from_now:
+        raise RunFromNow(
+            f"{today.isoformat()} is today in {company.tz}: part of it is over, so it can only "
+            'be re-planned from now (send "from": "now").',
+            field="from",
+        )
+    if from_now and service_date != today:
+        raise RunFromNow(
+            f"Only today ({today.isoformat()} in {company.tz}) can be re-planned from now; "
+            f'plan {service_date.isoformat()} as a whole day (leave out "from").',
+            field="from",
+        )
     execution.runs_fail_stale(company_id=company.id, service_date=service_date)
     try:
         with transaction.atomic():
             run = DispatchRun.objects.create(
-                company=company, service_date=service_date, mode=mode, created_by_id=by
+                company=company,
+                service_date=service_date,
+                mode=mode,
+                created_by_id=by,
+                from_now=from_now,
             )
             run_announce(run)
             if enqueue:

@@ -8,9 +8,10 @@ import threading
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
-from dispatch import execution
+from bookings.models import Booking
+from dispatch import execution, insertion
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,21 @@ logger = logging.getLogger(__name__)
 def execute_run(run_id: str) -> None:
     # Idempotent: a re-delivered message for a run that is no longer queued does nothing.
     execution.run_execute(run_id)
+
+
+@shared_task(ignore_result=True)
+def propose_insertions(booking_id: str) -> None:
+    # Harmless twice: a trip no longer pending is left alone, proposals are recomputed.
+    insertion.insertions_propose(booking_id=booking_id)
+
+
+def insertions_on_commit(booking: Booking) -> None:
+    """Queue proposals for `booking` (`insertion_proposed`, dispatch/insertion.py) once the
+    caller's transaction commits, when it is a pending trip of today."""
+    if not insertion.insertable_today(booking):
+        return
+    booking_id = str(booking.id)
+    transaction.on_commit(lambda: propose_insertions.delay(booking_id))
 
 
 @shared_task(ignore_result=True)

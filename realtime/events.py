@@ -19,6 +19,8 @@ from realtime.schemas import (
     DriverPositionEvent,
     ErrorEvent,
     HelloEvent,
+    InsertionProposedEvent,
+    InsertionSummary,
     RunStatus,
 )
 
@@ -61,6 +63,18 @@ def build_booking_ready(booking: Booking, via: Literal["office", "link"]) -> Boo
 
 def build_assignment(booking: Booking, action: AssignmentAction) -> AssignmentEvent:
     return {"type": "assignment", "action": action, "booking": booking_summary(booking)}
+
+
+def build_insertion_proposed(
+    booking: Booking, proposals: list[InsertionSummary], *, applied: bool
+) -> InsertionProposedEvent:
+    """`booking` as it is now (assigned when `applied`)."""
+    return {
+        "type": "insertion_proposed",
+        "booking": booking_summary(booking),
+        "proposals": proposals,
+        "applied": applied,
+    }
 
 
 def build_driver_position(driver_id: str, position: Position) -> DriverPositionEvent:

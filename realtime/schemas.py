@@ -41,6 +41,28 @@ class BookingReadyEvent(TypedDict):
     via: Literal["office", "link"]
 
 
+class InsertionSummary(TypedDict):
+    """One place for a trip in a driver's remaining stops (`position`: 0 is the next stop)."""
+
+    driver: str
+    driver_name: str
+    position: int
+    dropoff_position: int
+    extra_drive_seconds: int
+    lateness_caused_seconds: int
+    pickup_at: str
+
+
+class InsertionProposedEvent(TypedDict):
+    """Where a trip for today that just appeared fits, best first (up to three, maybe none);
+    `applied`: the company inserts automatically and the first one was applied."""
+
+    type: Literal["insertion_proposed"]
+    booking: BookingSummary
+    proposals: list[InsertionSummary]
+    applied: bool
+
+
 class DriverPositionEvent(TypedDict):
     """A driver's newest fix; speed in m/s, heading in degrees, accuracy in metres."""
 

@@ -44,7 +44,10 @@ def day(company):
 
 
 def run_day(company, mode="suggest"):
-    run = services.run_start(company=company, service_date=NOON.date(), mode=mode, enqueue=False)
+    # Today, at noon: re-planned from now.
+    run = services.run_start(
+        company=company, service_date=NOON.date(), mode=mode, enqueue=False, from_now=True
+    )
     return execution.run_execute(str(run.id))
 
 
@@ -58,7 +61,8 @@ def test_an_unreleased_return_is_waiting_and_a_released_one_is_planned(company, 
     assert planned == {fixed.id}
     assert str(back.id) not in {u["booking"] for u in first.unassigned}
 
-    will_call.booking_release(booking=back, in_minutes=15)
+    # Ready in an hour: a driver at home in Lausanne at noon reaches Geneva by then.
+    will_call.booking_release(booking=back, in_minutes=60)
     second = run_day(company, mode="auto")
     assert second.status == "succeeded", second.error
     assert second.waiting == []

@@ -414,10 +414,15 @@ def test_the_service_refuses_a_day_out_of_range_for_every_door(company):
 
 
 def test_today_in_the_company_zone_is_not_past(company):
-    # 00:30 on 1 December in Zurich is still 30 November in UTC: the company's day counts.
+    # 00:30 on 1 December in Zurich is still 30 November in UTC: the company's day counts
+    # (and today is re-planned from now).
     with time_machine.travel(datetime(2026, 12, 1, 0, 30, tzinfo=ZURICH), tick=False):
         run = services.run_start(
-            company=company, service_date=datetime(2026, 12, 1).date(), mode="auto", enqueue=False
+            company=company,
+            service_date=datetime(2026, 12, 1).date(),
+            mode="auto",
+            enqueue=False,
+            from_now=True,
         )
     assert run.status == "queued"
 

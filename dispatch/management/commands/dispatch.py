@@ -25,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--company", required=True, help="Company id (UUID) or exact name.")
         parser.add_argument("--date", required=True, type=_day, help="YYYY-MM-DD")
         parser.add_argument("--mode", choices=DispatchRun.Mode.values, default="auto")
+        parser.add_argument(
+            "--from-now",
+            action="store_true",
+            help="Re-plan today from now (required for today): what is under way stays.",
+        )
 
     def _company(self, key: str) -> Company:
         found = Company.objects.filter(name=key).first()
@@ -41,7 +46,11 @@ class Command(BaseCommand):
         company = self._company(options["company"])
         try:
             run = services.run_start(
-                company=company, service_date=options["date"], mode=options["mode"], enqueue=False
+                company=company,
+                service_date=options["date"],
+                mode=options["mode"],
+                enqueue=False,
+                from_now=options["from_now"],
             )
         except DomainError as exc:
             active = f" (run {exc.extra['run']})" if exc.extra.get("run") else ""
@@ -78,3 +87,9 @@ class Command(BaseCommand):
             reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
         for reason, count in sorted(reasons.items()):
             self.stdout.write(f"{'unassigned: ' + reason:<{width}}  {count}")
+        if run.from_now:
+            diff = run.diff or {}
+            for m in diff.get("moved", []):
+                self.stdout.write(f"moved {m['booking']}: {m['from_driver']} -> {m['to_driver']}")
+            for d in diff.get("unassigned", []):
+                self.stdout.write(f"no place any more {d['booking']} (had {d['driver']})")
