@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "bookings",
     "dispatch",
     "realtime",
+    "billing",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,346 @@
+"""Invoices: monthly drafts from priced trips, issuing (gapless number, reference, PDF),
+cancelling (credit note), and the reminders."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from atmr.accounts.models import Company
+from atmr.exceptions import DomainError
+from billing.documents import document_for, pdf_render, reference_for
+from billing.errors import BillingSettingsIncomplete, InvoiceInvalidTransition
+from billing.models import (
+    ZERO,
+    BillingSettings,
+    ClientBilling,
+    Invoice,
+    InvoiceDocument,
+    InvoiceLine,
+    NumberCounter,
+    Payer,
+    TripCharge,
+)
+from billing.pricing import round_05
+from billing.services import billing_settings_get, trip_charges_missing
+from bookings.models import Booking
+
+OPEN = (Invoice.Status.ISSUED, Invoice.Status.OVERDUE)
+_LABELS = {"base_fare", "distance", "rounding", "minimum_fare", "flat_fare"}
+
+
+def local_today(company: Company) -> date:
+    return timezone.now().astimezone(company.tz).date()
+
+
+def month_bounds(company: Company, month: date) -> tuple[datetime, datetime]:
+    """The month's first and the next month's first moment, in the company's zone."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    tz = company.tz
+    return datetime.combine(first, time(0), tzinfo=tz), datetime.combine(
+        following, time(0), tzinfo=tz
+    )
+
+
+# --- numbering ------------------------------------------------------------------------------
+def number_next(*, company_id: Any, year: int, series: str) -> int:
+    """The next number of `series` in `year`. Call inside the transaction that uses it: the
+    counter row stays locked (SELECT … FOR UPDATE) until that transaction ends, so concurrent
+    callers queue, and a rollback gives the number back (gapless)."""
+    NumberCounter.objects.bulk_create(
+        [NumberCounter(company_id=company_id, year=year, series=series)], ignore_conflicts=True
+    )
+    counter = NumberCounter.objects.select_for_update().get(
+        company_id=company_id, year=year, series=series
+    )
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return counter.last
+
+
+# --- generation -----------------------------------------------------------------------------
+def _billable(company: Company, month: date) -> Q:
+    start, end = month_bounds(company, month)
+    return (
+        Q(company=company, scheduled_at__gte=start, scheduled_at__lt=end)
+        & (
+            Q(status__in=[Booking.Status.COMPLETED, Booking.Status.NO_SHOW])
+            | Q(status=Booking.Status.CANCELLED, cancelled_late=True)
+        )
+        & ~Q(invoice_lines__active=True)
+    )
+
+
+@transaction.atomic
+def invoice_generate(*, company: Company, month: date, payer: Payer | None = None) -> list[Invoice]:
+    """Draft invoices for `month` (local) from its billable trips not yet on an invoice: one
+    per payer (a patient who pays is a payer of their own), a line per trip. Trips not priced
+    yet are priced first. Adds to the payer's draft of that month when there is one.
+
+    Idempotent: generating again adds nothing. Generations of one company run one after the
+    other (the company's billing settings row is locked). Returns the invoices it changed."""
+    month = month.replace(day=1)
+    if month > local_today(company).replace(day=1):
+        raise DomainError("The month is in the future.", field="month")
+    if payer is not None and payer.company_id != company.id:
+        raise DomainError("Unknown payer.", field="payer")
+    BillingSettings.objects.select_for_update().get(
+        pk=billing_settings_get(company_id=company.id).pk
+    )
+    unpriced = list(
+        Booking.objects.filter(_billable(company, month))
+        .filter(Q(charge__isnull=True) | Q(charge__priced_at__isnull=True))
+        .distinct()
+    )
+    trip_charges_missing(company_id=company.id, bookings=unpriced)
+    charges = (
+        TripCharge.objects.filter(
+            booking__in=Booking.objects.filter(_billable(company, month)), amount__isnull=False
+        )
+        .select_related("booking", "booking__client", "payer")
+        .order_by("booking__scheduled_at")
+    )
+    if payer is not None:
+        charges = charges.filter(payer=payer)
+    by_payer: dict[Any, list[TripCharge]] = defaultdict(list)
+    for charge in charges:
+        by_payer[charge.payer_id].append(charge)
+    return [
+        _draft_add(company, month, group[0].payer, group) for group in by_payer.values() if group
+    ]
+
+
+def _draft_add(
+    company: Company, month: date, payer: Payer | None, charges: list[TripCharge]
+) -> Invoice:
+    assert payer is not None  # priced charges have their payer
+    invoice = Invoice.objects.filter(
+        company=company, payer=payer, month=month, status=Invoice.Status.DRAFT
+    ).first() or Invoice.objects.create(company=company, payer=payer, month=month)
+    guarantees = _guarantees(payer, charges)
+    InvoiceLine.objects.bulk_create(
+        [_line(company, invoice, charge, guarantees) for charge in charges]
+    )
+    invoice_total_refresh(invoice=invoice)
+    return invoice
+
+
+def _guarantees(payer: Payer, charges: list[TripCharge]) -> dict[Any, ClientBilling]:
+    if payer.kind != Payer.Kind.INSURER:
+        return {}
+    clients = {c.booking.client_id for c in charges}
+    rows = ClientBilling.objects.filter(client_id__in=clients, payer=payer)
+    return {row.client_id: row for row in rows}
+
+
+def _line(
+    company: Company, invoice: Invoice, charge: TripCharge, guarantees: dict[Any, ClientBilling]
+) -> InvoiceLine:
+    booking = charge.booking
+    day = booking.scheduled_at.astimezone(company.tz).date()
+    extras = [item["label"] for item in charge.breakdown if item["code"] not in _LABELS]
+    if charge.kind != TripCharge.Kind.TRIP:
+        extras = [TripCharge.Kind(charge.kind).label]
+    guarantee = guarantees.get(booking.client_id)
+    if guarantee is not None and not _covered(guarantee, day):
+        extras.append("outside the cost guarantee")
+    if guarantee is not None and guarantee.insurance_number:
+        extras.insert(0, f"insurance no. {guarantee.insurance_number}")
+    client = booking.client
+    return InvoiceLine(
+        company=company,
+        invoice=invoice,
+        booking=booking,
+        day=day,
+        patient=f"{client.last_name} {client.first_name}".strip()[:201],
+        description=f"{booking.pickup_address} → {booking.dropoff_address}"[:700],
+        distance_km=charge.distance_km if charge.kind == TripCharge.Kind.TRIP else None,
+        supplements=", ".join(extras)[:200],
+        amount=charge.amount or ZERO,
+    )
+
+
+def _covered(guarantee: ClientBilling, day: date) -> bool:
+    if guarantee.guarantee_from and day < guarantee.guarantee_from:
+        return False
+    return not (guarantee.guarantee_until and day > guarantee.guarantee_until)
+
+
+def invoice_total_refresh(*, invoice: Invoice) -> Invoice:
+    """Total = the sum of its active lines, rounded to 0.05 CHF (each line is already)."""
+    total = invoice.lines.filter(active=True).aggregate(total=Sum("amount"))["total"] or ZERO
+    invoice.total = round_05(total)
+    invoice.save(update_fields=["total", "updated_at"])
+    return invoice
+
+
+# --- issuing and cancelling -----------------------------------------------------------------
+def _settings_ready(company_id: Any) -> BillingSettings:
+    settings = billing_settings_get(company_id=company_id)
+    for name in ("iban", "creditor_name", "postal_code", "city"):
+        if not getattr(settings, name):
+            raise BillingSettingsIncomplete(
+                f"Fill the billing settings first: {name.replace('_', ' ')} is missing.",
+                field=name,
+            )
+    return settings
+
+
+def _locked(invoice: Invoice, *statuses: str) -> Invoice:
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("payer", "company")
+        .get(pk=invoice.pk)
+    )
+    if invoice.status not in statuses:
+        raise InvoiceInvalidTransition(
+            f"A {invoice.get_status_display().lower()} invoice cannot do this.", field="status"
+        )
+    return invoice
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice) -> Invoice:
+    """Give a draft its number (gapless per company and year: `2026-000123`), payment
+    reference, issue and due dates, and its PDF, all in one transaction: a failure keeps it a
+    draft and gives the number back. Concurrent calls on one draft: the second gets 409."""
+    invoice = _locked(invoice, Invoice.Status.DRAFT)
+    lines = list(invoice.lines.filter(active=True))
+    if not lines:
+        raise InvoiceInvalidTransition("An invoice without lines is not issued.", field="lines")
+    settings = _settings_ready(invoice.company_id)
+    today = local_today(invoice.company)
+    sequence = number_next(company_id=invoice.company_id, year=today.year, series="invoice")
+    invoice.number = f"{today.year}-{sequence:06d}"
+    invoice.reference = reference_for(iban=settings.iban, year=today.year, sequence=sequence)
+    invoice.issue_date = today
+    invoice.due_date = today + timedelta(days=settings.payment_terms_days)
+    invoice.status = Invoice.Status.ISSUED
+    invoice.save()
+    _document_save(invoice, settings, lines, kind="invoice", amount_due=invoice.total)
+    return invoice
+
+
+def _document_save(
+    invoice: Invoice,
+    settings: BillingSettings,
+    lines: list[InvoiceLine],
+    *,
+    kind: str,
+    amount_due: Decimal,
+    level: int | None = None,
+    fee: Decimal | None = None,
+    due_date: date | None = None,
+    note: str = "",
+) -> InvoiceDocument:
+    today = local_today(invoice.company)
+    document = document_for(
+        invoice=invoice,
+        settings=settings,
+        lines=lines,
+        kind=kind,
+        issue_date=today,
+        due_date=due_date or (invoice.due_date if kind == "invoice" else None),
+        amount_due=amount_due,
+        level=level,
+        fee=fee,
+        note=note,
+    )
+    return InvoiceDocument.objects.create(
+        company_id=invoice.company_id,
+        invoice=invoice,
+        kind=kind,
+        level=level,
+        amount_due=amount_due,
+        pdf=pdf_render(document),
+    )
+
+
+@transaction.atomic
+def invoice_cancel(*, invoice: Invoice, reason: str = "") -> Invoice:
+    """Cancel an invoice; its trips may be invoiced again. A draft is simply cancelled; an
+    issued (or overdue) one keeps its number and gets a credit note (numbered `CN-2026-…`)
+    with its PDF. A paid invoice is not cancelled (409): refund it first."""
+    invoice = _locked(invoice, Invoice.Status.DRAFT, *OPEN)
+    lines = list(invoice.lines.filter(active=True))
+    invoice.lines.update(active=False)
+    invoice.cancelled_at = timezone.now()
+    invoice.cancel_reason = reason.strip()[:300]
+    issued = invoice.status != Invoice.Status.DRAFT
+    invoice.status = Invoice.Status.CANCELLED
+    if issued:
+        today = local_today(invoice.company)
+        sequence = number_next(company_id=invoice.company_id, year=today.year, series="credit")
+        invoice.credit_note_number = f"CN-{today.year}-{sequence:06d}"
+    invoice.save()
+    if issued:
+        settings = billing_settings_get(company_id=invoice.company_id)
+        _document_save(
+            invoice,
+            settings,
+            lines,
+            kind="credit_note",
+            amount_due=ZERO,
+            note=f"Credit note for invoice {invoice.number}. {invoice.cancel_reason}".strip(),
+        )
+    return invoice
+
+
+def invoice_pdf(*, invoice: Invoice) -> InvoiceDocument | None:
+    """The invoice's latest document (its last reminder, or its credit note once cancelled)."""
+    return invoice.documents.order_by("-created_at").first()
+
+
+# --- reminders ------------------------------------------------------------------------------
+def invoice_reminders_run(*, company: Company) -> int:
+    """Move the company's unpaid invoices past their due date to overdue, and issue the next
+    reminder level (1–3) when its days after the due date are reached, one level a day at
+    most. Safe to run twice a day: a level is issued once. Returns the reminders issued."""
+    settings = billing_settings_get(company_id=company.id)
+    today = local_today(company)
+    overdue = Invoice.objects.filter(company=company, status__in=OPEN, due_date__lt=today)
+    overdue.filter(status=Invoice.Status.ISSUED).update(
+        status=Invoice.Status.OVERDUE, updated_at=timezone.now()
+    )
+    issued = 0
+    for invoice in overdue.filter(reminder_level__lt=3).exclude(reminded_on=today):
+        level = invoice.reminder_level + 1
+        assert invoice.due_date is not None  # issued invoices have their due date
+        if today >= invoice.due_date + timedelta(days=settings.reminder_days(level)):
+            invoice_remind(invoice=invoice, level=level)
+            issued += 1
+    return issued
+
+
+@transaction.atomic
+def invoice_remind(*, invoice: Invoice, level: int) -> Invoice:
+    """Issue reminder `level` with its fee and its own PDF and QR-bill for the amount then
+    due. Idempotent: a level already issued is not issued again."""
+    invoice = _locked(invoice, *OPEN)
+    if invoice.reminder_level >= level:
+        return invoice
+    settings = billing_settings_get(company_id=invoice.company_id)
+    fee = settings.reminder_fee(level)
+    today = local_today(invoice.company)
+    invoice.fees += fee
+    invoice.reminder_level, invoice.reminded_on = level, today
+    invoice.status = Invoice.Status.OVERDUE
+    invoice.save(update_fields=["fees", "reminder_level", "reminded_on", "status", "updated_at"])
+    _document_save(
+        invoice,
+        settings,
+        list(invoice.lines.filter(active=True)),
+        kind="reminder",
+        amount_due=invoice.amount_due,
+        level=level,
+        fee=fee,
+        due_date=today + timedelta(days=settings.reminder_terms_days),
+    )
+    return invoice
