@@ -273,6 +273,9 @@ SPECTACULAR_SETTINGS = {
         "AbsenceKindEnum": "drivers.models.Absence.Kind",
         "ReasonCodeKindEnum": "bookings.models.ReasonCode.Kind",
         "PlaceKindEnum": "places.models.Place.Kind",
+        "PayerKindEnum": "billing.models.Payer.Kind",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "PaymentFlagEnum": "billing.models.Payment.Flag",
     },
 }
 

@@ -124,6 +124,7 @@ api = [
         dispatch_api.RunApplyApi.as_view(),
         name="dispatch-run-apply",
     ),
+    path("", include("billing.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Last: any other /api/ path, a malformed id included, is a JSON 404 (DEBUG or not).
