@@ -37,7 +37,7 @@ def billing_settings_get(*, company_id: Any) -> BillingSettings:
     return settings
 
 
-def _iban_clean(value: str) -> str:
+def billing_iban_clean(value: str) -> str:
     from billing.references import iban_clean  # h-billdoc's module
 
     return iban_clean(value)
@@ -53,7 +53,7 @@ def billing_settings_update(*, company: Company, **changes: Any) -> BillingSetti
     )
     if changes.get("iban"):
         try:
-            changes["iban"] = _iban_clean(changes["iban"])
+            changes["iban"] = billing_iban_clean(changes["iban"])
         except ValueError as exc:
             raise DomainError(str(exc), field="iban") from None
     for name, value in changes.items():

@@ -301,3 +301,19 @@ def test_concurrent_issuing_never_shares_or_skips_a_number(company):
         amount=Decimal("40.00"),
     )
     assert sorted(_run_threads([extra.pk, extra.pk])) == ["2027-000007", "refused"]
+
+
+def test_the_daily_task_runs_each_companys_reminders(company, month_of_trips):
+    import time_machine
+
+    from billing.tasks import send_reminders
+
+    invoice = invoicing.invoice_issue(
+        invoice=invoicing.invoice_generate(company=company, month=DECEMBER)[0]
+    )
+    with time_machine.travel(datetime(2027, 2, 14, 12, 0, tzinfo=ZURICH), tick=False):
+        send_reminders.delay()  # eager in the tests: runs each company's task in-process
+        send_reminders.delay()
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.reminder_level) == ("overdue", 1)
+    assert invoice.documents.filter(kind="reminder").count() == 1
