@@ -40,10 +40,30 @@ class _ReadOnlyInline(admin.TabularInline):
         return False
 
 
+_LINE_FIELDS = ("day", "patient", "description", "distance_km", "supplements", "amount", "active")
+_INVOICE_FIELDS = (
+    "number",
+    "status",
+    "payer",
+    "month",
+    "reference",
+    "issue_date",
+    "due_date",
+    "total",
+    "fees",
+    "paid",
+    "payment_flag",
+    "reminder_level",
+    "credit_note_number",
+    "cancel_reason",
+    "pdf_link",
+)
+
+
 class InvoiceLineInline(_ReadOnlyInline):
     model = InvoiceLine
-    fields = ["day", "patient", "description", "distance_km", "supplements", "amount", "active"]
-    readonly_fields = fields
+    fields = _LINE_FIELDS
+    readonly_fields = _LINE_FIELDS
 
 
 @admin.register(Invoice)
@@ -64,24 +84,8 @@ class InvoiceAdmin(CompanyScopedAdmin):
     list_select_related = ["payer"]
     inlines = [InvoiceLineInline]
     actions = ["issue_invoices", "download_pdfs", "cancel_invoices"]
-    readonly_fields = [
-        "number",
-        "status",
-        "payer",
-        "month",
-        "reference",
-        "issue_date",
-        "due_date",
-        "total",
-        "fees",
-        "paid",
-        "payment_flag",
-        "reminder_level",
-        "credit_note_number",
-        "cancel_reason",
-        "pdf_link",
-    ]
-    fields = readonly_fields
+    readonly_fields = _INVOICE_FIELDS
+    fields = _INVOICE_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # drafts come from generating a month (API: POST /api/invoices/generate)
@@ -257,7 +261,24 @@ class PayerAdmin(CompanyScopedAdmin):
 class BillingSettingsForm(forms.ModelForm):
     class Meta:
         model = BillingSettings
-        fields = "__all__"
+        fields = [
+            "company",
+            "creditor_name",
+            "street",
+            "house_number",
+            "postal_code",
+            "city",
+            "country",
+            "iban",
+            "payment_terms_days",
+            "reminder1_days",
+            "reminder2_days",
+            "reminder3_days",
+            "reminder1_fee",
+            "reminder2_fee",
+            "reminder3_fee",
+            "reminder_terms_days",
+        ]
 
     def clean_iban(self) -> str:
         value = self.cleaned_data.get("iban") or ""

@@ -73,7 +73,7 @@ class _InvoiceApi(CompanyApiView):
 class InvoiceListApi(CompanyListApiView, _InvoiceApi):
     filter_backends: list[type] = []
 
-    def filter_queryset(self, queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         query = InvoiceListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -168,7 +168,7 @@ class PaymentListCreateApi(CompanyListApiView):
     def get_queryset(self) -> QuerySet[Payment]:
         return selectors.payment_list(company_id=self.company_id)
 
-    def filter_queryset(self, queryset: QuerySet[Payment]) -> QuerySet[Payment]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         query = PaymentListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data

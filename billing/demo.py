@@ -85,7 +85,7 @@ def demo_billing_seed(*, company: Company) -> None:
                 defaults={
                     "company": company,
                     "payer": rng.choice(payers),
-                    "insurance_number": f"756.{rng.randrange(10**4):04d}.{rng.randrange(10**4):04d}",
+                    "insurance_number": f"756.{rng.randrange(10**8):08d}",
                 },
             )
 

@@ -53,7 +53,7 @@ def document_for(
 
     number = invoice.credit_note_number if kind == "credit_note" else invoice.number
     return PdfDocument(
-        kind=kind,  # type: ignore[arg-type]  # one of the renderer's literals
+        kind=kind,
         number=number or "",
         issue_date=issue_date,
         due_date=due_date,

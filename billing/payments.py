@@ -146,7 +146,7 @@ def _import_entry(
             .filter(company=company, reference=reference, status__in=PAYABLE)
             .first()
         )
-    flag = Payment.Flag.UNMATCHED
+    flag: str = Payment.Flag.UNMATCHED
     if invoice is not None:
         flag = _apply(invoice, entry.amount)
         result.matched += 1

@@ -34,9 +34,14 @@ def parse_month(value: str) -> date:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-class MonthField(serializers.CharField):
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-12"})
+class MonthField(serializers.Field):
+    """A month as `YYYY-MM` (its first day inside)."""
+
     def to_internal_value(self, data: Any) -> date:
-        return parse_month(str(super().to_internal_value(data)))
+        if not isinstance(data, str):
+            raise serializers.ValidationError("A month as YYYY-MM.")
+        return parse_month(data)
 
     def to_representation(self, value: Any) -> str:
         return f"{value:%Y-%m}" if isinstance(value, date) else str(value)
@@ -240,7 +245,7 @@ class TariffInputSerializer(serializers.Serializer):
     waiting_per_5_minutes = _money(required=False, default=Decimal("0"))
     late_cancel_fee = _money(required=False, default=Decimal("0"))
     no_show_fee = _money(required=False, default=Decimal("0"))
-    overrides = TariffOverrideSerializer(many=True, required=False, max_length=500)
+    overrides = TariffOverrideSerializer(many=True, required=False)
 
     def validate_valid_from(self, value: date) -> date:
         if not date(2000, 1, 1) <= value <= date(2999, 12, 31):
@@ -248,6 +253,8 @@ class TariffInputSerializer(serializers.Serializer):
         return value
 
     def validate_overrides(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > 500:
+            raise serializers.ValidationError("At most 500 overrides.")
         payers = [item["payer"].pk for item in value]
         if len(set(payers)) != len(payers):
             raise serializers.ValidationError("One override per payer.")

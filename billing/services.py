@@ -121,9 +121,9 @@ def client_billing_set(*, client: Client, **fields: Any) -> ClientBilling:
     billing, _ = ClientBilling.objects.get_or_create(client=client, company_id=client.company_id)
     for name, value in fields.items():
         setattr(billing, name, value)
-    if billing.guarantee_from and billing.guarantee_until:
-        if billing.guarantee_until < billing.guarantee_from:
-            raise DomainError("The guarantee ends before it starts.", field="guarantee_until")
+    start, end = billing.guarantee_from, billing.guarantee_until
+    if start and end and end < start:
+        raise DomainError("The guarantee ends before it starts.", field="guarantee_until")
     billing.save()
     return billing
 
@@ -257,7 +257,7 @@ def trip_charge_price(*, booking: Booking, reprice: bool = False) -> TripCharge 
         )
     if charge.payer_id is None:
         charge.payer = client_default_payer(client=booking.client)
-    override = TariffOverride.objects.filter(tariff=tariff, payer_id=charge.payer_id).first()
+    override = TariffOverride.objects.filter(tariff=tariff, payer=charge.payer).first()
     if kind == TripCharge.Kind.TRIP and (charge.distance_km is None or reprice):
         charge.distance_km, charge.distance_estimated = trip_distance_km(booking=booking)
     facts = TripFacts(

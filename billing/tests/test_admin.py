@@ -16,8 +16,8 @@ from billing.tests.helpers import (  # noqa: F401
     tariff,
     trip,
 )
-from tests.factories import CompanyFactory, UserFactory
 from tests.admin_helpers import web_for
+from tests.factories import CompanyFactory, UserFactory
 
 pytestmark = [
     pytest.mark.django_db,

@@ -18,7 +18,6 @@ from billing.tests.helpers import (  # noqa: F401
     tariff,
     trip,
 )
-from tests.factories import ClientFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -269,7 +268,7 @@ def test_csv_exports_for_the_accountant(company, december, dispatcher_client):
     lines = dispatcher_client.get("/api/billing/exports/lines", {"month": "2026-12"})
     assert len(lines.content.decode("utf-8-sig").splitlines()) == 5
     payments = dispatcher_client.get("/api/billing/exports/payments", {"month": "2027-01"})
-    (header, row) = payments.content.decode("utf-8-sig").splitlines()
+    (_header, row) = payments.content.decode("utf-8-sig").splitlines()
     assert row.startswith("2027-01-05;5.00;CHF;2027-000001")
     assert dispatcher_client.get("/api/billing/exports/x", {"month": "2026-12"}).status_code == 404
     assert dispatcher_client.get("/api/billing/exports/lines").status_code == 400
