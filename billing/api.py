@@ -21,9 +21,10 @@ from atmr.api import CompanyApiView, CompanyListApiView
 from atmr.permissions import ADMIN, OFFICE
 from atmr.schema import conflict
 from billing import exports, invoicing, payments, selectors, services
-from billing.models import BillingSettings, Invoice, Payer, Payment, Tariff
+from billing.models import BillingSettings, Invoice, Payer, Payment, Tariff, TripCharge
 from billing.serializers import (
     BillingSettingsSerializer,
+    BookingChargeInputSerializer,
     ExportQuerySerializer,
     InvoiceCancelInputSerializer,
     InvoiceGenerateInputSerializer,
@@ -38,7 +39,9 @@ from billing.serializers import (
     PaymentOutputSerializer,
     TariffInputSerializer,
     TariffOutputSerializer,
+    TripChargeOutputSerializer,
 )
+from bookings.models import Booking
 
 
 class _FileAccept(BaseContentNegotiation):
@@ -119,7 +122,10 @@ class InvoiceDetailApi(_InvoiceApi):
 class InvoiceIssueApi(_InvoiceApi):
     @extend_schema(
         request=None,
-        responses={200: InvoiceOutputSerializer, 409: conflict("not a draft, or no lines.")},
+        responses={
+            200: InvoiceOutputSerializer,
+            409: conflict("not a draft, no lines, or the billing settings are incomplete."),
+        },
     )
     def post(self, request: Request, invoice_id: UUID) -> Response:
         """Issue a draft: its number, payment reference, due date and PDF."""
@@ -297,6 +303,37 @@ class BillingSettingsApi(CompanyApiView):
             company=company_get(company_id=self.company_id), **serializer.validated_data
         )
         return self.respond(settings)
+
+
+class BookingChargeApi(CompanyApiView):
+    queryset = Booking.objects.none()
+    serializer_class = TripChargeOutputSerializer
+
+    def get_booking(self, booking_id: UUID) -> Booking:
+        return self.get_scoped_object(
+            Booking.objects.filter(company_id=self.company_id), booking_id
+        )
+
+    def _charge(self, booking: Booking) -> TripCharge:
+        charge = TripCharge.objects.filter(booking=booking).select_related("booking").first()
+        if charge is None:
+            raise Http404
+        return charge
+
+    def get(self, request: Request, booking_id: UUID) -> Response:
+        """A trip's payer and frozen price with its breakdown (404 until it has either)."""
+        return self.respond(self._charge(self.get_booking(booking_id)))
+
+    @extend_schema(
+        request=BookingChargeInputSerializer,
+        responses={200: TripChargeOutputSerializer, 409: conflict("the trip is invoiced.")},
+    )
+    def patch(self, request: Request, booking_id: UUID) -> Response:
+        """Change a trip's payer, override its price with a reason, or set its waiting time."""
+        booking = self.get_booking(booking_id)
+        changes = self.validated(BookingChargeInputSerializer)
+        services.trip_charge_update(booking=booking, changes=changes)
+        return self.respond(self._charge(booking))
 
 
 class BillingExportApi(CompanyApiView):

@@ -7,7 +7,9 @@ class BillingError(DomainError):
     code = "billing_error"
 
 
-class BillingSettingsIncomplete(DomainError):
+class BillingSettingsIncomplete(Conflict):
+    """Issuing needs the company's creditor address and IBAN (a 409: the company's state)."""
+
     code = "billing_settings_incomplete"
 
 

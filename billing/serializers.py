@@ -19,6 +19,7 @@ from billing.models import (
     Payment,
     Tariff,
     TariffOverride,
+    TripCharge,
 )
 from billing.payments import MAX_CAMT_BYTES
 
@@ -345,11 +346,55 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
 
 
 class BookingChargeInputSerializer(serializers.Serializer):
+    """Each key given is applied: `payer` (null: the client's default), `override_amount`
+    with `override_reason` (null: back to the tariff's price), `waiting_minutes` (re-prices)."""
+
     payer = CompanyObjectField(Payer, required=False, allow_null=True)
     override_amount = _money(required=False, allow_null=True)
     override_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
     waiting_minutes = serializers.IntegerField(min_value=0, max_value=1440, required=False)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (
+            attrs.get("override_amount") is not None
+            and not attrs.get("override_reason", "").strip()
+        ):
+            raise serializers.ValidationError({"override_reason": "Say why the price changes."})
+        return attrs
+
 
 class ExportQuerySerializer(serializers.Serializer):
     month = MonthField(help_text="YYYY-MM: invoices of that month, payments received in it.")
+
+
+class BreakdownItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    amount = serializers.CharField(help_text="Decimal string, CHF.")
+
+
+class TripChargeOutputSerializer(serializers.ModelSerializer):
+    breakdown = BreakdownItemSerializer(many=True)
+    invoiced = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TripCharge
+        fields = [
+            "booking",
+            "payer",
+            "kind",
+            "tariff",
+            "distance_km",
+            "distance_estimated",
+            "waiting_minutes",
+            "computed",
+            "breakdown",
+            "override_amount",
+            "override_reason",
+            "amount",
+            "priced_at",
+            "invoiced",
+        ]
+
+    def get_invoiced(self, charge: TripCharge) -> bool:
+        return charge.booking.invoice_lines.filter(active=True).exists()

@@ -329,3 +329,21 @@ def trip_charges_missing(*, company_id: Any, bookings: list[Booking]) -> int:
         if trip_charge_price(booking=booking) is not None:
             priced += 1
     return priced
+
+
+@transaction.atomic
+def trip_charge_update(*, booking: Booking, changes: dict[str, Any]) -> TripCharge:
+    """The office's changes to a trip's billing, applied in one transaction (all or nothing):
+    `payer`, `override_amount` + `override_reason`, `waiting_minutes`. An invoiced trip
+    refuses them (409)."""
+    if "payer" in changes:
+        booking_payer_set(booking=booking, payer=changes["payer"])
+    if "waiting_minutes" in changes:
+        trip_charge_set_waiting(booking=booking, minutes=changes["waiting_minutes"])
+    if "override_amount" in changes:
+        trip_charge_override(
+            booking=booking,
+            amount=changes["override_amount"],
+            reason=changes.get("override_reason", ""),
+        )
+    return _charge_locked(booking)

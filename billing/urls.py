@@ -19,6 +19,9 @@ urlpatterns = [
     path("payments/import", api.PaymentImportApi.as_view(), name="payment-import"),
     path("tariffs", api.TariffListCreateApi.as_view(), name="tariff-list"),
     path("payers", api.PayerListCreateApi.as_view(), name="payer-list"),
+    path(
+        "bookings/<uuid:booking_id>/charge", api.BookingChargeApi.as_view(), name="booking-charge"
+    ),
     path("billing/settings", api.BillingSettingsApi.as_view(), name="billing-settings"),
     path("billing/exports/<str:kind>", api.BillingExportApi.as_view(), name="billing-export"),
 ]

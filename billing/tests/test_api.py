@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing import invoicing, services
-from billing.models import Invoice, Payment, PaymentImport, Tariff
+from billing.models import Invoice, Payment, PaymentImport, Tariff, TripCharge
 from billing.tests.helpers import (  # noqa: F401
     ZURICH,
     billing_docs,
@@ -18,6 +18,7 @@ from billing.tests.helpers import (  # noqa: F401
     tariff,
     trip,
 )
+from tests.factories import CompanyFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -272,3 +273,43 @@ def test_csv_exports_for_the_accountant(company, december, dispatcher_client):
     assert row.startswith("2027-01-05;5.00;CHF;2027-000001")
     assert dispatcher_client.get("/api/billing/exports/x", {"month": "2026-12"}).status_code == 404
     assert dispatcher_client.get("/api/billing/exports/lines").status_code == 400
+
+
+def test_the_office_overrides_a_price_with_a_reason_until_invoiced(
+    company,
+    dispatcher_client,
+    other_dispatcher_client,
+    driver_client,
+    django_capture_on_commit_callbacks,
+):
+    tariff(company)
+    billing_ready(company)
+    booking = complete(
+        trip(company, at=datetime(2026, 12, 3, 10, 0, tzinfo=ZURICH)),
+        django_capture_on_commit_callbacks,
+    )
+    url = f"/api/bookings/{booking.id}/charge"
+    shown = dispatcher_client.get(url).json()
+    assert shown["amount"] == str(booking.charge.amount) and shown["distance_estimated"] is True
+    assert shown["breakdown"][0]["code"] == "base_fare"
+    no_reason = dispatcher_client.patch(url, {"override_amount": "50.00"}, format="json")
+    assert no_reason.status_code == 400 and "override_reason" in no_reason.json()
+    insurer = services.payer_create(company=company, kind="insurer", name="Assura")
+    changed = dispatcher_client.patch(
+        url,
+        {"override_amount": "50.00", "override_reason": "Agreed", "payer": str(insurer.id)},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["amount"], changed.json()["payer"]) == ("50.00", str(insurer.id))
+    assert other_dispatcher_client.get(url).status_code == 404
+    assert driver_client.get(url).status_code == 403
+    foreign = services.payer_create(
+        company=CompanyFactory(name="Third"), kind="insurer", name="Elsewhere"
+    )
+    answer = dispatcher_client.patch(url, {"payer": str(foreign.id)}, format="json")
+    assert answer.status_code == 400 and "payer" in answer.json()
+    invoicing.invoice_generate(company=company, month=datetime(2026, 12, 1).date())
+    late = dispatcher_client.patch(url, {"waiting_minutes": 30}, format="json")
+    assert late.status_code == 409
+    assert TripCharge.objects.get(booking=booking).waiting_minutes == 0
