@@ -19,6 +19,7 @@ from atmr.exceptions import DomainError
 from billing import invoicing, payments, services
 from billing.models import (
     BillingSettings,
+    ClientBilling,
     Invoice,
     InvoiceLine,
     Payer,
@@ -256,6 +257,15 @@ class PayerAdmin(CompanyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+@admin.register(ClientBilling)
+class ClientBillingAdmin(CompanyScopedAdmin):
+    """A client's default payer and cost guarantee."""
+
+    list_display = ["client", "payer", "insurance_number", "guarantee_until"]
+    list_select_related = ["client", "payer"]
+    search_fields = ["client__last_name", "insurance_number"]
 
 
 class BillingSettingsForm(forms.ModelForm):

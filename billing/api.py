@@ -21,10 +21,19 @@ from atmr.api import CompanyApiView, CompanyListApiView
 from atmr.permissions import ADMIN, OFFICE
 from atmr.schema import conflict
 from billing import exports, invoicing, payments, selectors, services
-from billing.models import BillingSettings, Invoice, Payer, Payment, Tariff, TripCharge
+from billing.models import (
+    BillingSettings,
+    ClientBilling,
+    Invoice,
+    Payer,
+    Payment,
+    Tariff,
+    TripCharge,
+)
 from billing.serializers import (
     BillingSettingsSerializer,
     BookingChargeInputSerializer,
+    ClientBillingSerializer,
     ExportQuerySerializer,
     InvoiceCancelInputSerializer,
     InvoiceGenerateInputSerializer,
@@ -41,7 +50,7 @@ from billing.serializers import (
     TariffOutputSerializer,
     TripChargeOutputSerializer,
 )
-from bookings.models import Booking
+from bookings.models import Booking, Client
 
 
 class _FileAccept(BaseContentNegotiation):
@@ -334,6 +343,27 @@ class BookingChargeApi(CompanyApiView):
         changes = self.validated(BookingChargeInputSerializer)
         services.trip_charge_update(booking=booking, changes=changes)
         return self.respond(self._charge(booking))
+
+
+class ClientBillingApi(CompanyApiView):
+    queryset = Client.objects.none()
+    serializer_class = ClientBillingSerializer
+
+    def get_client(self, client_id: UUID) -> Client:
+        return self.get_scoped_object(Client.objects.filter(company_id=self.company_id), client_id)
+
+    def get(self, request: Request, client_id: UUID) -> Response:
+        """A client's default payer (null: the patient pays) and cost guarantee."""
+        client = self.get_client(client_id)
+        billing = ClientBilling.objects.filter(client=client).first()
+        return self.respond(billing or ClientBilling(client=client))
+
+    @extend_schema(request=ClientBillingSerializer, responses=ClientBillingSerializer)
+    def patch(self, request: Request, client_id: UUID) -> Response:
+        """Set a client's default payer and cost guarantee (their trips' payer from now on)."""
+        client = self.get_client(client_id)
+        data = self.validated(ClientBillingSerializer, partial=True)
+        return self.respond(services.client_billing_set(client=client, **data))
 
 
 class BillingExportApi(CompanyApiView):

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from atmr.fields import CompanyObjectField
 from billing.models import (
     BillingSettings,
+    ClientBilling,
     Invoice,
     InvoiceLine,
     Payer,
@@ -398,3 +399,33 @@ class TripChargeOutputSerializer(serializers.ModelSerializer):
 
     def get_invoiced(self, charge: TripCharge) -> bool:
         return charge.booking.invoice_lines.filter(active=True).exists()
+
+
+class ClientBillingSerializer(serializers.ModelSerializer):
+    """A client's default payer (null: the patient pays) and cost guarantee; PATCH input too."""
+
+    payer = CompanyObjectField(Payer, required=False, allow_null=True)
+    guarantee_trips = serializers.IntegerField(
+        min_value=1, max_value=100_000, required=False, allow_null=True
+    )
+
+    class Meta:
+        model = ClientBilling
+        fields = [
+            "payer",
+            "insurance_number",
+            "guarantee_number",
+            "guarantee_from",
+            "guarantee_until",
+            "guarantee_trips",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        payer = attrs.get("payer")
+        if payer is not None and payer.kind == Payer.Kind.PATIENT:
+            raise serializers.ValidationError({"payer": "Choose an insurer or an institution."})
+        for name in ("guarantee_from", "guarantee_until"):
+            day = attrs.get(name)
+            if day is not None and not date(2000, 1, 1) <= day <= date(2999, 12, 31):
+                raise serializers.ValidationError({name: "Out of range."})
+        return attrs

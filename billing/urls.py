@@ -22,6 +22,7 @@ urlpatterns = [
     path(
         "bookings/<uuid:booking_id>/charge", api.BookingChargeApi.as_view(), name="booking-charge"
     ),
+    path("clients/<uuid:client_id>/billing", api.ClientBillingApi.as_view(), name="client-billing"),
     path("billing/settings", api.BillingSettingsApi.as_view(), name="billing-settings"),
     path("billing/exports/<str:kind>", api.BillingExportApi.as_view(), name="billing-export"),
 ]

@@ -18,7 +18,7 @@ from billing.tests.helpers import (  # noqa: F401
     tariff,
     trip,
 )
-from tests.factories import CompanyFactory
+from tests.factories import ClientFactory, CompanyFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -313,3 +313,24 @@ def test_the_office_overrides_a_price_with_a_reason_until_invoiced(
     late = dispatcher_client.patch(url, {"waiting_minutes": 30}, format="json")
     assert late.status_code == 409
     assert TripCharge.objects.get(booking=booking).waiting_minutes == 0
+
+
+def test_a_clients_default_payer_is_set_through_the_api(
+    company, dispatcher_client, other_dispatcher_client
+):
+    client = ClientFactory(company=company)
+    url = f"/api/clients/{client.id}/billing"
+    assert dispatcher_client.get(url).json()["payer"] is None
+    insurer = services.payer_create(company=company, kind="insurer", name="Assura")
+    answer = dispatcher_client.patch(
+        url,
+        {"payer": str(insurer.id), "insurance_number": "756.1", "guarantee_trips": 20},
+        format="json",
+    )
+    assert answer.status_code == 200 and answer.json()["payer"] == str(insurer.id)
+    assert services.client_default_payer(client=client) == insurer
+    assert other_dispatcher_client.get(url).status_code == 404
+    bad = dispatcher_client.patch(
+        url, {"guarantee_from": "2027-02-01", "guarantee_until": "2027-01-01"}, format="json"
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "guarantee_until"
