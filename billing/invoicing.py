@@ -32,7 +32,8 @@ from billing.services import billing_settings_get, trip_charges_missing
 from bookings.models import Booking
 
 OPEN = (Invoice.Status.ISSUED, Invoice.Status.OVERDUE)
-_LABELS = {"base_fare", "distance", "rounding", "minimum_fare", "flat_fare"}
+# Breakdown items that are the fare itself; the others are listed as supplements on a line.
+_FARE_ITEMS = {"base_fare", "distance", "rounding", "minimum_fare", "flat_fare"}
 
 
 def local_today(company: Company) -> date:
@@ -124,7 +125,7 @@ def _draft_add(
     invoice = Invoice.objects.filter(
         company=company, payer=payer, month=month, status=Invoice.Status.DRAFT
     ).first() or Invoice.objects.create(company=company, payer=payer, month=month)
-    guarantees = _guarantees(payer, charges)
+    guarantees = _Guarantees(payer, charges)
     InvoiceLine.objects.bulk_create(
         [_line(company, invoice, charge, guarantees) for charge in charges]
     )
@@ -132,27 +133,54 @@ def _draft_add(
     return invoice
 
 
-def _guarantees(payer: Payer, charges: list[TripCharge]) -> dict[Any, ClientBilling]:
-    if payer.kind != Payer.Kind.INSURER:
-        return {}
-    clients = {c.booking.client_id for c in charges}
-    rows = ClientBilling.objects.filter(client_id__in=clients, payer=payer)
-    return {row.client_id: row for row in rows}
+class _Guarantees:
+    """The insurer's cost guarantees of the patients on one invoice, and how many trips each
+    has used (trips on the payer's active invoice lines within its validity)."""
+
+    def __init__(self, payer: Payer, charges: list[TripCharge]) -> None:
+        self.rows: dict[Any, ClientBilling] = {}
+        self.used: dict[Any, int] = {}
+        if payer.kind != Payer.Kind.INSURER:
+            return
+        clients = {c.booking.client_id for c in charges}
+        self.rows = {
+            row.client_id: row
+            for row in ClientBilling.objects.filter(client_id__in=clients, payer=payer)
+        }
+        for client_id, row in self.rows.items():
+            lines = InvoiceLine.objects.filter(
+                active=True, invoice__payer=payer, booking__client_id=client_id
+            )
+            if row.guarantee_from:
+                lines = lines.filter(day__gte=row.guarantee_from)
+            if row.guarantee_until:
+                lines = lines.filter(day__lte=row.guarantee_until)
+            self.used[client_id] = lines.count()
+
+    def notes(self, client_id: Any, day: date) -> list[str]:
+        """What the line says about the guarantee: the insurance number, and whether the trip
+        falls outside the guarantee's days or beyond its number of trips."""
+        row = self.rows.get(client_id)
+        if row is None:
+            return []
+        notes = [f"insurance no. {row.insurance_number}"] if row.insurance_number else []
+        if not _covered(row, day):
+            return [*notes, "outside the cost guarantee"]
+        self.used[client_id] += 1
+        if row.guarantee_trips is not None and self.used[client_id] > row.guarantee_trips:
+            notes.append(f"beyond the cost guarantee's {row.guarantee_trips} trips")
+        return notes
 
 
 def _line(
-    company: Company, invoice: Invoice, charge: TripCharge, guarantees: dict[Any, ClientBilling]
+    company: Company, invoice: Invoice, charge: TripCharge, guarantees: _Guarantees
 ) -> InvoiceLine:
     booking = charge.booking
     day = booking.scheduled_at.astimezone(company.tz).date()
-    extras = [item["label"] for item in charge.breakdown if item["code"] not in _LABELS]
+    extras = [item["label"] for item in charge.breakdown if item["code"] not in _FARE_ITEMS]
     if charge.kind != TripCharge.Kind.TRIP:
         extras = [TripCharge.Kind(charge.kind).label]
-    guarantee = guarantees.get(booking.client_id)
-    if guarantee is not None and not _covered(guarantee, day):
-        extras.append("outside the cost guarantee")
-    if guarantee is not None and guarantee.insurance_number:
-        extras.insert(0, f"insurance no. {guarantee.insurance_number}")
+    extras = [*guarantees.notes(booking.client_id, day), *extras]
     client = booking.client
     return InvoiceLine(
         company=company,

@@ -296,6 +296,9 @@ def trip_charge_override(
         raise DomainError("Say why the price is overridden.", field="reason")
     if amount is not None and amount < 0:
         raise DomainError("A price is not negative.", field="amount")
+    if amount is not None and amount % Decimal("0.05"):
+        # Lines are in 0.05 CHF, so an invoice's total stays exactly the sum of its lines.
+        raise DomainError("A price is a multiple of 0.05 CHF.", field="amount")
     charge = _charge_locked(booking)
     if booking.invoice_lines.filter(active=True).exists():
         raise InvoiceConflict("The trip is invoiced: its price is final.", field="amount")

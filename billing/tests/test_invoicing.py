@@ -114,6 +114,28 @@ def test_a_trip_is_on_one_active_invoice_line_only_by_constraint(company, month_
         )
 
 
+def test_an_insurers_lines_say_when_a_trip_is_beyond_the_cost_guarantee(
+    company, month_of_trips, django_capture_on_commit_callbacks
+):
+    carl, insurer = month_of_trips["carl"], month_of_trips["insurer"]
+    services.client_billing_set(
+        client=carl,
+        guarantee_from=date(2026, 12, 1),
+        guarantee_until=date(2026, 12, 31),
+        guarantee_trips=2,
+    )
+    (first,) = invoicing.invoice_generate(company=company, month=DECEMBER, payer=insurer)
+    assert not any("beyond" in line.supplements for line in first.lines.all())
+    complete(trip(company, at=day(10), client=carl), django_capture_on_commit_callbacks)
+    (again,) = invoicing.invoice_generate(company=company, month=DECEMBER, payer=insurer)
+    third = again.lines.get(day=date(2026, 12, 10))
+    assert "beyond the cost guarantee's 2 trips" in third.supplements
+    services.client_billing_set(client=carl, guarantee_until=date(2026, 12, 9))
+    complete(trip(company, at=day(11), client=carl), django_capture_on_commit_callbacks)
+    (again,) = invoicing.invoice_generate(company=company, month=DECEMBER, payer=insurer)
+    assert "outside the cost guarantee" in again.lines.get(day=date(2026, 12, 11)).supplements
+
+
 def test_generation_filters_by_payer_and_refuses_a_future_month(company, month_of_trips):
     insurer = month_of_trips["insurer"]
     (invoice,) = invoicing.invoice_generate(company=company, month=DECEMBER, payer=insurer)

@@ -235,6 +235,8 @@ def test_override_and_waiting_reprice_and_the_price_is_kept_otherwise(
     assert booking.charge.amount == computed + Decimal("13.50")
     with pytest.raises(Exception, match="Say why"):
         services.trip_charge_override(booking=booking, amount=Decimal("50"))
+    with pytest.raises(Exception, match=r"multiple of 0\.05"):
+        services.trip_charge_override(booking=booking, amount=Decimal("50.02"), reason="Agreed")
     charge = services.trip_charge_override(booking=booking, amount=Decimal("50"), reason="Agreed")
     assert charge.amount == Decimal("50.00")
     assert services.trip_charge_price(booking=booking).amount == Decimal("50.00")  # kept
