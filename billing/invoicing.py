@@ -177,7 +177,7 @@ def _line(
 ) -> InvoiceLine:
     booking = charge.booking
     day = booking.scheduled_at.astimezone(company.tz).date()
-    extras = [item["label"] for item in charge.breakdown if item["code"] not in _FARE_ITEMS]
+    extras = [item["text"] for item in charge.breakdown if item["code"] not in _FARE_ITEMS]
     if charge.kind != TripCharge.Kind.TRIP:
         extras = [TripCharge.Kind(charge.kind).label]
     extras = [*guarantees.notes(booking.client_id, day), *extras]

@@ -36,7 +36,7 @@ def round_05(amount: Decimal) -> Decimal:
 
 class BreakdownItem(TypedDict):
     code: str
-    label: str
+    text: str
     amount: str
 
 
@@ -84,7 +84,7 @@ def is_night(moment: time) -> bool:
 
 
 def _item(code: str, label: str, amount: Decimal) -> BreakdownItem:
-    return {"code": code, "label": label, "amount": str(amount.quantize(CENT))}
+    return {"code": code, "text": label, "amount": str(amount.quantize(CENT))}
 
 
 def price_compute(*, prices: Prices, facts: TripFacts) -> tuple[Decimal, list[BreakdownItem]]:

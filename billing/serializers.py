@@ -369,8 +369,8 @@ class ExportQuerySerializer(serializers.Serializer):
 
 
 class BreakdownItemSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    label = serializers.CharField()
+    code = serializers.CharField(help_text="base_fare, distance, night, waiting, rounding, …")
+    text = serializers.CharField()
     amount = serializers.CharField(help_text="Decimal string, CHF.")
 
 

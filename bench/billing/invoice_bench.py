@@ -156,6 +156,7 @@ def build(trips: int, payers: int, seed: int = 14) -> Company:
     bookings = []
     for n in range(trips):
         client = clients[n % clients_total]
+        assert client.lat is not None and client.lon is not None  # every bench client has both
         day = MONTH + timedelta(days=rng.randrange(31))
         at = datetime(day.year, day.month, day.day, 6 + rng.randrange(15), 15, tzinfo=TZ)
         bookings.append(

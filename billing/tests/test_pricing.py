@@ -196,7 +196,7 @@ def test_the_version_in_force_on_the_trip_day_prices_it(
     booking = complete(trip(company, at=TUESDAY_NOON), django_capture_on_commit_callbacks)
     charge = booking.charge
     assert charge.tariff == newer
-    assert charge.breakdown[0] == {"code": "base_fare", "label": "Base fare", "amount": "30.00"}
+    assert charge.breakdown[0] == {"code": "base_fare", "text": "Base fare", "amount": "30.00"}
 
 
 @pytest.mark.clock(datetime(2026, 12, 8, 18, 0, tzinfo=ZURICH))
