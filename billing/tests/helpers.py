@@ -203,11 +203,26 @@ def billing_docs(monkeypatch):
 
 
 def camt054_build(entries, message_id: str = "MSG-1") -> bytes:
+    """A camt.054 paying `entries` (CamtEntry): h-billdoc's sample builder once merged (the
+    bank's transaction reference is the entry id), else the stand-in above."""
     try:
         from billing.tests.camt_samples import camt054_build as real
     except ModuleNotFoundError:
         return _standin_camt054_build(entries, message_id=message_id)
-    return real(entries, message_id=message_id)
+    return real(
+        [
+            {
+                "amount": e.amount,
+                "reference": e.reference,
+                "currency": e.currency,
+                "booked_on": e.booked_on,
+                "debtor_name": e.debtor_name,
+                "bank_ref": e.entry_id,
+            }
+            for e in entries
+        ],
+        message_id=message_id,
+    )
 
 
 def camt_entry(**fields):
