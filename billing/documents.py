@@ -4,6 +4,8 @@ billing/references.py; this module only maps our rows onto them."""
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -87,3 +89,16 @@ def pdf_render(document: PdfDocument) -> bytes:
     from billing.pdf import document_pdf_render
 
     return document_pdf_render(document)
+
+
+def pdf_render_many(documents: list[PdfDocument], *, workers: int = 1) -> list[bytes]:
+    """The PDFs of `documents`, in order; on `workers` processes when more than one (the
+    renderer is pure Python: threads would share one core). Spawned workers import only the
+    renderer, never Django or the database."""
+    if workers <= 1 or len(documents) < 2:
+        return [pdf_render(document) for document in documents]
+    from billing.pdf import document_pdf_render
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(document_pdf_render, documents, chunksize=4))

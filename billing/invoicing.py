@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError
-from billing.documents import document_for, pdf_render, reference_for
+from billing.documents import document_for, pdf_render, pdf_render_many, reference_for
 from billing.errors import BillingSettingsIncomplete, InvoiceInvalidTransition
 from billing.models import (
     ZERO,
@@ -30,6 +30,9 @@ from billing.models import (
 from billing.pricing import round_05
 from billing.services import billing_settings_get, trip_charges_missing
 from bookings.models import Booking
+
+if TYPE_CHECKING:
+    from billing.pdf import PdfDocument
 
 OPEN = (Invoice.Status.ISSUED, Invoice.Status.OVERDUE)
 # Breakdown items that are the fare itself; the others are listed as supplements on a line.
@@ -239,6 +242,14 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     """Give a draft its number (gapless per company and year: `2026-000123`), payment
     reference, issue and due dates, and its PDF, all in one transaction: a failure keeps it a
     draft and gives the number back. Concurrent calls on one draft: the second gets 409."""
+    invoice, document = _issue_numbered(invoice)
+    _document_store(invoice, document, pdf_render(document))
+    return invoice
+
+
+def _issue_numbered(invoice: Invoice) -> tuple[Invoice, PdfDocument]:
+    """Inside the caller's transaction: lock the draft, number it, and return it with the
+    input of its PDF."""
     invoice = _locked(invoice, Invoice.Status.DRAFT)
     lines = list(invoice.lines.filter(active=True))
     if not lines:
@@ -252,8 +263,57 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     invoice.due_date = today + timedelta(days=settings.payment_terms_days)
     invoice.status = Invoice.Status.ISSUED
     invoice.save()
-    _document_save(invoice, settings, lines, kind="invoice", amount_due=invoice.total)
-    return invoice
+    document = document_for(
+        invoice=invoice,
+        settings=settings,
+        lines=lines,
+        kind="invoice",
+        issue_date=today,
+        due_date=invoice.due_date,
+        amount_due=invoice.total,
+    )
+    return invoice, document
+
+
+def invoices_issue(*, invoices: list[Invoice], workers: int = 1) -> list[Invoice]:
+    """Issue many drafts (a month's), rendering their PDFs on `workers` processes.
+
+    Each invoice is numbered in a transaction of its own (gapless, as `invoice_issue`); the
+    PDFs are rendered afterwards, in parallel, and stored. Should the process die in between,
+    an issued invoice without its PDF gets it when first downloaded (`invoice_pdf`). Drafts
+    that cannot be issued (no lines, settings incomplete) raise as `invoice_issue` does, after
+    the ones before them are issued and rendered."""
+    issued: list[tuple[Invoice, PdfDocument]] = []
+    try:
+        for invoice in invoices:
+            with transaction.atomic():
+                issued.append(_issue_numbered(invoice))
+    finally:
+        pdfs = pdf_render_many([document for _, document in issued], workers=workers)
+        InvoiceDocument.objects.bulk_create(
+            [
+                _document_row(invoice, document, pdf)
+                for (invoice, document), pdf in zip(issued, pdfs, strict=True)
+            ]
+        )
+    return [invoice for invoice, _ in issued]
+
+
+def _document_row(invoice: Invoice, document: PdfDocument, pdf: bytes) -> InvoiceDocument:
+    return InvoiceDocument(
+        company_id=invoice.company_id,
+        invoice=invoice,
+        kind=document.kind,
+        level=document.reminder_level,
+        amount_due=document.amount_due,
+        pdf=pdf,
+    )
+
+
+def _document_store(invoice: Invoice, document: PdfDocument, pdf: bytes) -> InvoiceDocument:
+    row = _document_row(invoice, document, pdf)
+    row.save()
+    return row
 
 
 def _document_save(
@@ -268,27 +328,19 @@ def _document_save(
     due_date: date | None = None,
     note: str = "",
 ) -> InvoiceDocument:
-    today = local_today(invoice.company)
     document = document_for(
         invoice=invoice,
         settings=settings,
         lines=lines,
         kind=kind,
-        issue_date=today,
-        due_date=due_date or (invoice.due_date if kind == "invoice" else None),
+        issue_date=local_today(invoice.company),
+        due_date=due_date,
         amount_due=amount_due,
         level=level,
         fee=fee,
         note=note,
     )
-    return InvoiceDocument.objects.create(
-        company_id=invoice.company_id,
-        invoice=invoice,
-        kind=kind,
-        level=level,
-        amount_due=amount_due,
-        pdf=pdf_render(document),
-    )
+    return _document_store(invoice, document, pdf_render(document))
 
 
 @transaction.atomic
@@ -322,7 +374,27 @@ def invoice_cancel(*, invoice: Invoice, reason: str = "") -> Invoice:
 
 
 def invoice_pdf(*, invoice: Invoice) -> InvoiceDocument | None:
-    """The invoice's latest document (its last reminder, or its credit note once cancelled)."""
+    """The invoice's latest document (its last reminder, or its credit note once cancelled);
+    None for a draft. An issued invoice whose PDF was not stored (`invoices_issue` stopped
+    before rendering) gets it now, from its frozen rows."""
+    latest = invoice.documents.order_by("-created_at").first()
+    if latest is not None or invoice.number is None:
+        return latest
+    settings = billing_settings_get(company_id=invoice.company_id)
+    assert invoice.issue_date is not None  # a numbered invoice was issued
+    document = document_for(
+        invoice=invoice,
+        settings=settings,
+        lines=list(invoice.lines.all()),
+        kind="invoice",
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        amount_due=invoice.total,
+    )
+    with transaction.atomic():
+        InvoiceDocument.objects.bulk_create(
+            [_document_row(invoice, document, pdf_render(document))], ignore_conflicts=True
+        )
     return invoice.documents.order_by("-created_at").first()
 
 

@@ -6,8 +6,9 @@ Builds a company with a tariff, complete billing settings (a QR-IBAN) and `--pay
 60 % patients who pay themselves, the rest insurers and care homes with several patients
 each, then `--trips` completed trips in October 2026, priced as the completion hook prices
 them (same tariff arithmetic, straight-line distance). Times, from no invoices, generating the
-month's drafts (`invoice_generate`) and issuing every draft (`invoice_issue`: number,
-reference, PDF with its QR-bill). Each repeat cancels nothing: it deletes the bench's
+month's drafts (`invoice_generate`) and issuing every draft (`invoices_issue`: number and
+reference per draft in its own transaction, then the PDFs with their QR-bills rendered on
+`--workers` processes). Each repeat cancels nothing: it deletes the bench's
 invoices and starts again. Uses DATABASE_URL when set (PostgreSQL), otherwise a throw-away
 SQLite file under bench/. The target is < 10 s on 2 cores.
 """
@@ -233,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trips", type=int, default=3000)
     parser.add_argument("--payers", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Processes rendering the PDFs (default 2)."
+    )
     args = parser.parse_args(argv)
     if renderer() == "missing":
         print("billing/pdf.py is missing: nothing to bench without the PDF renderer.")
@@ -246,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         invoices = invoicing.invoice_generate(company=company, month=MONTH)
         middle = time.perf_counter()
-        for invoice in invoices:
-            invoicing.invoice_issue(invoice=invoice)
+        invoicing.invoices_issue(invoices=invoices, workers=args.workers)
         end = time.perf_counter()
         generate.append(middle - start)
         issue.append(end - middle)

@@ -161,6 +161,21 @@ def test_issuing_numbers_references_and_renders(company, month_of_trips):
         invoicing.invoice_issue(invoice=issued[0])
 
 
+def test_a_month_is_issued_at_once_and_a_missing_pdf_is_rendered_when_asked(
+    company, month_of_trips
+):
+    drafts = invoicing.invoice_generate(company=company, month=DECEMBER)
+    issued = invoicing.invoices_issue(invoices=drafts, workers=1)
+    assert [inv.number for inv in issued] == ["2027-000001", "2027-000002", "2027-000003"]
+    assert InvoiceDocument.objects.filter(kind="invoice").count() == 3
+    lost = issued[0]
+    lost.documents.all().delete()  # as if the process died before storing it
+    document = invoicing.invoice_pdf(invoice=lost)
+    assert document.kind == "invoice" and document.amount_due == lost.total
+    assert bytes(document.pdf).startswith(b"%PDF")
+    assert invoicing.invoice_pdf(invoice=lost) == document
+
+
 def test_an_ordinary_iban_gives_a_creditor_reference(company, month_of_trips):
     billing_ready(company, iban=IBAN)
     invoice = invoicing.invoice_issue(
