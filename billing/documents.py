@@ -8,12 +8,14 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from billing.models import BillingSettings, Invoice, InvoiceLine, Payer
 
 if TYPE_CHECKING:
     from billing.pdf import PdfDocument, PdfParty
+
+DocumentKind = Literal["invoice", "reminder", "credit_note"]
 
 
 def reference_for(*, iban: str, year: int, sequence: int) -> str:
@@ -43,7 +45,7 @@ def document_for(
     invoice: Invoice,
     settings: BillingSettings,
     lines: list[InvoiceLine],
-    kind: str,
+    kind: DocumentKind,
     issue_date: date,
     due_date: date | None,
     amount_due: Decimal,

@@ -8,13 +8,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError
-from billing.documents import document_for, pdf_render, pdf_render_many, reference_for
+from billing.documents import DocumentKind, document_for, pdf_render, pdf_render_many, reference_for
 from billing.errors import BillingSettingsIncomplete, InvoiceInvalidTransition
 from billing.models import (
     ZERO,
@@ -58,15 +58,20 @@ def number_next(*, company_id: Any, year: int, series: str) -> int:
     """The next number of `series` in `year`. Call inside the transaction that uses it: the
     counter row stays locked (SELECT … FOR UPDATE) until that transaction ends, so concurrent
     callers queue, and a rollback gives the number back (gapless)."""
-    NumberCounter.objects.bulk_create(
-        [NumberCounter(company_id=company_id, year=year, series=series)], ignore_conflicts=True
-    )
-    counter = NumberCounter.objects.select_for_update().get(
-        company_id=company_id, year=year, series=series
-    )
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return counter.last
+    table = connection.ops.quote_name(NumberCounter._meta.db_table)
+    company = NumberCounter._meta.get_field("company").get_db_prep_value(company_id, connection)
+    # One statement: creates the counter at 1 or adds 1, and keeps the row locked until the
+    # transaction ends (a concurrent caller waits, then counts on from the committed value).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (company_id, year, series, last) VALUES (%s, %s, %s, 1) "  # noqa: S608  (our table name)
+            f"ON CONFLICT (company_id, year, series) DO UPDATE SET last = {table}.last + 1 "
+            "RETURNING last",
+            [company, year, series],
+        )
+        row = cursor.fetchone()
+    assert row is not None  # RETURNING gives the row
+    return int(row[0])
 
 
 # --- generation -----------------------------------------------------------------------------
@@ -116,24 +121,39 @@ def invoice_generate(*, company: Company, month: date, payer: Payer | None = Non
     by_payer: dict[Any, list[TripCharge]] = defaultdict(list)
     for charge in charges:
         by_payer[charge.payer_id].append(charge)
-    return [
-        _draft_add(company, month, group[0].payer, group) for group in by_payer.values() if group
+    return _drafts_add(company, month, by_payer)
+
+
+def _drafts_add(
+    company: Company, month: date, by_payer: dict[Any, list[TripCharge]]
+) -> list[Invoice]:
+    """Each payer's trips as lines of its draft of `month` (made when it has none); totals
+    kept as the sum of the lines (each a multiple of 0.05). A few queries whatever the count."""
+    drafts = {
+        invoice.payer_id: invoice
+        for invoice in Invoice.objects.filter(
+            company=company, month=month, status=Invoice.Status.DRAFT, payer_id__in=list(by_payer)
+        ).order_by("created_at")
+    }
+    fresh = [
+        Invoice(company=company, payer=group[0].payer, month=month)
+        for payer_id, group in by_payer.items()
+        if payer_id not in drafts
     ]
-
-
-def _draft_add(
-    company: Company, month: date, payer: Payer | None, charges: list[TripCharge]
-) -> Invoice:
-    assert payer is not None  # priced charges have their payer
-    invoice = Invoice.objects.filter(
-        company=company, payer=payer, month=month, status=Invoice.Status.DRAFT
-    ).first() or Invoice.objects.create(company=company, payer=payer, month=month)
-    guarantees = _Guarantees(payer, charges)
-    InvoiceLine.objects.bulk_create(
-        [_line(company, invoice, charge, guarantees) for charge in charges]
-    )
-    invoice_total_refresh(invoice=invoice)
-    return invoice
+    Invoice.objects.bulk_create(fresh)
+    drafts.update({invoice.payer_id: invoice for invoice in fresh})
+    lines: list[InvoiceLine] = []
+    for payer_id, group in by_payer.items():
+        invoice = drafts[payer_id]
+        guarantees = _Guarantees(invoice.payer, group)
+        added = [_line(company, invoice, charge, guarantees) for charge in group]
+        invoice.total = round_05(invoice.total + sum((line.amount for line in added), ZERO))
+        invoice.updated_at = timezone.now()
+        lines.extend(added)
+    InvoiceLine.objects.bulk_create(lines, batch_size=1000)
+    touched = [drafts[payer_id] for payer_id in by_payer]
+    Invoice.objects.bulk_update(touched, ["total", "updated_at"], batch_size=500)
+    return touched
 
 
 class _Guarantees:
@@ -151,6 +171,8 @@ class _Guarantees:
             for row in ClientBilling.objects.filter(client_id__in=clients, payer=payer)
         }
         for client_id, row in self.rows.items():
+            if row.guarantee_trips is None:
+                continue  # no cap: nothing to count
             lines = InvoiceLine.objects.filter(
                 active=True, invoice__payer=payer, booking__client_id=client_id
             )
@@ -169,8 +191,10 @@ class _Guarantees:
         notes = [f"insurance no. {row.insurance_number}"] if row.insurance_number else []
         if not _covered(row, day):
             return [*notes, "outside the cost guarantee"]
+        if row.guarantee_trips is None:
+            return notes
         self.used[client_id] += 1
-        if row.guarantee_trips is not None and self.used[client_id] > row.guarantee_trips:
+        if self.used[client_id] > row.guarantee_trips:
             notes.append(f"beyond the cost guarantee's {row.guarantee_trips} trips")
         return notes
 
@@ -247,14 +271,17 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
-def _issue_numbered(invoice: Invoice) -> tuple[Invoice, PdfDocument]:
+def _issue_numbered(
+    invoice: Invoice, settings: BillingSettings | None = None
+) -> tuple[Invoice, PdfDocument]:
     """Inside the caller's transaction: lock the draft, number it, and return it with the
-    input of its PDF."""
+    input of its PDF. `settings`: the company's, checked ready (read here when None)."""
     invoice = _locked(invoice, Invoice.Status.DRAFT)
     lines = list(invoice.lines.filter(active=True))
     if not lines:
         raise InvoiceInvalidTransition("An invoice without lines is not issued.", field="lines")
-    settings = _settings_ready(invoice.company_id)
+    if settings is None or settings.company_id != invoice.company_id:
+        settings = _settings_ready(invoice.company_id)
     today = local_today(invoice.company)
     sequence = number_next(company_id=invoice.company_id, year=today.year, series="invoice")
     invoice.number = f"{today.year}-{sequence:06d}"
@@ -284,10 +311,12 @@ def invoices_issue(*, invoices: list[Invoice], workers: int = 1) -> list[Invoice
     that cannot be issued (no lines, settings incomplete) raise as `invoice_issue` does, after
     the ones before them are issued and rendered."""
     issued: list[tuple[Invoice, PdfDocument]] = []
+    settings: BillingSettings | None = None
     try:
         for invoice in invoices:
             with transaction.atomic():
-                issued.append(_issue_numbered(invoice))
+                issued.append(_issue_numbered(invoice, settings))
+            settings = settings or _settings_ready(invoice.company_id)
     finally:
         pdfs = pdf_render_many([document for _, document in issued], workers=workers)
         InvoiceDocument.objects.bulk_create(
@@ -321,7 +350,7 @@ def _document_save(
     settings: BillingSettings,
     lines: list[InvoiceLine],
     *,
-    kind: str,
+    kind: DocumentKind,
     amount_due: Decimal,
     level: int | None = None,
     fee: Decimal | None = None,
