@@ -354,3 +354,18 @@ def test_the_daily_task_runs_each_companys_reminders(company, month_of_trips):
     invoice.refresh_from_db()
     assert (invoice.status, invoice.reminder_level) == ("overdue", 1)
     assert invoice.documents.filter(kind="reminder").count() == 1
+
+
+def test_pdfs_rendered_on_worker_processes_belong_to_their_invoices(company, month_of_trips):
+    pdf = pytest.importorskip("billing.pdf")
+    if not hasattr(pdf, "__file__"):
+        pytest.skip("billing/pdf.py (h-billdoc) is not merged: worker processes need it")
+    pdfium = pytest.importorskip("pypdfium2")
+    drafts = invoicing.invoice_generate(company=company, month=DECEMBER)
+    issued = invoicing.invoices_issue(invoices=drafts, workers=2)
+    for invoice in issued:
+        document = invoice.documents.get(kind="invoice")
+        text = pdfium.PdfDocument(bytes(document.pdf))[0].get_textpage().get_text_range()
+        assert invoice.number in text
+        others = [i.number for i in issued if i != invoice]
+        assert not any(number in text for number in others)
