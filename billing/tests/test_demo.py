@@ -36,6 +36,7 @@ def test_completed_demo_days_bill_and_half_paid_by_camt(capsys, django_capture_o
     assert sum(inv.lines.count() for inv in issued) == 24
     for inv in issued:
         assert inv.total == sum(line.amount for line in inv.lines.all())
+    _qr_bills_match(issued[:3])
     half = issued[::2]
     data = camt054_build(
         [
@@ -46,3 +47,21 @@ def test_completed_demo_days_bill_and_half_paid_by_camt(capsys, django_capture_o
     payments_import(company=company, data=data)
     paid = set(Invoice.objects.filter(status="paid").values_list("pk", flat=True))
     assert paid == {inv.pk for inv in half}
+
+
+def _qr_bills_match(invoices):
+    """With h-billdoc's renderer: each PDF's QR code (PDFium + zxing-cpp) is a Swiss QR-bill
+    for the invoice's amount and reference, to the demo QR-IBAN."""
+    pdf = pytest.importorskip("billing.pdf")
+    if not hasattr(pdf, "__file__"):
+        return  # the stand-in renderer draws no QR code
+    pdfium = pytest.importorskip("pypdfium2")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    for invoice in invoices:
+        pages = pdfium.PdfDocument(bytes(invoice.documents.get(kind="invoice").pdf))
+        image = pages[len(pages) - 1].render(scale=2).to_pil()
+        (code,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        payload = code.text.split("\r\n")
+        assert payload[:4] == ["SPC", "0200", "1", "CH4431999123000889012"]
+        assert (payload[18], payload[19]) == (f"{invoice.total:.2f}", "CHF")
+        assert (payload[27], payload[28]) == ("QRR", invoice.reference)
