@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from atmr.admin_scoping import CompanyScopedAdmin
+from atmr.admin_scoping import CompanyScopedAdmin, company_staff, is_company_staff, staff_company_id
 from atmr.exceptions import DomainError
 from billing import invoicing, payments, services
 from billing.models import (
@@ -174,8 +174,16 @@ class PaymentAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("invoice"):
+        invoice = data.get("invoice")
+        if not invoice:
             self.add_error("invoice", "Choose the invoice paid.")
+        elif invoice.status not in payments.PAYABLE:
+            self.add_error(
+                "invoice", f"A {invoice.get_status_display().lower()} invoice takes no payment."
+            )
+        amount = data.get("amount")
+        if amount is not None and amount <= 0:
+            self.add_error("amount", "A payment is more than zero.")
         return data
 
 
@@ -223,9 +231,34 @@ class PaymentImportAdmin(CompanyScopedAdmin):
 
 
 class TariffOverrideInline(admin.TabularInline):
+    """A payer's own prices, entered with a new tariff version (payers of the company only)."""
+
     model = TariffOverride
     extra = 0
     fields = ["payer", "flat_fare", "base_fare", "per_km", "minimum_fare"]
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField | None:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.name == "payer" and not request.user.is_superuser:
+            field.queryset = Payer.objects.filter(company_id=staff_company_id(request))
+        return field
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or is_company_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request)
 
 
 @admin.register(Tariff)
@@ -304,6 +337,17 @@ class BillingSettingsForm(forms.ModelForm):
 class BillingSettingsAdmin(CompanyScopedAdmin):
     form = BillingSettingsForm
     list_display = ["company", "creditor_name", "iban", "payment_terms_days"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # one row per company, made on first use (as below)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        staff = company_staff(request)
+        if staff is not None and staff.company_id is not None:
+            services.billing_settings_get(company_id=staff.company_id)
+        return super().changelist_view(request, extra_context)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

@@ -15,13 +15,23 @@ from billing.models import Invoice, InvoiceLine, Payment
 KINDS = ("invoices", "lines", "payments")
 
 
+def _cell(value: Any) -> Any:
+    """A text that a spreadsheet would run as a formula (a patient named "=HYPERLINK(…)")
+    is quoted with a leading apostrophe; numbers and dates are written as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return f"'{value}"
+    return value
+
+
 def _write(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([_cell(value) for value in row])
     return out.getvalue()
 
 

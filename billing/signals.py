@@ -19,4 +19,5 @@ _PRICED = {Booking.Status.COMPLETED, Booking.Status.NO_SHOW, Booking.Status.CANC
 @receiver(booking_status_changed, sender=Booking)
 def _booking_status_changed(sender: type, booking: Booking, status: str, **kwargs: Any) -> None:
     if status in _PRICED:
-        transaction.on_commit(partial(trip_charge_after_status, booking_id=booking.pk))
+        # robust: a failure is logged, never raised into the committed status change.
+        transaction.on_commit(partial(trip_charge_after_status, booking_id=booking.pk), robust=True)

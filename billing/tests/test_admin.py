@@ -91,3 +91,45 @@ def test_the_admin_refuses_an_invalid_iban(admin_web, company):
     assert answer.status_code == 200 and b"iban" in answer.content.lower()
     settings.refresh_from_db()
     assert settings.iban == ""
+
+
+def test_a_tariff_version_with_an_override_is_added_in_the_admin(admin_web, company):
+    from billing.models import Tariff
+    from billing.services import payer_create
+
+    home = payer_create(company=company, kind="institution", name="EMS Les Tilleuls")
+    foreign = payer_create(
+        company=CompanyFactory(name="Other"), kind="institution", name="Foreign Home"
+    )
+    page = admin_web.get("/admin/billing/tariff/add/")
+    assert b"EMS Les Tilleuls" in page.content and b"Foreign Home" not in page.content
+    prefix = "overrides"
+    data = {
+        "valid_from": "2027-01-01",
+        "base_fare": "20",
+        "per_km": "2",
+        "minimum_fare": "0",
+        "wheelchair_supplement": "0",
+        "stretcher_supplement": "0",
+        "night_supplement": "0",
+        "weekend_supplement": "0",
+        "holiday_supplement": "0",
+        "waiting_free_minutes": "10",
+        "waiting_per_5_minutes": "0",
+        "late_cancel_fee": "0",
+        "no_show_fee": "0",
+        f"{prefix}-TOTAL_FORMS": "1",
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-0-payer": str(home.id),
+        f"{prefix}-0-flat_fare": "28.00",
+    }
+    answer = admin_web.post("/admin/billing/tariff/add/", data)
+    assert answer.status_code == 302, answer.content[:2000]
+    tariff = Tariff.objects.get(company=company)
+    assert tariff.overrides.get().payer == home
+    refused = admin_web.post(
+        "/admin/billing/tariff/add/",
+        {**data, "valid_from": "2027-02-01", f"{prefix}-0-payer": str(foreign.id)},
+    )
+    assert refused.status_code == 200  # the foreign payer is not a valid choice
+    assert Tariff.objects.filter(company=company).count() == 1

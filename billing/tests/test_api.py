@@ -271,6 +271,10 @@ def test_csv_exports_for_the_accountant(company, december, dispatcher_client):
     payments = dispatcher_client.get("/api/billing/exports/payments", {"month": "2027-01"})
     (_header, row) = payments.content.decode("utf-8-sig").splitlines()
     assert row.startswith("2027-01-05;5.00;CHF;2027-000001")
+    december[1].payer.name = "=HYPERLINK(1)"
+    december[1].payer.save()
+    invoices = dispatcher_client.get("/api/billing/exports/invoices", {"month": "2026-12"})
+    assert ";'=HYPERLINK(1);" in invoices.content.decode("utf-8-sig")
     assert dispatcher_client.get("/api/billing/exports/x", {"month": "2026-12"}).status_code == 404
     assert dispatcher_client.get("/api/billing/exports/lines").status_code == 400
 
