@@ -56,18 +56,25 @@ def month_bounds(company: Company, month: date) -> tuple[datetime, datetime]:
 # --- numbering ------------------------------------------------------------------------------
 def number_next(*, company_id: Any, year: int, series: str) -> int:
     """The next number of `series` in `year`. Call inside the transaction that uses it: the
-    counter row stays locked (SELECT … FOR UPDATE) until that transaction ends, so concurrent
-    callers queue, and a rollback gives the number back (gapless)."""
+    counter row stays locked until that transaction ends, so concurrent callers queue, and a
+    rollback gives the number back (gapless)."""
+    return numbers_take(company_id=company_id, year=year, series=series, count=1)
+
+
+def numbers_take(*, company_id: Any, year: int, series: str, count: int) -> int:
+    """Take `count` consecutive numbers; the last of them (the first is last - count + 1).
+    The same lock and rollback rules as `number_next`."""
     table = connection.ops.quote_name(NumberCounter._meta.db_table)
     company = NumberCounter._meta.get_field("company").get_db_prep_value(company_id, connection)
-    # One statement: creates the counter at 1 or adds 1, and keeps the row locked until the
-    # transaction ends (a concurrent caller waits, then counts on from the committed value).
+    # One statement: creates the counter at `count` or adds `count`, and keeps the row locked
+    # until the transaction ends (a concurrent caller waits, then counts on from the committed
+    # value).
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (company_id, year, series, last) VALUES (%s, %s, %s, 1) "  # noqa: S608  (our table name)
-            f"ON CONFLICT (company_id, year, series) DO UPDATE SET last = {table}.last + 1 "
+            f"INSERT INTO {table} (company_id, year, series, last) VALUES (%s, %s, %s, %s) "  # noqa: S608  (our table name)
+            f"ON CONFLICT (company_id, year, series) DO UPDATE SET last = {table}.last + %s "
             "RETURNING last",
-            [company, year, series],
+            [company, year, series, count, count],
         )
         row = cursor.fetchone()
     assert row is not None  # RETURNING gives the row
@@ -271,17 +278,14 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
-def _issue_numbered(
-    invoice: Invoice, settings: BillingSettings | None = None
-) -> tuple[Invoice, PdfDocument]:
+def _issue_numbered(invoice: Invoice) -> tuple[Invoice, PdfDocument]:
     """Inside the caller's transaction: lock the draft, number it, and return it with the
-    input of its PDF. `settings`: the company's, checked ready (read here when None)."""
+    input of its PDF."""
     invoice = _locked(invoice, Invoice.Status.DRAFT)
     lines = list(invoice.lines.filter(active=True))
     if not lines:
         raise InvoiceInvalidTransition("An invoice without lines is not issued.", field="lines")
-    if settings is None or settings.company_id != invoice.company_id:
-        settings = _settings_ready(invoice.company_id)
+    settings = _settings_ready(invoice.company_id)
     today = local_today(invoice.company)
     sequence = number_next(company_id=invoice.company_id, year=today.year, series="invoice")
     invoice.number = f"{today.year}-{sequence:06d}"
@@ -303,29 +307,82 @@ def _issue_numbered(
 
 
 def invoices_issue(*, invoices: list[Invoice], workers: int = 1) -> list[Invoice]:
-    """Issue many drafts (a month's), rendering their PDFs on `workers` processes.
+    """Issue many drafts of one company (a month's) at once, PDFs rendered on `workers`
+    processes.
 
-    Each invoice is numbered in a transaction of its own (gapless, as `invoice_issue`); the
-    PDFs are rendered afterwards, in parallel, and stored. Should the process die in between,
-    an issued invoice without its PDF gets it when first downloaded (`invoice_pdf`). Drafts
-    that cannot be issued (no lines, settings incomplete) raise as `invoice_issue` does, after
-    the ones before them are issued and rendered."""
-    issued: list[tuple[Invoice, PdfDocument]] = []
-    settings: BillingSettings | None = None
-    try:
-        for invoice in invoices:
-            with transaction.atomic():
-                issued.append(_issue_numbered(invoice, settings))
-            settings = settings or _settings_ready(invoice.company_id)
-    finally:
-        pdfs = pdf_render_many([document for _, document in issued], workers=workers)
-        InvoiceDocument.objects.bulk_create(
-            [
-                _document_row(invoice, document, pdf)
-                for (invoice, document), pdf in zip(issued, pdfs, strict=True)
-            ]
+    One transaction numbers them all (a block of consecutive numbers, in the drafts' creation
+    order), or none: a draft that is not a draft any more or has no lines, or incomplete
+    settings, refuse the whole batch (as `invoice_issue` would refuse that draft). The PDFs are
+    rendered after the commit and stored; should the process die in between, an issued
+    invoice gets its PDF when first downloaded (`invoice_pdf`)."""
+    if not invoices:
+        return []
+    with transaction.atomic():
+        drafts, lines = _drafts_locked(invoices)
+        company = drafts[0].company
+        settings = _settings_ready(company.id)
+        today = local_today(company)
+        last = numbers_take(
+            company_id=company.id, year=today.year, series="invoice", count=len(drafts)
         )
-    return [invoice for invoice, _ in issued]
+        documents = []
+        for sequence, invoice in enumerate(drafts, start=last - len(drafts) + 1):
+            invoice.number = f"{today.year}-{sequence:06d}"
+            invoice.reference = reference_for(
+                iban=settings.iban, year=today.year, sequence=sequence
+            )
+            invoice.issue_date = today
+            invoice.due_date = today + timedelta(days=settings.payment_terms_days)
+            invoice.status = Invoice.Status.ISSUED
+            invoice.updated_at = timezone.now()
+            documents.append(
+                document_for(
+                    invoice=invoice,
+                    settings=settings,
+                    lines=lines[invoice.pk],
+                    kind="invoice",
+                    issue_date=today,
+                    due_date=invoice.due_date,
+                    amount_due=invoice.total,
+                )
+            )
+        Invoice.objects.bulk_update(
+            drafts,
+            ["number", "reference", "issue_date", "due_date", "status", "updated_at"],
+            batch_size=500,
+        )
+    pdfs = pdf_render_many(documents, workers=workers)
+    InvoiceDocument.objects.bulk_create(
+        [
+            _document_row(invoice, document, pdf)
+            for invoice, document, pdf in zip(drafts, documents, pdfs, strict=True)
+        ]
+    )
+    return drafts
+
+
+def _drafts_locked(invoices: list[Invoice]) -> tuple[list[Invoice], dict[Any, list[InvoiceLine]]]:
+    """The drafts locked in creation order, and their active lines; refuses (409) anything
+    else than drafts of one company, each with lines."""
+    drafts = list(
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("payer", "company")
+        .filter(pk__in=[invoice.pk for invoice in invoices])
+        .order_by("created_at", "id")
+    )
+    if len({invoice.company_id for invoice in drafts}) != 1:
+        raise InvoiceInvalidTransition("Issue one company's drafts at a time.", field="invoices")
+    lines: dict[Any, list[InvoiceLine]] = {invoice.pk: [] for invoice in drafts}
+    for line in InvoiceLine.objects.filter(invoice__in=drafts, active=True).order_by(
+        "day", "patient", "id"
+    ):
+        lines[line.invoice_id].append(line)
+    for invoice in drafts:
+        if invoice.status != Invoice.Status.DRAFT:
+            raise InvoiceInvalidTransition(f"{invoice} is not a draft.", field="status")
+        if not lines[invoice.pk]:
+            raise InvoiceInvalidTransition(f"{invoice} has no lines.", field="lines")
+    return drafts, lines
 
 
 def _document_row(invoice: Invoice, document: PdfDocument, pdf: bytes) -> InvoiceDocument:

@@ -176,6 +176,15 @@ def test_a_month_is_issued_at_once_and_a_missing_pdf_is_rendered_when_asked(
     assert invoicing.invoice_pdf(invoice=lost) == document
 
 
+def test_a_batch_with_an_invoice_that_is_not_a_draft_is_refused_whole(company, month_of_trips):
+    drafts = invoicing.invoice_generate(company=company, month=DECEMBER)
+    invoicing.invoice_issue(invoice=drafts[1])
+    with pytest.raises(InvoiceInvalidTransition):
+        invoicing.invoices_issue(invoices=drafts)
+    assert Invoice.objects.filter(status="draft").count() == 2
+    assert invoicing.number_next(company_id=company.id, year=2027, series="invoice") == 2
+
+
 def test_an_ordinary_iban_gives_a_creditor_reference(company, month_of_trips):
     billing_ready(company, iban=IBAN)
     invoice = invoicing.invoice_issue(
