@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payers", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--workers", type=int, default=2, help="Processes rendering the PDFs (default 2)."
+        "--workers", type=int, default=1, help="Processes rendering the PDFs (default 1)."
     )
     args = parser.parse_args(argv)
     if renderer() == "missing":
