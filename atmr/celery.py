@@ -38,6 +38,11 @@ app.conf.beat_schedule = {
         "task": "drivers.generate_shifts",
         "schedule": crontab(hour=2, minute=41),
     },
+    # Unpaid invoices past due become overdue and get reminders 1-3 (billing/invoicing.py).
+    "billing-send-reminders": {
+        "task": "billing.send_reminders",
+        "schedule": crontab(hour=5, minute=23),
+    },
 }
 
 

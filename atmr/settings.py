@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "dispatch",
     "realtime",
     "board",
+
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +282,9 @@ SPECTACULAR_SETTINGS = {
         "AbsenceKindEnum": "drivers.models.Absence.Kind",
         "ReasonCodeKindEnum": "bookings.models.ReasonCode.Kind",
         "PlaceKindEnum": "places.models.Place.Kind",
+        "PayerKindEnum": "billing.models.Payer.Kind",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "PaymentFlagEnum": "billing.models.Payment.Flag",
     },
 }
 

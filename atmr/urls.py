@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from atmr import exceptions, health, metrics, timezones
 from atmr.accounts import api as accounts_api
 from atmr.chat import api as chat_api
+from billing import urls as billing_urls
 from bookings import api as bookings_api
 from bookings import public_views as bookings_public_views
 from dispatch import api as dispatch_api
@@ -134,6 +135,7 @@ api = [
         dispatch_api.RunApplyApi.as_view(),
         name="dispatch-run-apply",
     ),
+    *billing_urls.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Last: any other /api/ path, a malformed id included, is a JSON 404 (DEBUG or not).

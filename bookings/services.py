@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from atmr.accounts.models import Company
@@ -54,6 +55,11 @@ class Place:
         if self.lat is None or self.lon is None:
             raise ValueError(f"Stop {self.address!r} has no coordinates: resolve it first.")
         return self.lat, self.lon
+
+
+# Sent inside the transaction of every status change, with `booking` (updated) and `status`:
+# billing prices a trip that completes, is cancelled late or is a no-show (on commit).
+booking_status_changed = Signal()
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -393,6 +399,7 @@ def _set_status(booking: Booking, target: str, **values: Any) -> Booking:
     booking.status, booking.updated_at = target, now
     for name, value in values.items():
         setattr(booking, name, value)
+    booking_status_changed.send(sender=Booking, booking=booking, status=target)
     return booking
 
 

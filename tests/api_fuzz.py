@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import time
+from decimal import Decimal
 
 import pytest
 import schemathesis
@@ -90,6 +91,7 @@ def world(request, db, company, _keep_connection):
         start_date=pending.scheduled_at.date(),
         occurrences=30,
     )
+    draft, issued = _invoices(company, pending)
     user = driver.user if request.param == "driver" else UserFactory(company=company, role="admin")
     ids = {
         "booking_id": [str(assigned.id), str(pending.id)],
@@ -99,8 +101,45 @@ def world(request, db, company, _keep_connection):
         "order_id": [str(order.id)],
         "shift_id": [str(s.id) for s in Shift.objects.filter(driver=driver)[:2]],
         "reason_code_id": [str(code.id) for code in company.reason_codes.all()[:2]],
+        "invoice_id": [str(draft.id), str(issued.id)],
     }
     return str(refresh_token_for(user).access_token), ids
+
+
+def _invoices(company, booking):
+    """A draft invoice with a line (billing settings complete, so it may be issued) and an
+    issued one with its PDF."""
+    from billing.models import Invoice, InvoiceDocument, InvoiceLine, Payer
+    from billing.tests.helpers import billing_ready
+
+    billing_ready(company)
+    payer = Payer.objects.create(company=company, kind="institution", name="CHUV")
+    month = booking.scheduled_at.date().replace(day=1)
+    draft = Invoice.objects.create(company=company, payer=payer, month=month)
+    InvoiceLine.objects.create(
+        company=company,
+        invoice=draft,
+        booking=booking,
+        day=booking.scheduled_at.date(),
+        patient="P",
+        description="A → B",
+        amount=Decimal("40.00"),
+    )
+    issued = Invoice.objects.create(
+        company=company,
+        payer=payer,
+        month=month,
+        status="issued",
+        number="2026-000999",
+        reference="210000000003139471430009017",
+        issue_date=month,
+        due_date=month,
+        total=Decimal("40.00"),
+    )
+    InvoiceDocument.objects.create(
+        company=company, invoice=issued, kind="invoice", amount_due=issued.total, pdf=b"%PDF-1.7"
+    )
+    return draft, issued
 
 
 def _use_real_ids(case, ids: dict[str, list[str]]) -> None:
