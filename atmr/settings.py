@@ -55,7 +55,6 @@ INSTALLED_APPS = [
     "dispatch",
     "realtime",
     "board",
-
     "billing",
 ]
 
