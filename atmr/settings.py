@@ -14,6 +14,7 @@ import dj_database_url
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
+from atmr.channel_hosts import channel_layer_hosts
 from atmr.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -153,7 +154,11 @@ if REDIS_URL:
         "default": {
             # The pub/sub layer carried about 3x the messages/s of the list-based one here.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "atmr")},
+            # Several hosts shard groups over them (atmr/channel_hosts.py); default REDIS_URL.
+            "CONFIG": {
+                "hosts": channel_layer_hosts(env_str("REDIS_CHANNEL_URLS") or REDIS_URL),
+                "prefix": env_str("CHANNELS_PREFIX", "atmr"),
+            },
         }
     }
 else:

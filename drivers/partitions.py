@@ -112,13 +112,18 @@ def location_partitions_drop(*, before: date) -> list[date]:
     for day in location_partition_days():
         if day >= before:
             break
-        name = partition_name(day)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            # Deferred foreign-key checks of rows written earlier in the same transaction
-            # (tests, a shell) would forbid the DROP: run them now.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
-            cursor.execute(f"DROP TABLE {name}")
+        location_partition_drop(day)
         dropped.append(day)
     return dropped
+
+
+def location_partition_drop(day: date) -> None:
+    """Detach and drop one day's partition (all its fixes) in a short transaction of its own."""
+    name = partition_name(day)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        # Deferred foreign-key checks of rows written earlier in the same transaction
+        # (tests, a shell) would forbid the DROP: run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
+        cursor.execute(f"DROP TABLE {name}")
