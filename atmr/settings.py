@@ -135,6 +135,9 @@ if POSTGRES and env_bool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+elif POSTGRES:
+    # Behind pgbouncer's transaction mode a cursor cannot outlive its transaction either.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 # E-mail log-in that refuses users of a suspended company, at every door (API and admin).
@@ -172,6 +175,26 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Two queues (run a worker per queue, see the README): `dispatch` holds only dispatch runs, so
+# a burst of background work never delays one; `background` everything else. Every task is
+# routed by name here (tests/test_celery_routing.py fails on one that is not).
+CELERY_TASK_DEFAULT_QUEUE = "background"
+CELERY_TASK_ROUTES = {
+    "dispatch.tasks.execute_run": {"queue": "dispatch"},
+    "dispatch.tasks.fail_stale_runs": {"queue": "dispatch"},  # frees a dead run's day
+    "bookings.materialise_standing_orders": {"queue": "background"},
+    "drivers.prune_locations": {"queue": "background"},
+    "drivers.ensure_location_partitions": {"queue": "background"},
+    "drivers.generate_shifts": {"queue": "background"},
+}
+# Redis has no native priorities: kombu keeps one list per step and pops the lowest first, so
+# a run for today (re-planning the live day, priority 0) overtakes runs planning later days.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
+}
+CELERY_TASK_DEFAULT_PRIORITY = 5
 
 # Dispatch runs: the executing process beats every DISPATCH_HEARTBEAT_S seconds; a running run
 # silent for DISPATCH_RUN_STALE_S is failed (beat sweep, and on start of a run for its day).

@@ -63,6 +63,7 @@ def start_worker(transactional_db) -> Iterator[Callable[..., tuple[subprocess.Po
                     "atmr",
                     "worker",
                     "--pool=solo",
+                    "--queues=dispatch",  # a dispatch worker, as in production
                     "--without-gossip",
                     "--without-mingle",
                     "--loglevel=INFO",
