@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.django_env import django_setup  # noqa: E402
+from bench.django_env import django_setup
 
 MAX_ROWS = 40_000_000
 MAX_WRITE_SECONDS = 300
@@ -165,12 +165,10 @@ def main() -> None:
     company_id, driver_ids = _setup(args.drivers)
     try:
         copy_s = _copy_day(company_id, driver_ids, args.rows, day)
+        name = partition_name(day.date())  # ours, not input
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {partition_name(day.date())}")
-            cursor.execute(
-                "SELECT count(*), pg_total_relation_size(%s) FROM " + partition_name(day.date()),
-                [partition_name(day.date())],
-            )
+            cursor.execute(f"ANALYZE {name}")
+            cursor.execute(f"SELECT count(*), pg_total_relation_size(%s) FROM {name}", [name])  # noqa: S608
             loaded, size = cursor.fetchone()
         print(
             f"COPY: {loaded:,} rows in {copy_s:.1f} s ({loaded / copy_s:,.0f} rows/s), "
