@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt serve bench osrm check-api
+.PHONY: run test lint fmt serve bench bench-positions osrm check-api
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,9 @@ bench: $(STAMP)
 		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
 	$(PY) bench/web_load/run.py
 
+
+# The day-partitioned positions on PostgreSQL (DATABASE_URL): COPY a day, a driver's track, the
+# write path at 667 batches/s, dropping the day. POSITIONS_ROWS bounds the load (29 M = a day).
+POSITIONS_ROWS ?= 2000000
+bench-positions: $(STAMP)
+	$(PY) bench/positions_bench.py --rows $(POSITIONS_ROWS)

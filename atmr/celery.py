@@ -28,10 +28,16 @@ app.conf.beat_schedule = {
         "task": "bookings.materialise_standing_orders",
         "schedule": crontab(hour=2, minute=7),
     },
-    # Driver positions older than 30 days, deleted nightly in batches (drivers/locations.py).
+    # Driver positions older than 30 days: whole days dropped nightly (drivers/locations.py).
     "drivers-prune-locations": {
         "task": "drivers.prune_locations",
         "schedule": crontab(hour=3, minute=17),
+    },
+    # The positions' day partitions for the coming week (drivers/partitions.py); hourly, so a
+    # failed run (a lock timeout) is retried long before the day it prepares.
+    "drivers-ensure-location-partitions": {
+        "task": "drivers.ensure_location_partitions",
+        "schedule": crontab(minute=11),
     },
     # Each company's shifts for its horizon from the drivers' rosters (drivers/rosters.py).
     "drivers-generate-shifts": {

@@ -14,6 +14,7 @@ import dj_database_url
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
+from atmr.channel_hosts import channel_layer_hosts
 from atmr.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -141,6 +142,9 @@ if POSTGRES and env_bool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+elif POSTGRES:
+    # Behind pgbouncer's transaction mode a cursor cannot outlive its transaction either.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 # E-mail log-in that refuses users of a suspended company, at every door (API and admin).
@@ -160,7 +164,11 @@ if REDIS_URL:
         "default": {
             # The pub/sub layer carried about 3x the messages/s of the list-based one here.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "atmr")},
+            # Several hosts shard groups over them (atmr/channel_hosts.py); default REDIS_URL.
+            "CONFIG": {
+                "hosts": channel_layer_hosts(env_str("REDIS_CHANNEL_URLS") or REDIS_URL),
+                "prefix": env_str("CHANNELS_PREFIX", "atmr"),
+            },
         }
     }
 else:
@@ -176,6 +184,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 # Workers log through LOGGING below (JSON, ids, PII redacted), not Celery's own handler.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Two queues (run a worker per queue, see the README): `dispatch` holds only dispatch runs, so
+# a burst of background work never delays one; `background` everything else. Every task is
+# routed by name here (tests/test_celery_routing.py fails on one that is not).
+CELERY_TASK_DEFAULT_QUEUE = "background"
+CELERY_TASK_ROUTES = {
+    "dispatch.tasks.execute_run": {"queue": "dispatch"},
+    "dispatch.tasks.fail_stale_runs": {"queue": "dispatch"},  # frees a dead run's day
+    "bookings.materialise_standing_orders": {"queue": "background"},
+    "drivers.prune_locations": {"queue": "background"},
+    "drivers.ensure_location_partitions": {"queue": "background"},
+    "drivers.generate_shifts": {"queue": "background"},
+}
+# Redis has no native priorities: kombu keeps one list per step and pops the lowest first, so
+# a run for today (re-planning the live day, priority 0) overtakes runs planning later days.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
+}
+CELERY_TASK_DEFAULT_PRIORITY = 5
 
 # Dispatch runs: the executing process beats every DISPATCH_HEARTBEAT_S seconds; a running run
 # silent for DISPATCH_RUN_STALE_S is failed (beat sweep, and on start of a run for its day).

@@ -14,6 +14,12 @@ from bookings.models import Booking, Client, ReasonCode
 from bookings.reasons import reason_codes_seed
 from drivers.models import Driver, Vehicle
 
+# Saves of only these fields keep the company's cached pages: busy offices' phones move all
+# day, and the drivers list, the one list that shows a position, expires after 2 s anyway.
+UNLISTED_FIELDS: dict[type, frozenset[str]] = {
+    Driver: frozenset({"last_lat", "last_lon", "last_seen_at"}),
+}
+
 
 @receiver([post_save, post_delete], sender=Booking)
 @receiver([post_save, post_delete], sender=ReasonCode)  # its label is on cancelled bookings
@@ -22,6 +28,9 @@ from drivers.models import Driver, Vehicle
 @receiver([post_save, post_delete], sender=Vehicle)
 @receiver([post_save, post_delete], sender=User)
 def _listed_row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
+    update_fields = kwargs.get("update_fields")
+    if update_fields and frozenset(update_fields) <= UNLISTED_FIELDS.get(sender, frozenset()):
+        return
     company_id = getattr(instance, "company_id", None)
     if company_id is not None:
         lists_changed(company_id)

@@ -76,7 +76,8 @@ def run_start(
             )
             run_announce(run)
             if enqueue:
-                transaction.on_commit(lambda: execute_run_enqueue(str(run.id)))
+                urgent = service_date == today  # re-planning the day being driven
+                transaction.on_commit(lambda: execute_run_enqueue(str(run.id), urgent=urgent))
     except IntegrityError:
         active = selectors.run_active(company_id=company.id, service_date=service_date)
         raise RunActive(

@@ -42,9 +42,15 @@ def fail_stale_runs() -> int:
     return execution.runs_fail_stale()
 
 
-def execute_run_enqueue(run_id: str) -> None:
+# Redis broker priorities (settings: priority_steps): the lowest number is served first.
+RUN_PRIORITY_URGENT = 0  # re-planning today, the day being driven
+RUN_PRIORITY_PLANNED = 5  # a later day (the default priority of every task)
+
+
+def execute_run_enqueue(run_id: str, *, urgent: bool = False) -> None:
     """Have the run executed: by a worker, or without one (eager tasks) in a background
-    thread of this process, so the request that started it answers at once.
+    thread of this process, so the request that started it answers at once. An urgent run
+    overtakes the planned ones waiting on the `dispatch` queue.
 
     Tests keep eager execution in-line (DISPATCH_EAGER_IN_THREAD is off under tests).
     """
@@ -58,7 +64,8 @@ def execute_run_enqueue(run_id: str) -> None:
             daemon=True,
         ).start()
     else:
-        execute_run.delay(run_id)
+        priority = RUN_PRIORITY_URGENT if urgent else RUN_PRIORITY_PLANNED
+        execute_run.apply_async((run_id,), priority=priority)
 
 
 def _execute_in_thread(run_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +14,12 @@ from django.utils import timezone
 
 from atmr.exceptions import NotFound
 from drivers.models import Driver, DriverLocation
+from drivers.partitions import (
+    DEFAULT_PARTITION,
+    day_start,
+    is_partitioned,
+    location_partitions_drop,
+)
 
 PRUNE_BATCH_SIZE = 5_000
 
@@ -127,7 +133,7 @@ INSERT INTO drivers_driverlocation
 SELECT d, c, la, lo, s, h, a, r, %s
 FROM unnest(%s::uuid[], %s::uuid[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],
             %s::float8[], %s::timestamptz[]) AS t(d, c, la, lo, s, h, a, r)
-ON CONFLICT (driver_id, recorded_at) DO NOTHING
+ON CONFLICT (company_id, driver_id, recorded_at) DO NOTHING
 """
 
 # Conditional so that a late re-sent batch never moves a driver back in time.
@@ -217,25 +223,59 @@ def _advance_orm(
 
 
 def location_list(
-    *, company_id: UUID | str, driver_id: UUID | str | None = None
+    *,
+    company_id: UUID | str,
+    driver_id: UUID | str | None = None,
+    recorded_from: datetime | None = None,
+    recorded_before: datetime | None = None,
 ) -> QuerySet[DriverLocation]:
-    """A company's stored fixes, oldest first; with `driver_id`, that driver's track only."""
+    """A company's stored fixes, oldest first; with `driver_id`, that driver's track only.
+
+    `recorded_from` (inclusive) and `recorded_before` (exclusive) bound the track: on
+    PostgreSQL only the partitions of those days are read.
+    """
     qs = DriverLocation.objects.filter(company_id=company_id).order_by("recorded_at")
     if driver_id is not None:
         qs = qs.filter(driver_id=driver_id)
+    if recorded_from is not None:
+        qs = qs.filter(recorded_at__gte=recorded_from)
+    if recorded_before is not None:
+        qs = qs.filter(recorded_at__lt=recorded_before)
     return qs
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention run removed: whole days dropped, and rows deleted one by one."""
+
+    days: int
+    rows: int
 
 
 def location_prune(
     *, older_than: timedelta, batch_size: int = PRUNE_BATCH_SIZE, max_batches: int = 1_000
-) -> int:
-    """Delete fixes recorded more than `older_than` ago, in batches; return how many.
+) -> Pruned:
+    """Remove fixes recorded more than `older_than` ago; return what was removed.
 
-    All companies at once (housekeeping, not a tenant's request). Each batch is its own
-    short statement so the table is never locked for long; `max_batches` bounds one run,
-    the next run continues where it stopped.
+    All companies at once (housekeeping, not a tenant's request). PostgreSQL (partitioned by
+    day): every day partition that ends at or before the cutoff is detached and dropped whole
+    (so up to a day more than `older_than` is kept), and the DEFAULT partition's fixes before
+    the cutoff (wrong phone clocks) are deleted. SQLite: deleted in batches, each its own
+    short statement; `max_batches` bounds one run, the next continues where it stopped.
     """
     cutoff = timezone.now() - older_than
+    if is_partitioned():
+        days = location_partitions_drop(before=cutoff.astimezone(UTC).date())
+        with connection.cursor() as cursor:
+            # The table name is our constant, not input.
+            sql = f"DELETE FROM {DEFAULT_PARTITION} WHERE recorded_at < %s"  # noqa: S608
+            cursor.execute(sql, [cutoff])
+            rows = cursor.rowcount
+        return Pruned(days=len(days), rows=rows)
+    return Pruned(days=0, rows=_delete_in_batches(cutoff, batch_size, max_batches))
+
+
+def _delete_in_batches(cutoff: datetime, batch_size: int, max_batches: int) -> int:
     deleted = 0
     for _ in range(max_batches):
         ids = list(
@@ -249,3 +289,15 @@ def location_prune(
         if len(ids) < batch_size:
             break
     return deleted
+
+
+def location_track_day(
+    *, company_id: UUID | str, driver_id: UUID | str, day: date
+) -> QuerySet[DriverLocation]:
+    """One driver's fixes recorded on a UTC day, oldest first (reads that day's partition)."""
+    return location_list(
+        company_id=company_id,
+        driver_id=driver_id,
+        recorded_from=day_start(day),
+        recorded_before=day_start(day + timedelta(days=1)),
+    )

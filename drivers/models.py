@@ -102,11 +102,22 @@ class Driver(models.Model):
 
 
 class DriverLocation(models.Model):
-    """One GPS fix from a driver's phone. Written in bulk; see drivers/locations.py."""
+    """One GPS fix from a driver's phone. Written in bulk; see drivers/locations.py.
+
+    On PostgreSQL the table is partitioned by UTC day of `recorded_at` (drivers/partitions.py):
+    its primary key there is `driver_location_once` (company, driver, recorded_at), and `id`
+    is a sequence-filled surrogate the ORM needs, neither indexed nor enforced unique. Nothing
+    looks a fix up by id or points at one. SQLite keeps a plain table.
+    """
 
     id = models.BigAutoField(primary_key=True)
-    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="locations")
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the key's second column. Deleting a driver with stored positions
+    # scans them (drivers are deactivated, not deleted, in the product).
+    driver = models.ForeignKey(
+        Driver, on_delete=models.CASCADE, related_name="locations", db_index=False
+    )
+    # No index of its own: the key's first column.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
     lat = models.FloatField(validators=LATITUDE_VALIDATORS)
     lon = models.FloatField(validators=LONGITUDE_VALIDATORS)
     speed = models.FloatField(null=True, blank=True, help_text="Metres per second.")
@@ -118,9 +129,10 @@ class DriverLocation(models.Model):
     class Meta:
         constraints = [
             # A phone re-sends unacknowledged batches after a reconnect: store each fix once.
-            # Also serves a driver's track ordered by time.
+            # Also serves a driver's track ordered by time (location_list), and holds the
+            # partition key, as a partitioned table's unique keys must.
             models.UniqueConstraint(
-                fields=["driver", "recorded_at"],
+                fields=["company", "driver", "recorded_at"],
                 name="driver_location_once",
                 violation_error_message="This position fix is stored already.",
             ),
@@ -130,10 +142,6 @@ class DriverLocation(models.Model):
                 violation_error_message="A position needs a latitude between -90 and 90 and a "
                 "longitude between -180 and 180.",
             ),
-        ]
-        indexes = [
-            # location_prune: delete everything recorded before a cutoff, oldest first.
-            models.Index(fields=["recorded_at"], name="driver_location_recorded"),
         ]
 
     def __str__(self) -> str:

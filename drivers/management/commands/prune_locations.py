@@ -1,4 +1,4 @@
-"""`manage.py prune_locations --older-than 30d`: delete old driver positions in batches."""
+"""`manage.py prune_locations --older-than 30d`: drop old days of positions (batches on SQLite)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ def parse_age(value: str) -> timedelta:
 
 
 class Command(BaseCommand):
-    help = "Delete driver positions recorded longer ago than --older-than, in bounded batches."
+    help = (
+        "Remove driver positions recorded longer ago than --older-than: whole day partitions "
+        "on PostgreSQL, bounded batches on SQLite."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", default="30d", help="Age like 30d or 12h.")
@@ -38,5 +41,8 @@ class Command(BaseCommand):
         age = parse_age(options["older_than"])
         if not 1 <= options["batch_size"] <= 100_000:
             raise CommandError("--batch-size must be between 1 and 100000.")
-        deleted = location_prune(older_than=age, batch_size=options["batch_size"])
-        self.stdout.write(f"Deleted {deleted} positions older than {options['older_than']}.")
+        pruned = location_prune(older_than=age, batch_size=options["batch_size"])
+        self.stdout.write(
+            f"Dropped {pruned.days} days and deleted {pruned.rows} positions older than "
+            f"{options['older_than']}."
+        )
