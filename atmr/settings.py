@@ -192,6 +192,10 @@ CELERY_TASK_DEFAULT_QUEUE = "background"
 CELERY_TASK_ROUTES = {
     "dispatch.tasks.execute_run": {"queue": "dispatch"},
     "dispatch.tasks.fail_stale_runs": {"queue": "dispatch"},  # frees a dead run's day
+    # A fresh trip's proposals are wanted within a second: never behind a burst of ETAs.
+    "dispatch.tasks.propose_insertions": {"queue": "dispatch"},
+    "billing.send_reminders": {"queue": "background"},
+    "billing.company_reminders": {"queue": "background"},
     "bookings.materialise_standing_orders": {"queue": "background"},
     "drivers.prune_locations": {"queue": "background"},
     "drivers.ensure_location_partitions": {"queue": "background"},

@@ -34,7 +34,9 @@ def insertions_on_commit(booking: Booking) -> None:
     if not insertion.insertable_today(booking):
         return
     booking_id = str(booking.id)
-    transaction.on_commit(lambda: propose_insertions.delay(booking_id))
+    transaction.on_commit(
+        lambda: propose_insertions.apply_async((booking_id,), priority=RUN_PRIORITY_URGENT)
+    )
 
 
 @shared_task(ignore_result=True)

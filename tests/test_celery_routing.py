@@ -16,6 +16,9 @@ from dispatch.tasks import RUN_PRIORITY_PLANNED, RUN_PRIORITY_URGENT
 EXPECTED = {
     "dispatch.tasks.execute_run": "dispatch",
     "dispatch.tasks.fail_stale_runs": "dispatch",
+    "dispatch.tasks.propose_insertions": "dispatch",
+    "billing.send_reminders": "background",
+    "billing.company_reminders": "background",
     "bookings.materialise_standing_orders": "background",
     "drivers.prune_locations": "background",
     "drivers.ensure_location_partitions": "background",
