@@ -32,6 +32,7 @@ from bookings.reasons import (
     reason_code_get,
 )
 from bookings.transitions import EDITABLE, can_transition, driver_step_refusal
+from dispatch.eta_schedule import etas_refresh_on_commit
 from drivers.models import Driver, Vehicle
 from places.errors import PickupRequired
 from places.services import coordinates_resolve
@@ -365,6 +366,7 @@ def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
             raise VehicleUnsuitable(reason, field="mobility")
     booking.save(update_fields=[*updated, "updated_at"])
     _publish_change(booking, "changed")
+    etas_refresh_on_commit(booking.company_id, [booking.driver_id])
     return booking
 
 
@@ -443,6 +445,7 @@ def booking_cancel(
     )
     if driver_id:
         publish_on_commit(group_for_driver(driver_id), build_assignment(booking, "withdrawn"))
+    etas_refresh_on_commit(booking.company_id, [driver_id])
     return booking
 
 
@@ -493,6 +496,7 @@ def booking_set_status(
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
     )
+    etas_refresh_on_commit(booking.company_id, [booking.driver_id])
     return booking
 
 
@@ -518,6 +522,7 @@ def booking_assign(*, booking: Booking, driver: Driver, vehicle: Vehicle | None 
     if previous and previous != driver.id:
         publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
     _publish_change(booking, "assigned")
+    etas_refresh_on_commit(booking.company_id, [previous, driver.id])
     return booking
 
 
@@ -532,6 +537,7 @@ def booking_unassign(*, booking: Booking) -> Booking:
     )
     if previous:
         publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
+    etas_refresh_on_commit(booking.company_id, [previous])
     return booking
 
 

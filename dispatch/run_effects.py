@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.db import transaction
 from django.db.models import Case, UUIDField, Value, When
 from django.utils import timezone
 
 from atmr.list_cache import lists_changed
 from bookings.models import Booking
+from dispatch.eta_schedule import etas_refresh_enqueue
 from dispatch.models import DispatchRun
 from realtime.events import build_assignment, build_dispatch_run, is_run_status
 from realtime.groups import group_for_company_dispatch, group_for_driver
@@ -89,3 +91,6 @@ def run_assignments_apply(run: DispatchRun) -> None:
     )
     run.skipped, run.applied_at = [str(b) for b in skipped], now
     run.save(update_fields=["skipped", "applied_at"])
+    # The applied plan is the live plan now: every driver's ETAs follow it.
+    company_id = str(run.company_id)
+    transaction.on_commit(lambda: etas_refresh_enqueue(company_id, None))

@@ -46,3 +46,24 @@ def _execute_in_thread(run_id: str) -> None:
         logger.exception("Dispatch run %s: background execution failed", run_id)
     finally:
         connections.close_all()  # this thread's own connections
+
+
+@shared_task(name="dispatch.refresh_driver_etas", ignore_result=True)
+def refresh_driver_etas(company_id: str, driver_ids: list[str] | None = None) -> int:
+    """Recompute the ETAs of these drivers (None: all the company's with trips left today).
+    Idempotent: a second run computes the same from the same state."""
+    from dispatch.eta import company_etas_refresh
+
+    return len(company_etas_refresh(company_id=company_id, driver_ids=driver_ids))
+
+
+@shared_task(name="dispatch.refresh_etas", ignore_result=True)
+def refresh_etas() -> int:
+    """The minute's beat: every company's drivers with trips under way today, one task each."""
+    from dispatch.eta_schedule import etas_refresh_enqueue
+    from dispatch.live_plan import live_companies
+
+    companies = live_companies()
+    for company_id in companies:
+        etas_refresh_enqueue(company_id, None)
+    return len(companies)

@@ -8,10 +8,13 @@ from django.conf import settings
 from django.core.cache import cache
 
 from dispatch.engine.travel import MatrixProvider, OsrmMatrixProvider, StraightLineProvider
+from dispatch.engine.travel.providers import PairProvider
 
 
 @functools.cache
-def _provider_for(url: str, timeout_s: float, max_table_size: int) -> MatrixProvider:
+def _provider_for(
+    url: str, timeout_s: float, max_table_size: int
+) -> OsrmMatrixProvider | StraightLineProvider:
     if not url:
         return StraightLineProvider()
     # Django's cache is shared by every process (Redis in production), so the travel-time
@@ -20,6 +23,11 @@ def _provider_for(url: str, timeout_s: float, max_table_size: int) -> MatrixProv
 
 
 def travel_provider() -> MatrixProvider:
+    return _provider_for(settings.OSRM_URL, settings.OSRM_TIMEOUT_S, settings.OSRM_MAX_TABLE_SIZE)
+
+
+def travel_pairs_provider() -> PairProvider:
+    """The same provider, for callers that need a few legs rather than a matrix (ETAs)."""
     return _provider_for(settings.OSRM_URL, settings.OSRM_TIMEOUT_S, settings.OSRM_MAX_TABLE_SIZE)
 
 

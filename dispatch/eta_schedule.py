@@ -1,0 +1,92 @@
+"""When ETAs are recomputed: on position batches (coalesced), on trip changes, every minute.
+
+- Positions: `etas_positions_schedule` is called by the positions writer after each flush
+  with the drivers that moved. It returns at once: the coalescing (one Redis `SET NX EX` per
+  driver, `POSITION_COALESCE_S`) and the enqueueing run on a thread of their own, never on
+  the socket's path. A driver recomputed less than 30 s ago is skipped; the others of one
+  flush go to one task per company (one refresh, a constant number of queries).
+- Trip changes (status, driver, times): `etas_refresh_on_commit` from the booking services.
+- Beat: `dispatch.tasks.refresh_etas` every minute for every company with trips under way.
+
+With a worker (REDIS_URL) these are Celery tasks. With eager tasks (no worker) a refresh
+runs on one background thread of this process, so neither a request nor a socket waits for
+it; tests (DISPATCH_EAGER_IN_THREAD off) run it in-line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from uuid import UUID
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+POSITION_COALESCE_S = 30
+_COALESCE_KEY = "eta:due:{}"
+# Coalescing and enqueueing after a flush; and, with eager tasks, the refreshes themselves.
+_scheduler = ThreadPoolExecutor(1, thread_name_prefix="eta-schedule")
+_refresher = ThreadPoolExecutor(1, thread_name_prefix="eta-refresh")
+
+
+def etas_positions_schedule(moved: Iterable[tuple[str, str]]) -> Future[int]:
+    """Schedule ETA refreshes for `moved` (company id, driver id) pairs. Non-blocking; the
+    future gives how many drivers were due (tests wait on it)."""
+    return _scheduler.submit(_due_in_thread, list(moved))
+
+
+def _due_in_thread(moved: list[tuple[str, str]]) -> int:
+    try:
+        return etas_positions_due(moved)
+    finally:
+        connections.close_all()  # this thread's, opened only when refreshes run in-line
+
+
+def etas_positions_due(moved: list[tuple[str, str]]) -> int:
+    """Refresh the drivers of `moved` not refreshed for a position in the last 30 s (one
+    `SET NX EX` each, shared by every process through the cache); return how many."""
+    due: dict[str, list[str]] = defaultdict(list)
+    for company_id, driver_id in dict.fromkeys(moved):
+        try:
+            if cache.add(_COALESCE_KEY.format(driver_id), 1, timeout=POSITION_COALESCE_S):
+                due[company_id].append(driver_id)
+        except Exception:  # a cache outage: the minute's beat still refreshes everyone
+            logger.exception("ETA coalescing failed for driver %s", driver_id)
+    for company_id, driver_ids in due.items():
+        etas_refresh_enqueue(company_id, driver_ids)
+    return sum(len(d) for d in due.values())
+
+
+def etas_refresh_on_commit(company_id: UUID | str, driver_ids: Iterable[UUID | str | None]) -> None:
+    """Refresh these drivers' ETAs once the surrounding transaction commits (None ignored)."""
+    wanted = sorted({str(d) for d in driver_ids if d})
+    if wanted:
+        transaction.on_commit(lambda: etas_refresh_enqueue(str(company_id), wanted))
+
+
+def etas_refresh_enqueue(company_id: str, driver_ids: list[str] | None) -> None:
+    """A refresh of these drivers (None: all the company's) by a worker, or without one on the
+    background thread (in-line under tests)."""
+    from dispatch.tasks import refresh_driver_etas
+
+    if refresh_driver_etas.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
+        _refresher.submit(_refresh_in_thread, company_id, driver_ids)
+    else:
+        refresh_driver_etas.delay(company_id, driver_ids)
+
+
+def _refresh_in_thread(company_id: str, driver_ids: list[str] | None) -> None:
+    from dispatch.eta import company_etas_refresh
+
+    close_old_connections()
+    try:
+        company_etas_refresh(company_id=company_id, driver_ids=driver_ids)
+    except Exception:
+        logger.exception("ETA refresh of company %s failed", company_id)
+    finally:
+        close_old_connections()
