@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -130,7 +130,7 @@ def etas_store(
         for driver_id, plan in plans.items()
     ]
     _write(company_id, results, now)
-    _announce(company_id, results, now)
+    _announce(company_id, results, now.astimezone(company.tz))
     return results
 
 
@@ -272,10 +272,10 @@ def _drivers(company_id: UUID | str, plans: dict[str, LivePlan]) -> dict[str, di
     rows = Driver.objects.filter(company_id=company_id, id__in=list(plans)).values(
         "id", "last_lat", "last_lon", "last_seen_at", "home_lat", "home_lon"
     )
-    return {str(row["id"]): row for row in rows}
+    return {str(row["id"]): dict(row) for row in rows}
 
 
-def _shifts(company_id: UUID | str, plans: dict[str, LivePlan], day: object) -> dict[str, Shift]:
+def _shifts(company_id: UUID | str, plans: dict[str, LivePlan], day: date) -> dict[str, Shift]:
     rows = Shift.objects.filter(
         company_id=company_id, date=day, off=False, driver_id__in=list(plans)
     ).only("driver_id", "start", "end")
@@ -327,6 +327,9 @@ def _write_orm(trips: list[tuple[str, TripEta]], now: datetime) -> None:
 
 # --- announcing ---------------------------------------------------------------------------------
 def _announce(company_id: UUID | str, results: list[DriverEtas], now: datetime) -> None:
+    """Times in the events carry the company's UTC offset (`now` is in its zone), as a
+    run's routes do: people read them."""
+    tz = now.tzinfo
     office = group_for_company_dispatch(company_id)
     messages: list[tuple[str, Any]] = []
     for result in results:
@@ -335,12 +338,15 @@ def _announce(company_id: UUID | str, results: list[DriverEtas], now: datetime) 
             computed_at=now,
             start=result.start,
             source=result.source,
-            stops=[_eta_stop(result, *visit) for visit in result.stops],
+            stops=[
+                _eta_stop(result, stop, a.astimezone(tz), d.astimezone(tz))
+                for stop, a, d in result.stops
+            ],
         )
         messages += [(office, event), (group_for_driver(result.driver_id), event)]
         for trip in result.trips.values():
             if _changed(trip):
-                messages.append((office, _late_risk(trip)))
+                messages.append((office, _late_risk(trip, tz)))
     publish_many_on_commit(messages)
 
 
@@ -352,7 +358,7 @@ def _changed(trip: TripEta) -> bool:
     return not (trip.previous == "" and trip.lateness == L.ON_TIME and not trip.ride_too_long)
 
 
-def _late_risk(trip: TripEta) -> Any:
+def _late_risk(trip: TripEta, tz: Any) -> Any:
     booking = trip.booking
     booking.lateness, booking.ride_too_long = trip.lateness, trip.ride_too_long
     return build_late_risk(
@@ -360,8 +366,8 @@ def _late_risk(trip: TripEta) -> Any:
         previous=trip.previous,
         reason=trip.reason,
         slack_seconds=trip.slack_s,
-        eta_pickup=trip.eta_pickup,
-        eta_dropoff=trip.eta_dropoff,
+        eta_pickup=trip.eta_pickup.astimezone(tz) if trip.eta_pickup else None,
+        eta_dropoff=trip.eta_dropoff.astimezone(tz) if trip.eta_dropoff else None,
     )
 
 

@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.clock(datetime(2026, 12, 1, 8, 
 
 
 def _trip(company, driver, hour, status="assigned", **kw):
-    return BookingFactory(company=company, driver=driver, status=status, scheduled_at=at(hour), **kw)
+    return BookingFactory(
+        company=company, driver=driver, status=status, scheduled_at=at(hour), **kw
+    )
 
 
 def _kinds(plan):
