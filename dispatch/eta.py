@@ -87,19 +87,24 @@ class _Context:
 
 # --- entry points ---------------------------------------------------------------------------
 def company_etas_refresh(
-    *, company_id: UUID | str, driver_ids: Iterable[UUID | str] | None = None
+    *,
+    company_id: UUID | str,
+    driver_ids: Iterable[UUID | str] | None = None,
+    idle_too: bool = True,
 ) -> list[DriverEtas]:
     """Recompute, store and announce the ETAs of the company's drivers with trips left today
     (or only of `driver_ids`). A constant number of queries whatever the number of drivers
     (company and settings, the applied run, the trips, the drivers, the shifts, the places'
     extra times, one update). Idempotent; safe to run concurrently (the last write wins, and
-    a trip that left the live statuses meanwhile is not written)."""
+    a trip that left the live statuses meanwhile is not written). A driver of `driver_ids`
+    with nothing left today hears so (an `eta_updated` without stops: its last trip went)
+    unless `idle_too` is off (a position batch changes nothing for it)."""
     wanted = None if driver_ids is None else [str(d) for d in driver_ids]
     if wanted is not None and not wanted:
         return []
     now = timezone.now()
     plans = live_plans(company_id=company_id, driver_ids=wanted, now=now)
-    if wanted is not None:  # a driver with nothing left still hears so (an empty list)
+    if wanted is not None and idle_too:
         for driver_id in wanted:
             plans.setdefault(driver_id, LivePlan(driver_id, "assigned", ()))
     return etas_store(company_id=company_id, plans=plans, now=now)

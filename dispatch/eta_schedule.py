@@ -16,6 +16,7 @@ it; tests (DISPATCH_EAGER_IN_THREAD off) run it in-line.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,7 +59,7 @@ def etas_positions_due(moved: list[tuple[str, str]]) -> int:
         except Exception:  # a cache outage: the minute's beat still refreshes everyone
             logger.exception("ETA coalescing failed for driver %s", driver_id)
     for company_id, driver_ids in due.items():
-        etas_refresh_enqueue(company_id, driver_ids)
+        etas_refresh_enqueue(company_id, driver_ids, idle_too=False)
     return sum(len(d) for d in due.values())
 
 
@@ -69,23 +70,58 @@ def etas_refresh_on_commit(company_id: UUID | str, driver_ids: Iterable[UUID | s
         transaction.on_commit(lambda: etas_refresh_enqueue(str(company_id), wanted))
 
 
-def etas_refresh_enqueue(company_id: str, driver_ids: list[str] | None) -> None:
+def etas_refresh_enqueue(
+    company_id: str, driver_ids: list[str] | None, *, idle_too: bool = True
+) -> None:
     """A refresh of these drivers (None: all the company's) by a worker, or without one on the
-    background thread (in-line under tests)."""
+    background thread (in-line under tests). `idle_too`: see eta.company_etas_refresh."""
     from dispatch.tasks import refresh_driver_etas
 
     if refresh_driver_etas.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
-        _refresher.submit(_refresh_in_thread, company_id, driver_ids)
+        _refresh_soon((company_id, idle_too), driver_ids)
     else:
-        refresh_driver_etas.delay(company_id, driver_ids)
+        refresh_driver_etas.delay(company_id, driver_ids, idle_too)
 
 
-def _refresh_in_thread(company_id: str, driver_ids: list[str] | None) -> None:
+# Without a worker: what is waiting for the background thread, merged per company (None: all
+# its drivers), so that under load one refresh serves every request that came meanwhile.
+_pending: dict[tuple[str, bool], set[str] | None] = {}
+_pending_lock = threading.Lock()
+_drain_queued = False
+
+
+def _refresh_soon(key: tuple[str, bool], driver_ids: list[str] | None) -> None:
+    global _drain_queued
+    with _pending_lock:
+        if driver_ids is None:
+            _pending[key] = None
+        elif key not in _pending:
+            _pending[key] = set(driver_ids)
+        elif (waiting := _pending[key]) is not None:
+            waiting.update(driver_ids)
+        if _drain_queued:
+            return
+        _drain_queued = True
+    _refresher.submit(_drain)
+
+
+def _drain() -> None:
+    global _drain_queued
+    with _pending_lock:
+        work = dict(_pending)
+        _pending.clear()
+        _drain_queued = False
+    for (company_id, idle_too), driver_ids in work.items():
+        wanted = None if driver_ids is None else sorted(driver_ids)
+        _refresh_in_thread(company_id, wanted, idle_too)
+
+
+def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, idle_too: bool) -> None:
     from dispatch.eta import company_etas_refresh
 
     close_old_connections()
     try:
-        company_etas_refresh(company_id=company_id, driver_ids=driver_ids)
+        company_etas_refresh(company_id=company_id, driver_ids=driver_ids, idle_too=idle_too)
     except Exception:
         logger.exception("ETA refresh of company %s failed", company_id)
     finally:

@@ -49,12 +49,16 @@ def _execute_in_thread(run_id: str) -> None:
 
 
 @shared_task(name="dispatch.refresh_driver_etas", ignore_result=True)
-def refresh_driver_etas(company_id: str, driver_ids: list[str] | None = None) -> int:
-    """Recompute the ETAs of these drivers (None: all the company's with trips left today).
-    Idempotent: a second run computes the same from the same state."""
+def refresh_driver_etas(
+    company_id: str, driver_ids: list[str] | None = None, idle_too: bool = True
+) -> int:
+    """Recompute the ETAs of these drivers (None: all the company's with trips left today;
+    see company_etas_refresh for `idle_too`). Idempotent: a second run computes the same from
+    the same state."""
     from dispatch.eta import company_etas_refresh
 
-    return len(company_etas_refresh(company_id=company_id, driver_ids=driver_ids))
+    found = company_etas_refresh(company_id=company_id, driver_ids=driver_ids, idle_too=idle_too)
+    return len(found)
 
 
 @shared_task(name="dispatch.refresh_etas", ignore_result=True)

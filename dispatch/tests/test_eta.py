@@ -4,7 +4,7 @@ with lateness, the ride-time flag and the events the office and the driver get."
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from channels.layers import get_channel_layer
@@ -275,3 +275,57 @@ def test_osrm_down_falls_back_to_straight_lines_and_says_so(
     trip.refresh_from_db()
     assert trip.eta_source == "straight_line"
     assert trip.eta_dropoff == at(8, 20) + SERVICE + leg(LAUSANNE, GENEVA)
+
+
+def test_the_list_filters_late_trips_and_shows_their_etas(
+    company, other_company, here_driver, dispatcher_client
+):
+    drive = at(8, 20) + SERVICE + leg(LAUSANNE, GENEVA)
+    late = _trip(
+        company, here_driver, scheduled_at=at(8, 30), appointment_at=drive - timedelta(minutes=1)
+    )
+    second = DriverFactory(
+        company=company, last_lat=LAUSANNE[0], last_lon=LAUSANNE[1], last_seen_at=NOW
+    )
+    risky = _trip(
+        company, second, scheduled_at=at(8, 30), appointment_at=drive + timedelta(minutes=3)
+    )
+    fine = _trip(company, DriverFactory(company=company), scheduled_at=at(14))
+    theirs = BookingFactory(
+        company=other_company,
+        status="assigned",
+        driver=DriverFactory(company=other_company),
+        lateness="late",
+    )
+    company_etas_refresh(company_id=company.id)
+    body = dispatcher_client.get("/api/bookings?date=2026-12-01&late=true").json()
+    listed = {row["id"]: row for row in body["results"]}
+    assert set(listed) == {str(late.id), str(risky.id)}  # not `theirs`
+    assert listed[str(risky.id)]["lateness"] == "at_risk"
+    row = listed[str(late.id)]
+    assert (row["lateness"], row["eta_source"]) == ("late", "straight_line")
+    assert row["eta_dropoff"] == drive.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    others = dispatcher_client.get("/api/bookings?date=2026-12-01&late=false").json()["results"]
+    assert {r["id"] for r in others} == {str(fine.id)}
+    assert str(theirs.id) not in others
+    bad = dispatcher_client.get("/api/bookings?date=2026-12-01&late=maybe")
+    assert bad.status_code == 400 and "late" in bad.json()
+
+
+def test_the_minutes_beat_refreshes_every_company_with_trips_under_way(
+    company, other_company, here_driver
+):
+    from dispatch.tasks import refresh_etas
+
+    mine = _trip(company, here_driver, scheduled_at=at(8, 30))
+    theirs = BookingFactory(
+        company=other_company,
+        status="en_route",
+        driver=DriverFactory(company=other_company),
+        scheduled_at=at(9),
+    )
+    pending = BookingFactory(company=company, scheduled_at=at(10))
+    assert refresh_etas() == 2
+    mine.refresh_from_db(), theirs.refresh_from_db(), pending.refresh_from_db()
+    assert mine.eta_computed_at == NOW and theirs.eta_computed_at == NOW
+    assert pending.eta_computed_at is None

@@ -1,0 +1,81 @@
+"""When ETAs are recomputed: position batches at most once per 30 s per driver, off the
+socket's path."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.cache import cache
+
+from bookings.models import Booking
+from dispatch.eta_schedule import _scheduler, etas_positions_due
+from realtime.groups import group_for_company_dispatch
+from realtime.publish import apublish
+from realtime.tests import conftest as socket_fixtures
+from realtime.tests.utils import open_socket, receive_type
+from tests.factories import ZURICH, BookingFactory, DriverFactory, at
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=ZURICH)
+_close_consumer_connections = socket_fixtures._close_consumer_connections
+token_for = socket_fixtures.token_for
+
+
+@pytest.mark.django_db
+@pytest.mark.clock(NOW)
+def test_two_batches_within_30_s_give_one_recompute(company):
+    driver, other = DriverFactory(company=company), DriverFactory(company=company)
+    trip = BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(9))
+    pair = (str(company.id), str(driver.id))
+    assert etas_positions_due([pair, pair]) == 1  # one flush holding two of its batches
+    trip.refresh_from_db()
+    assert trip.eta_computed_at == NOW
+    Booking.objects.filter(id=trip.id).update(eta_computed_at=None)
+    assert etas_positions_due([pair]) == 0  # the next batch, seconds later
+    trip.refresh_from_db()
+    assert trip.eta_computed_at is None
+    assert etas_positions_due([(str(company.id), str(other.id)), pair]) == 1  # per driver
+    cache.delete(f"eta:due:{driver.id}")  # what the key's 30 s expiry does
+    assert etas_positions_due([pair]) == 1
+
+
+def _batch(lat: float, minute: int) -> dict:
+    ts = (NOW + timedelta(minutes=minute)).isoformat()
+    return {"type": "location_batch", "positions": [{"lat": lat, "lon": 6.63, "ts": ts}]}
+
+
+async def _drain_scheduler() -> None:
+    """Wait until the ETA scheduler did what the batches so far asked (it is FIFO)."""
+    await asyncio.get_running_loop().run_in_executor(None, _scheduler.submit(lambda: None).result)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+@pytest.mark.clock(NOW, tick=True)
+async def test_position_batches_recompute_etas_once_per_30_s(
+    company, driver, dispatcher, token_for
+):
+    await database_sync_to_async(BookingFactory)(
+        company=company, driver=driver, status="assigned", scheduled_at=at(9)
+    )
+    make = database_sync_to_async(token_for)
+    office = await open_socket("/ws/company/", await make(dispatcher))
+    phone = await open_socket("/ws/driver/", await make(driver.user))
+    await phone.send_json_to(_batch(46.52, 0))
+    assert (await receive_type(phone, "ack"))["accepted"] == 1
+    etas = await receive_type(office, "eta_updated")
+    assert etas["driver_id"] == str(driver.id) and etas["start"] == "position"
+    assert [s["kind"] for s in etas["stops"]] == ["pickup", "dropoff"]
+    # A second batch a few seconds later: stored and shown, but no new ETAs.
+    await phone.send_json_to(_batch(46.53, 1))
+    assert (await receive_type(phone, "ack"))["accepted"] == 1
+    await _drain_scheduler()
+    await apublish(group_for_company_dispatch(company.id), {"type": "test_marker"})
+    seen = []
+    while (frame := await office.receive_json_from(timeout=30))["type"] != "test_marker":
+        seen.append(frame["type"])
+    assert "eta_updated" not in seen and "driver_position" in seen
+    await phone.disconnect()
+    await office.disconnect()
