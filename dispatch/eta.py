@@ -34,6 +34,7 @@ from atmr.list_cache import lists_changed
 from bookings.models import Booking
 from dispatch.adapters import place_extra_seconds, stop_service_seconds
 from dispatch.engine.geo import Location
+from dispatch.eta_schedule import recently_refreshed
 from dispatch.live_plan import LIVE_STATUSES, LivePlan, LiveStop, live_plans
 from dispatch.models import DispatchSettings
 from dispatch.selectors import dispatch_settings_get
@@ -47,6 +48,7 @@ from realtime.schemas import EtaStop
 FRESH_POSITION = timedelta(minutes=3)
 L = Booking.Lateness
 Start = Literal["position", "plan", "shift", "now"]
+Why = Literal["change", "position", "beat"]
 Reason = Literal["pickup_window", "appointment", "ride_time"]
 
 
@@ -90,21 +92,27 @@ def company_etas_refresh(
     *,
     company_id: UUID | str,
     driver_ids: Iterable[UUID | str] | None = None,
-    idle_too: bool = True,
+    why: Why = "change",
 ) -> list[DriverEtas]:
     """Recompute, store and announce the ETAs of the company's drivers with trips left today
     (or only of `driver_ids`). A constant number of queries whatever the number of drivers
     (company and settings, the applied run, the trips, the drivers, the shifts, the places'
     extra times, one update). Idempotent; safe to run concurrently (the last write wins, and
-    a trip that left the live statuses meanwhile is not written). A driver of `driver_ids`
-    with nothing left today hears so (an `eta_updated` without stops: its last trip went)
-    unless `idle_too` is off (a position batch changes nothing for it)."""
+    a trip that left the live statuses meanwhile is not written).
+
+    `why`: after a `change` (a trip's status or driver, a run applied), a driver of
+    `driver_ids` with nothing left today hears so (an `eta_updated` without stops); after a
+    `position` batch an idle driver is left alone; the minute's `beat` skips the drivers a
+    position refreshed within the last 30 s (`eta_schedule.recently_refreshed`)."""
     wanted = None if driver_ids is None else [str(d) for d in driver_ids]
     if wanted is not None and not wanted:
         return []
     now = timezone.now()
     plans = live_plans(company_id=company_id, driver_ids=wanted, now=now)
-    if wanted is not None and idle_too:
+    if why == "beat":
+        for driver_id in recently_refreshed(list(plans)):
+            del plans[driver_id]
+    if wanted is not None and why == "change":
         for driver_id in wanted:
             plans.setdefault(driver_id, LivePlan(driver_id, "assigned", ()))
     return etas_store(company_id=company_id, plans=plans, now=now)

@@ -20,6 +20,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -59,7 +60,7 @@ def etas_positions_due(moved: list[tuple[str, str]]) -> int:
         except Exception:  # a cache outage: the minute's beat still refreshes everyone
             logger.exception("ETA coalescing failed for driver %s", driver_id)
     for company_id, driver_ids in due.items():
-        etas_refresh_enqueue(company_id, driver_ids, idle_too=False)
+        etas_refresh_enqueue(company_id, driver_ids, why="position")
     return sum(len(d) for d in due.values())
 
 
@@ -70,27 +71,37 @@ def etas_refresh_on_commit(company_id: UUID | str, driver_ids: Iterable[UUID | s
         transaction.on_commit(lambda: etas_refresh_enqueue(str(company_id), wanted))
 
 
+def recently_refreshed(driver_ids: list[str]) -> set[str]:
+    """Those of `driver_ids` a position refreshed within the last 30 s (one cache read)."""
+    keys = {_COALESCE_KEY.format(d): d for d in driver_ids}
+    try:
+        return {keys[k] for k in cache.get_many(list(keys))}
+    except Exception:  # a cache outage: refresh them all
+        logger.exception("Reading the ETA coalescing keys failed")
+        return set()
+
+
 def etas_refresh_enqueue(
-    company_id: str, driver_ids: list[str] | None, *, idle_too: bool = True
+    company_id: str, driver_ids: list[str] | None, *, why: str = "change"
 ) -> None:
     """A refresh of these drivers (None: all the company's) by a worker, or without one on the
-    background thread (in-line under tests). `idle_too`: see eta.company_etas_refresh."""
+    background thread (in-line under tests). `why`: see eta.company_etas_refresh."""
     from dispatch.tasks import refresh_driver_etas
 
     if refresh_driver_etas.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
-        _refresh_soon((company_id, idle_too), driver_ids)
+        _refresh_soon((company_id, why), driver_ids)
     else:
-        refresh_driver_etas.delay(company_id, driver_ids, idle_too)
+        refresh_driver_etas.delay(company_id, driver_ids, why)
 
 
 # Without a worker: what is waiting for the background thread, merged per company (None: all
 # its drivers), so that under load one refresh serves every request that came meanwhile.
-_pending: dict[tuple[str, bool], set[str] | None] = {}
+_pending: dict[tuple[str, str], set[str] | None] = {}
 _pending_lock = threading.Lock()
 _drain_queued = False
 
 
-def _refresh_soon(key: tuple[str, bool], driver_ids: list[str] | None) -> None:
+def _refresh_soon(key: tuple[str, str], driver_ids: list[str] | None) -> None:
     global _drain_queued
     with _pending_lock:
         if driver_ids is None:
@@ -111,17 +122,17 @@ def _drain() -> None:
         work = dict(_pending)
         _pending.clear()
         _drain_queued = False
-    for (company_id, idle_too), driver_ids in work.items():
+    for (company_id, why), driver_ids in work.items():
         wanted = None if driver_ids is None else sorted(driver_ids)
-        _refresh_in_thread(company_id, wanted, idle_too)
+        _refresh_in_thread(company_id, wanted, why)
 
 
-def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, idle_too: bool) -> None:
+def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, why: Any) -> None:
     from dispatch.eta import company_etas_refresh
 
     close_old_connections()
     try:
-        company_etas_refresh(company_id=company_id, driver_ids=driver_ids, idle_too=idle_too)
+        company_etas_refresh(company_id=company_id, driver_ids=driver_ids, why=why)
     except Exception:
         logger.exception("ETA refresh of company %s failed", company_id)
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -50,14 +51,14 @@ def _execute_in_thread(run_id: str) -> None:
 
 @shared_task(name="dispatch.refresh_driver_etas", ignore_result=True)
 def refresh_driver_etas(
-    company_id: str, driver_ids: list[str] | None = None, idle_too: bool = True
+    company_id: str, driver_ids: list[str] | None = None, why: Any = "change"
 ) -> int:
     """Recompute the ETAs of these drivers (None: all the company's with trips left today;
-    see company_etas_refresh for `idle_too`). Idempotent: a second run computes the same from
+    see company_etas_refresh for `why`). Idempotent: a second run computes the same from
     the same state."""
     from dispatch.eta import company_etas_refresh
 
-    found = company_etas_refresh(company_id=company_id, driver_ids=driver_ids, idle_too=idle_too)
+    found = company_etas_refresh(company_id=company_id, driver_ids=driver_ids, why=why)
     return len(found)
 
 
@@ -69,5 +70,5 @@ def refresh_etas() -> int:
 
     companies = live_companies()
     for company_id in companies:
-        etas_refresh_enqueue(company_id, None)
+        etas_refresh_enqueue(company_id, None, why="beat")
     return len(companies)

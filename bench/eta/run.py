@@ -149,11 +149,11 @@ class Probe:
         enqueue, store = eta_schedule.etas_refresh_enqueue, eta.etas_store
 
         def enqueue_probe(
-            company_id: str, driver_ids: list[str] | None, *, idle_too: bool = True
+            company_id: str, driver_ids: list[str] | None, *, why: str = "change"
         ) -> None:
             for d in driver_ids or ():
                 self.due_sent.setdefault(d, self.last_sent[d])
-            enqueue(company_id, driver_ids, idle_too=idle_too)
+            enqueue(company_id, driver_ids, why=why)
 
         def store_probe(**kwargs: Any) -> Any:
             results = store(**kwargs)

@@ -79,3 +79,22 @@ async def test_position_batches_recompute_etas_once_per_30_s(
     assert "eta_updated" not in seen and "driver_position" in seen
     await phone.disconnect()
     await office.disconnect()
+
+
+@pytest.mark.django_db
+@pytest.mark.clock(NOW)
+def test_the_beat_skips_drivers_a_position_just_refreshed(company):
+    from dispatch.tasks import refresh_etas
+
+    moving, silent = DriverFactory(company=company), DriverFactory(company=company)
+    trips = [
+        BookingFactory(company=company, driver=d, status="assigned", scheduled_at=at(9))
+        for d in (moving, silent)
+    ]
+    assert etas_positions_due([(str(company.id), str(moving.id))]) == 1
+    Booking.objects.update(eta_computed_at=None)
+    assert refresh_etas() == 1
+    computed = {
+        b.driver_id: b.eta_computed_at for b in Booking.objects.filter(id__in=[t.id for t in trips])
+    }
+    assert computed == {moving.id: None, silent.id: NOW}
