@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -95,25 +95,34 @@ def etas_refresh_enqueue(
 
 
 # Without a worker: what is waiting for the background thread, merged per company (None: all
-# its drivers), so that under load one refresh serves every request that came meanwhile.
+# its drivers), so that under load one refresh serves every request that came meanwhile. The
+# minute's refresh comes in chunks (`dispatch.tasks.refresh_etas`), taken one per round after
+# everything else, so a position's refresh never waits behind the whole fleet's.
 _pending: dict[tuple[str, str], set[str] | None] = {}
+_beat_chunks: deque[tuple[str, list[str] | None]] = deque()
 _pending_lock = threading.Lock()
 _drain_queued = False
 
 
 def _refresh_soon(key: tuple[str, str], driver_ids: list[str] | None) -> None:
-    global _drain_queued
     with _pending_lock:
-        if driver_ids is None:
+        if key[1] == "beat":
+            _beat_chunks.append((key[0], driver_ids))
+        elif driver_ids is None:
             _pending[key] = None
         elif key not in _pending:
             _pending[key] = set(driver_ids)
         elif (waiting := _pending[key]) is not None:
             waiting.update(driver_ids)
-        if _drain_queued:
-            return
+        _queue_drain()
+
+
+def _queue_drain() -> None:
+    """Have `_drain` run once more unless it is queued already. Caller holds the lock."""
+    global _drain_queued
+    if not _drain_queued:
         _drain_queued = True
-    _refresher.submit(_drain)
+        _refresher.submit(_drain)
 
 
 def _drain() -> None:
@@ -121,10 +130,15 @@ def _drain() -> None:
     with _pending_lock:
         work = dict(_pending)
         _pending.clear()
+        chunk = _beat_chunks.popleft() if _beat_chunks else None
         _drain_queued = False
     for (company_id, why), driver_ids in work.items():
-        wanted = None if driver_ids is None else sorted(driver_ids)
-        _refresh_in_thread(company_id, wanted, why)
+        _refresh_in_thread(company_id, None if driver_ids is None else sorted(driver_ids), why)
+    if chunk is not None:
+        _refresh_in_thread(chunk[0], chunk[1], "beat")
+    with _pending_lock:
+        if _pending or _beat_chunks:
+            _queue_drain()
 
 
 def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, why: Any) -> None:

@@ -13,13 +13,15 @@ Reads are company-scoped and cost a constant number of queries whatever the numb
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
+from django.db import connection
 from django.utils import timezone
 
 from atmr.accounts.selectors import company_get
@@ -93,6 +95,25 @@ def live_companies(*, now: datetime | None = None) -> list[str]:
     return [str(pk) for pk in rows]
 
 
+def live_driver_ids(*, company_id: UUID | str, now: datetime | None = None) -> list[str]:
+    """Ids of the company's drivers with trips left today (its zone), in a stable order."""
+    tz = company_get(company_id=company_id).tz
+    start, end = day_bounds((now or timezone.now()).astimezone(tz).date(), tz)
+    rows = (
+        Booking.objects.filter(
+            company_id=company_id,
+            driver__isnull=False,
+            status__in=LIVE_STATUSES,
+            scheduled_at__gte=start,
+            scheduled_at__lt=end,
+        )
+        .order_by("driver_id")
+        .values_list("driver_id", flat=True)
+        .distinct()
+    )
+    return [str(pk) for pk in rows]
+
+
 def live_day(*, company_id: UUID | str, now: datetime | None = None) -> date:
     """Today in the company's zone."""
     tz = company_get(company_id=company_id).tz
@@ -145,9 +166,27 @@ def _live_trips(
     return list(qs.order_by("scheduled_at", "id"))
 
 
+# The wanted drivers' routes only: a day's routes weigh megabytes at 2,000 drivers, and a
+# position-triggered refresh wants a few of them.
+_ROUTES_SQL = """
+SELECT route.value FROM (
+    SELECT routes FROM dispatch_dispatchrun
+    WHERE company_id = %s AND service_date = %s AND applied_at IS NOT NULL
+    ORDER BY applied_at DESC LIMIT 1
+) AS run, jsonb_array_elements(run.routes) AS route
+WHERE route.value->>'driver' = ANY(%s)
+"""
+
+
 def _applied_routes(
     company_id: UUID | str, day: date, wanted: set[str] | None
 ) -> dict[str, PlannedRoute]:
+    """The newest applied run's routes of the day, by driver (of `wanted` only)."""
+    if wanted is not None and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_ROUTES_SQL, [company_id, day, sorted(wanted)])
+            found: list[PlannedRoute] = [_json(row[0]) for row in cursor.fetchall()]
+        return {r["driver"]: r for r in found}
     run = (
         DispatchRun.objects.filter(
             company_id=company_id, service_date=day, applied_at__isnull=False
@@ -160,6 +199,11 @@ def _applied_routes(
         return {}
     routes: list[PlannedRoute] = run.routes or []
     return {r["driver"]: r for r in routes if wanted is None or r["driver"] in wanted}
+
+
+def _json(value: Any) -> Any:
+    """A jsonb value as the driver gives it: decoded already (psycopg 3), or text."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _pickup_left(booking: Booking) -> bool:

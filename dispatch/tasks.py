@@ -62,13 +62,21 @@ def refresh_driver_etas(
     return len(found)
 
 
+# Drivers per task of the minute's refresh: short transactions, and a position's refresh
+# never waits behind a whole fleet's.
+BEAT_CHUNK = 200
+
+
 @shared_task(name="dispatch.refresh_etas", ignore_result=True)
 def refresh_etas() -> int:
-    """The minute's beat: every company's drivers with trips under way today, one task each."""
+    """The minute's beat: the drivers with trips under way today of every company, in chunks
+    of `BEAT_CHUNK` (one task each); returns the number of companies."""
     from dispatch.eta_schedule import etas_refresh_enqueue
-    from dispatch.live_plan import live_companies
+    from dispatch.live_plan import live_companies, live_driver_ids
 
     companies = live_companies()
     for company_id in companies:
-        etas_refresh_enqueue(company_id, None, why="beat")
+        drivers = live_driver_ids(company_id=company_id)
+        for i in range(0, len(drivers), BEAT_CHUNK):
+            etas_refresh_enqueue(company_id, drivers[i : i + BEAT_CHUNK], why="beat")
     return len(companies)

@@ -5,13 +5,13 @@
         [--duration 90] [--travel osrm|straight_line] [--osrm-port 8110]
 
 One company, `--drivers` drivers each with `--stops` stops left today (half as many trips,
-assigned), each sending a position batch every `--every` seconds (phases spread evenly). The
-main thread plays the socket servers' positions writer: it stores the batches that are due
-(`drivers.locations.location_batches_store`, as `realtime/positions.py` does a few ms at a
-time) and hands the moved drivers to `dispatch.eta_schedule.etas_positions_schedule`, exactly
-as the writer does; the minute's beat (`dispatch.tasks.refresh_etas`) runs too. Without a
-Celery worker (eager tasks), the ETA work runs on this process's two ETA threads (coalescing
-and refreshing), which is what is measured:
+assigned, in an applied run's routes), each sending a position batch every `--every` seconds
+(phases spread evenly). The main thread plays the socket servers' positions writer: it stores
+the batches that are due (`drivers.locations.location_batches_store`, as
+`realtime/positions.py` does a few ms at a time) and hands the moved drivers to
+`dispatch.eta_schedule.etas_positions_schedule`, exactly as the writer does; the minute's beat
+(`dispatch.tasks.refresh_etas`) runs too. Without a Celery worker (eager tasks), the ETA work
+runs on this process's two ETA threads (coalescing and refreshing), which is what is measured:
 
 - latency: from a batch that made its driver due (the first after 30 s) to that driver's ETAs
   committed (p50 / p95 / p99);
@@ -54,6 +54,7 @@ from atmr.accounts.models import Company, User  # noqa: E402
 from bookings.models import Booking, Client  # noqa: E402
 from dispatch import eta, eta_schedule  # noqa: E402
 from dispatch.local_osrm.synthetic_map import land_points  # noqa: E402
+from dispatch.models import DispatchRun  # noqa: E402
 from dispatch.tasks import refresh_etas  # noqa: E402
 from drivers.locations import DriverBatch, Position, location_batches_store  # noqa: E402
 from drivers.models import Driver  # noqa: E402
@@ -85,6 +86,7 @@ def build(drivers: int, stops: int, seed: int = 3) -> tuple[Company, list[Driver
     old = Company.objects.filter(name=NAME).first()
     if old is not None:
         Booking.objects.filter(company=old).delete()
+        DispatchRun.objects.filter(company=old).delete()
         Client.objects.filter(company=old).delete()
         User.objects.filter(company=old).delete()  # and their drivers, positions
         old.delete()
@@ -133,7 +135,47 @@ def build(drivers: int, stops: int, seed: int = 3) -> tuple[Company, list[Driver
                 )
             )
     Booking.objects.bulk_create(trips, batch_size=2000)
+    _applied_run(company, fleet, trips, now)
     return company, fleet
+
+
+def _applied_run(
+    company: Company, fleet: list[Driver], trips: list[Booking], now: datetime
+) -> None:
+    """The day's plan as a run applied it: each driver's trips one after the other."""
+    by_driver: dict[Any, list[Booking]] = {}
+    for trip in trips:
+        by_driver.setdefault(trip.driver_id, []).append(trip)
+
+    def stop(kind: str, booking: Booking | None, when: datetime, lat: float, lon: float) -> Any:
+        moment = when.isoformat()
+        return {
+            "kind": kind,
+            "booking": str(booking.id) if booking else None,
+            "arrival": moment,
+            "service_start": moment,
+            "departure": moment,
+            "seats_load": 0,
+            "wheelchair_load": 0,
+            "lat": lat,
+            "lon": lon,
+        }
+
+    routes = []
+    for d in fleet:
+        stops = [stop("start", None, now - timedelta(hours=1), d.home_lat or 0, d.home_lon or 0)]
+        for t in by_driver[d.id]:
+            stops.append(stop("pickup", t, t.scheduled_at, t.pickup_lat, t.pickup_lon))
+            done = t.scheduled_at + timedelta(minutes=30)
+            stops.append(stop("dropoff", t, done, t.dropoff_lat, t.dropoff_lon))
+        routes.append({"driver": str(d.id), "driver_name": "", "vehicle": "", "stops": stops})
+    DispatchRun.objects.create(
+        company=company,
+        service_date=now.astimezone(company.tz).date(),
+        status=DispatchRun.Status.SUCCEEDED,
+        routes=routes,
+        applied_at=now,
+    )
 
 
 class Probe:
@@ -165,8 +207,8 @@ class Probe:
                     self.latencies.append(done - sent)
             return results
 
-        eta_schedule.etas_refresh_enqueue = enqueue_probe  # type: ignore[assignment]
-        eta.etas_store = store_probe  # type: ignore[assignment]
+        eta_schedule.etas_refresh_enqueue = enqueue_probe
+        eta.etas_store = store_probe
 
 
 def eta_threads_cpu() -> float:
