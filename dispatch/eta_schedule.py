@@ -33,7 +33,9 @@ POSITION_COALESCE_S = 30
 _COALESCE_KEY = "eta:due:{}"
 # Coalescing and enqueueing after a flush; and, with eager tasks, the refreshes themselves.
 _scheduler = ThreadPoolExecutor(1, thread_name_prefix="eta-schedule")
-_refresher = ThreadPoolExecutor(1, thread_name_prefix="eta-refresh")
+# Two: one refresh's queries overlap another's computing.
+REFRESH_THREADS = 2
+_refresher = ThreadPoolExecutor(REFRESH_THREADS, thread_name_prefix="eta-refresh")
 
 
 def etas_positions_schedule(moved: Iterable[tuple[str, str]]) -> Future[int]:
@@ -101,7 +103,7 @@ def etas_refresh_enqueue(
 _pending: dict[tuple[str, str], set[str] | None] = {}
 _beat_chunks: deque[tuple[str, list[str] | None]] = deque()
 _pending_lock = threading.Lock()
-_drain_queued = False
+_drains = 0  # queued or running
 
 
 def _refresh_soon(key: tuple[str, str], driver_ids: list[str] | None) -> None:
@@ -118,27 +120,31 @@ def _refresh_soon(key: tuple[str, str], driver_ids: list[str] | None) -> None:
 
 
 def _queue_drain() -> None:
-    """Have `_drain` run once more unless it is queued already. Caller holds the lock."""
-    global _drain_queued
-    if not _drain_queued:
-        _drain_queued = True
+    """Have one more `_drain` run unless every refresh thread has one. Caller holds the lock;
+    a drain that finishes queues the next when work is left, so none is lost."""
+    global _drains
+    if _drains < REFRESH_THREADS:
+        _drains += 1
         _refresher.submit(_drain)
 
 
 def _drain() -> None:
-    global _drain_queued
-    with _pending_lock:
-        work = dict(_pending)
-        _pending.clear()
-        chunk = _beat_chunks.popleft() if _beat_chunks else None
-        _drain_queued = False
-    for (company_id, why), driver_ids in work.items():
-        _refresh_in_thread(company_id, None if driver_ids is None else sorted(driver_ids), why)
-    if chunk is not None:
-        _refresh_in_thread(chunk[0], chunk[1], "beat")
-    with _pending_lock:
-        if _pending or _beat_chunks:
-            _queue_drain()
+    global _drains
+    try:
+        with _pending_lock:
+            work = dict(_pending)
+            _pending.clear()
+            chunk = _beat_chunks.popleft() if _beat_chunks else None
+        for (company_id, why), driver_ids in work.items():
+            wanted = None if driver_ids is None else sorted(driver_ids)
+            _refresh_in_thread(company_id, wanted, why)
+        if chunk is not None:
+            _refresh_in_thread(chunk[0], chunk[1], "beat")
+    finally:
+        with _pending_lock:
+            _drains -= 1
+            if _pending or _beat_chunks:
+                _queue_drain()
 
 
 def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, why: Any) -> None:

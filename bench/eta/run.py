@@ -186,6 +186,7 @@ class Probe:
         self.due_sent: dict[str, float] = {}
         self.latencies: list[float] = []
         self.refreshes: list[int] = []
+        self.store_s: list[float] = []  # wall time of each refresh's compute and write
 
     def install(self) -> None:
         enqueue, store = eta_schedule.etas_refresh_enqueue, eta.etas_store
@@ -193,14 +194,16 @@ class Probe:
         def enqueue_probe(
             company_id: str, driver_ids: list[str] | None, *, why: str = "change"
         ) -> None:
-            for d in driver_ids or ():
+            for d in driver_ids if why == "position" and driver_ids else ():
                 self.due_sent.setdefault(d, self.last_sent[d])
             enqueue(company_id, driver_ids, why=why)
 
         def store_probe(**kwargs: Any) -> Any:
+            began = time.monotonic()
             results = store(**kwargs)
             done = time.monotonic()
             self.refreshes.append(len(results))
+            self.store_s.append(done - began)
             for r in results:
                 sent = self.due_sent.pop(r.driver_id, None)
                 if sent is not None:
@@ -276,6 +279,11 @@ def report(args: argparse.Namespace, result: dict[str, Any], probe: Probe) -> No
         f"refreshes: {len(refreshes)} (drivers each: mean "
         f"{statistics.fmean(refreshes or [0]):.1f}, max {max(refreshes or [0])}); "
         f"drivers' ETAs after a due batch: {len(lat)}"
+    )
+    stores = sorted(probe.store_s) or [0.0]
+    print(
+        f"one refresh (compute, write, commit): mean {1000 * statistics.fmean(stores):.0f} ms, "
+        f"p95 {1000 * stores[int(0.95 * (len(stores) - 1))]:.0f} ms"
     )
     print(
         f"batch -> stored ETAs: p50 {pct(0.5):.0f} ms, p95 {pct(0.95):.0f} ms, "
