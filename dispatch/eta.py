@@ -34,6 +34,7 @@ from atmr.list_cache import lists_changed
 from bookings.models import Booking
 from dispatch.adapters import place_extra_seconds, stop_service_seconds
 from dispatch.engine.geo import Location
+from dispatch.engine.travel.providers import PairTimes
 from dispatch.eta_schedule import recently_refreshed
 from dispatch.live_plan import LIVE_STATUSES, LivePlan, LiveStop, live_plans
 from dispatch.models import DispatchSettings
@@ -138,36 +139,71 @@ def etas_store(
     )
     drivers = _drivers(company_id, plans)
     shifts = _shifts(company_id, plans, now.astimezone(company.tz).date())
-    results = [
-        driver_etas(plan, drivers.get(driver_id), shifts.get(driver_id), context)
-        for driver_id, plan in plans.items()
-    ]
+    results = drivers_etas(
+        [(plan, drivers.get(d), shifts.get(d)) for d, plan in plans.items()], context
+    )
     _write(company_id, results, now)
     _announce(company_id, results, now.astimezone(company.tz))
     return results
 
 
 # --- computing --------------------------------------------------------------------------------
+Visit = tuple[LivePlan, dict[str, Any] | None, Shift | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where one driver's points sit in the shared point list."""
+
+    plan: LivePlan
+    clock: datetime
+    start: Start
+    base: int
+    directs: dict[str, tuple[int, int]]
+
+
+def drivers_etas(visits: Sequence[Visit], context: _Context) -> list[DriverEtas]:
+    """The ETAs of several drivers' live plans (no queries). One travel request for all of
+    them: one cache read and, for the legs not cached (mostly each driver's position to its
+    next stop), a few OSRM tables, instead of as many as drivers."""
+    points: list[Location] = []
+    pairs: list[tuple[int, int]] = []
+    layouts = []
+    for plan, driver, shift in visits:
+        origin, clock, start = _start(plan, driver, shift, context)
+        base = len(points)
+        local = [origin, *(Location(s.lat, s.lon) for s in plan.stops)]
+        directs = _direct_pairs(plan.stops, local)
+        points += local
+        pairs += [(base + i, base + i + 1) for i in range(len(plan.stops))]
+        shifted = {k: (base + a, base + b) for k, (a, b) in directs.items()}
+        pairs += shifted.values()
+        layouts.append(_Layout(plan, clock, start, base, shifted))
+    times = travel_pairs_provider().pairs(points, pairs) if pairs else None
+    return [_timed(layout, times, context) for layout in layouts]
+
+
 def driver_etas(
     plan: LivePlan, driver: dict[str, Any] | None, shift: Shift | None, context: _Context
 ) -> DriverEtas:
     """The ETAs of one driver's live plan (no queries: the travel provider only)."""
-    origin, clock, start = _start(plan, driver, shift, context)
-    points = [origin, *(Location(s.lat, s.lon) for s in plan.stops)]
-    legs = [(i, i + 1) for i in range(len(plan.stops))]
-    directs = _direct_pairs(plan.stops, points)
-    times = travel_pairs_provider().pairs(points, [*legs, *directs.values()])
-    source = "straight_line" if times.fallback or travel_source() != "osrm" else "osrm"
-    result = DriverEtas(plan.driver_id, start, source)
+    return drivers_etas([(plan, driver, shift)], context)[0]
+
+
+def _timed(layout: _Layout, times: PairTimes | None, context: _Context) -> DriverEtas:
+    plan, clock, base = layout.plan, layout.clock, layout.base
+    mine = {(base + i, base + i + 1) for i in range(len(plan.stops))} | set(layout.directs.values())
+    estimated = times is None or travel_source() != "osrm" or bool(mine & times.fallback)
+    result = DriverEtas(plan.driver_id, layout.start, "straight_line" if estimated else "osrm")
     for i, stop in enumerate(plan.stops):
-        arrival, departure = _visit(
-            stop, clock + timedelta(seconds=times.seconds[i, i + 1]), context
-        )
+        assert times is not None  # a plan with stops has legs
+        leg = timedelta(seconds=times.seconds[base + i, base + i + 1])
+        arrival, departure = _visit(stop, clock + leg, context)
         result.stops.append((stop, arrival, departure))
         clock = departure
         _note(result, stop, arrival, departure)
-    for booking_id, pair in directs.items():
-        if booking_id in result.trips:
+    for booking_id, pair in layout.directs.items():
+        if booking_id in result.trips and times is not None:
             result.trips[booking_id].direct_s = times.seconds[pair]
     for trip in result.trips.values():
         _judge(trip, context)

@@ -52,18 +52,35 @@ def _due_in_thread(moved: list[tuple[str, str]]) -> int:
 
 
 def etas_positions_due(moved: list[tuple[str, str]]) -> int:
-    """Refresh the drivers of `moved` not refreshed for a position in the last 30 s (one
-    `SET NX EX` each, shared by every process through the cache); return how many."""
+    """Refresh the drivers of `moved` not refreshed for a position in the last 30 s (a
+    `SET NX EX` each, one round trip for all, shared by every process); return how many."""
+    pairs = list(dict.fromkeys(moved))
     due: dict[str, list[str]] = defaultdict(list)
-    for company_id, driver_id in dict.fromkeys(moved):
-        try:
-            if cache.add(_COALESCE_KEY.format(driver_id), 1, timeout=POSITION_COALESCE_S):
-                due[company_id].append(driver_id)
-        except Exception:  # a cache outage: the minute's beat still refreshes everyone
-            logger.exception("ETA coalescing failed for driver %s", driver_id)
+    for (company_id, driver_id), claimed in zip(pairs, _claim([d for _, d in pairs]), strict=True):
+        if claimed:
+            due[company_id].append(driver_id)
     for company_id, driver_ids in due.items():
         etas_refresh_enqueue(company_id, driver_ids, why="position")
     return sum(len(d) for d in due.values())
+
+
+def _claim(driver_ids: list[str]) -> list[bool]:
+    """For each driver, whether this call set its coalescing key (it was not refreshed for a
+    position within 30 s). Redis: one pipeline of `SET NX EX`; when Redis fails every driver
+    counts as due (one refresh too many beats a minute of stale ETAs). Other caches (local
+    development): `add`."""
+    backend = getattr(cache, "_cache", None)
+    if not hasattr(backend, "get_client"):
+        return [cache.add(_COALESCE_KEY.format(d), 1, POSITION_COALESCE_S) for d in driver_ids]
+    try:
+        pipe = backend.get_client(write=True).pipeline(transaction=False)  # type: ignore[union-attr]
+        for driver_id in driver_ids:
+            key = cache.make_and_validate_key(_COALESCE_KEY.format(driver_id))
+            pipe.set(key, 1, nx=True, ex=POSITION_COALESCE_S)
+        return [bool(done) for done in pipe.execute()]
+    except Exception:
+        logger.warning("ETA coalescing: Redis failed, every driver of the flush is due")
+        return [True] * len(driver_ids)
 
 
 def etas_refresh_on_commit(company_id: UUID | str, driver_ids: Iterable[UUID | str | None]) -> None:
