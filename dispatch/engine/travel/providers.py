@@ -14,7 +14,7 @@ from dispatch.engine.closing import ClosesOnExit
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.kvstore import InMemoryStore, KeyValueStore
 from dispatch.engine.osrm import CIRCUIT_OPEN, OsrmClient, OsrmError
-from dispatch.engine.travel.blocks import Block, plan_blocks
+from dispatch.engine.travel.blocks import Block, plan_blocks, split_rectangle
 from dispatch.engine.travel.breaker import BreakerState, CircuitBreaker
 from dispatch.engine.travel.cell_cache import UNREACHABLE, Cell, CellCache
 
@@ -169,13 +169,24 @@ class OsrmMatrixProvider(ClosesOnExit):
             if (i, j) not in cells:
                 missing.setdefault(i, set()).add(j)
         if missing:
-            fetched = self._fetch(points, plan_blocks(missing, len(points), self.max_table_size))
+            fetched = self._fetch(
+                points, self._blocks(missing, len(points), sparse=wanted is not None)
+            )
             self.cache.set_many(points, fetched)
             cells.update(fetched)
         fallback = {pair for pair in pairs if cells.get(pair, UNREACHABLE) == UNREACHABLE}
         for i, j in fallback:
             cells[i, j] = straight_line.estimate(points[i], points[j])
         return cells, fallback
+
+    def _blocks(self, missing: dict[int, set[int]], n_points: int, *, sparse: bool) -> list[Block]:
+        """A matrix's missing cells by `plan_blocks`; a few scattered pairs (`pairs`: each
+        driver's position to its next stop) as one rectangle of their sources by their
+        destinations, cut to the table size: a handful of requests, not one per pair."""
+        if not sparse:
+            return plan_blocks(missing, n_points, self.max_table_size)
+        columns = sorted({c for cols in missing.values() for c in cols})
+        return split_rectangle(sorted(missing), columns, self.max_table_size)
 
     def _fetch(self, points: list[Location], blocks: list[Block]) -> dict[Pair, Cell]:
         """OSRM answers for the blocks that succeeded; failed blocks are simply absent."""
