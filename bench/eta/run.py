@@ -258,7 +258,10 @@ def load(
                 eta_schedule.etas_positions_schedule(moved)
         time.sleep(max(0.0, FLUSH_S - (time.monotonic() - now)))
     wall = time.monotonic() - start
-    time.sleep(3.0)  # let the last refreshes land (their latencies count; CPU is per wall)
+    # Let the last refreshes land (their latencies count; the CPU share is per load second).
+    settle = time.monotonic() + 60
+    while time.monotonic() < settle and (eta_schedule._drains or eta_schedule._pending):
+        time.sleep(0.1)
     return {"batches": batches_sent, "wall": wall, "cpu": eta_threads_cpu() - cpu0}
 
 

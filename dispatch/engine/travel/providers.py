@@ -182,10 +182,12 @@ class OsrmMatrixProvider(ClosesOnExit):
     def _blocks(self, missing: dict[int, set[int]], n_points: int, *, sparse: bool) -> list[Block]:
         """A matrix's missing cells by `plan_blocks`; a few scattered pairs (`pairs`: each
         driver's position to its next stop) as one rectangle of their sources by their
-        destinations, cut to the table size: a handful of requests, not one per pair."""
-        if not sparse:
-            return plan_blocks(missing, n_points, self.max_table_size)
+        destinations (at most one full table's cells), not one request per pair."""
         columns = sorted({c for cols in missing.values() for c in cols})
+        half = self.max_table_size // 2
+        if not sparse or len(missing) * len(columns) > half * half:
+            # Many legs missing (a cold cache): the rectangle would fetch far more than needed.
+            return plan_blocks(missing, n_points, self.max_table_size)
         return split_rectangle(sorted(missing), columns, self.max_table_size)
 
     def _fetch(self, points: list[Location], blocks: list[Block]) -> dict[Pair, Cell]:
