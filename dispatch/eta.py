@@ -35,7 +35,7 @@ from bookings.models import Booking
 from dispatch.adapters import place_extra_seconds, stop_service_seconds
 from dispatch.engine.geo import Location
 from dispatch.engine.travel.providers import PairTimes
-from dispatch.eta_schedule import recently_refreshed
+from dispatch.eta_coalesce import recently_refreshed
 from dispatch.live_plan import LIVE_STATUSES, LivePlan, LiveStop, live_plans
 from dispatch.models import DispatchSettings
 from dispatch.selectors import dispatch_settings_get
@@ -104,7 +104,7 @@ def company_etas_refresh(
     `why`: after a `change` (a trip's status or driver, a run applied), a driver of
     `driver_ids` with nothing left today hears so (an `eta_updated` without stops); after a
     `position` batch an idle driver is left alone; the minute's `beat` skips the drivers a
-    position refreshed within the last 30 s (`eta_schedule.recently_refreshed`)."""
+    position refreshed within the last 30 s (`eta_coalesce.recently_refreshed`)."""
     wanted = None if driver_ids is None else [str(d) for d in driver_ids]
     if wanted is not None and not wanted:
         return []

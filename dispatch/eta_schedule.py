@@ -23,14 +23,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
+from celery import current_app
 from django.conf import settings
-from django.core.cache import cache
 from django.db import close_old_connections, connections, transaction
 
-logger = logging.getLogger(__name__)
+from dispatch.eta_coalesce import positions_claim
 
-POSITION_COALESCE_S = 30
-_COALESCE_KEY = "eta:due:{}"
+logger = logging.getLogger(__name__)
+REFRESH_TASK = "dispatch.refresh_driver_etas"
+
 # Coalescing and enqueueing after a flush; and, with eager tasks, the refreshes themselves.
 _scheduler = ThreadPoolExecutor(1, thread_name_prefix="eta-schedule")
 # Two: one refresh's queries overlap another's computing.
@@ -56,31 +57,13 @@ def etas_positions_due(moved: list[tuple[str, str]]) -> int:
     `SET NX EX` each, one round trip for all, shared by every process); return how many."""
     pairs = list(dict.fromkeys(moved))
     due: dict[str, list[str]] = defaultdict(list)
-    for (company_id, driver_id), claimed in zip(pairs, _claim([d for _, d in pairs]), strict=True):
+    claims = positions_claim([d for _, d in pairs])
+    for (company_id, driver_id), claimed in zip(pairs, claims, strict=True):
         if claimed:
             due[company_id].append(driver_id)
     for company_id, driver_ids in due.items():
         etas_refresh_enqueue(company_id, driver_ids, why="position")
     return sum(len(d) for d in due.values())
-
-
-def _claim(driver_ids: list[str]) -> list[bool]:
-    """For each driver, whether this call set its coalescing key (it was not refreshed for a
-    position within 30 s). Redis: one pipeline of `SET NX EX`; when Redis fails every driver
-    counts as due (one refresh too many beats a minute of stale ETAs). Other caches (local
-    development): `add`."""
-    backend = getattr(cache, "_cache", None)
-    if not hasattr(backend, "get_client"):
-        return [cache.add(_COALESCE_KEY.format(d), 1, POSITION_COALESCE_S) for d in driver_ids]
-    try:
-        pipe = backend.get_client(write=True).pipeline(transaction=False)  # type: ignore[union-attr]
-        for driver_id in driver_ids:
-            key = cache.make_and_validate_key(_COALESCE_KEY.format(driver_id))
-            pipe.set(key, 1, nx=True, ex=POSITION_COALESCE_S)
-        return [bool(done) for done in pipe.execute()]
-    except Exception:
-        logger.warning("ETA coalescing: Redis failed, every driver of the flush is due")
-        return [True] * len(driver_ids)
 
 
 def etas_refresh_on_commit(company_id: UUID | str, driver_ids: Iterable[UUID | str | None]) -> None:
@@ -90,27 +73,18 @@ def etas_refresh_on_commit(company_id: UUID | str, driver_ids: Iterable[UUID | s
         transaction.on_commit(lambda: etas_refresh_enqueue(str(company_id), wanted))
 
 
-def recently_refreshed(driver_ids: list[str]) -> set[str]:
-    """Those of `driver_ids` a position refreshed within the last 30 s (one cache read)."""
-    keys = {_COALESCE_KEY.format(d): d for d in driver_ids}
-    try:
-        return {keys[k] for k in cache.get_many(list(keys))}
-    except Exception:  # a cache outage: refresh them all
-        logger.exception("Reading the ETA coalescing keys failed")
-        return set()
-
-
 def etas_refresh_enqueue(
     company_id: str, driver_ids: list[str] | None, *, why: str = "change"
 ) -> None:
     """A refresh of these drivers (None: all the company's) by a worker, or without one on the
     background thread (in-line under tests). `why`: see eta.company_etas_refresh."""
-    from dispatch.tasks import refresh_driver_etas
-
-    if refresh_driver_etas.app.conf.task_always_eager and settings.DISPATCH_EAGER_IN_THREAD:
+    if not current_app.conf.task_always_eager:
+        # By name: dispatch.tasks imports this module (the minute's beat enqueues through it).
+        current_app.send_task(REFRESH_TASK, args=[company_id, driver_ids, why])
+    elif settings.DISPATCH_EAGER_IN_THREAD:
         _refresh_soon((company_id, why), driver_ids)
     else:
-        refresh_driver_etas.delay(company_id, driver_ids, why)
+        _refresh(company_id, driver_ids, why)
 
 
 # Without a worker: what is waiting for the background thread, merged per company (None: all
@@ -164,12 +138,18 @@ def _drain() -> None:
                 _queue_drain()
 
 
-def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, why: Any) -> None:
+def _refresh(company_id: str, driver_ids: list[str] | None, why: Any) -> None:
+    # Imported here: the booking services and the sockets import this module at start-up,
+    # the ETAs bring the dispatch selectors and adapters.
     from dispatch.eta import company_etas_refresh
 
+    company_etas_refresh(company_id=company_id, driver_ids=driver_ids, why=why)
+
+
+def _refresh_in_thread(company_id: str, driver_ids: list[str] | None, why: Any) -> None:
     close_old_connections()
     try:
-        company_etas_refresh(company_id=company_id, driver_ids=driver_ids, why=why)
+        _refresh(company_id, driver_ids, why)
     except Exception:
         logger.exception("ETA refresh of company %s failed", company_id)
     finally:

@@ -4,9 +4,13 @@ socket's path."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import time
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
 from django.core.cache import cache
 
@@ -98,3 +102,60 @@ def test_the_beat_skips_drivers_a_position_just_refreshed(company):
         b.driver_id: b.eta_computed_at for b in Booking.objects.filter(id__in=[t.id for t in trips])
     }
     assert computed == {moving.id: None, silent.id: NOW}
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own (port 8111, this worktree's range), to stop."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    url = "redis://127.0.0.1:8111/0"
+    process = subprocess.Popen(
+        [binary, "--port", "8111", "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client, deadline = redis.Redis.from_url(url, socket_timeout=1), time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "atmr.redis_cache.ReusingRedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": "eta-coalescing-test",
+            }
+        }
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.mark.django_db
+@pytest.mark.clock(NOW)
+def test_coalescing_fails_open_when_redis_is_down(company, own_redis):
+    driver = DriverFactory(company=company)
+    pair = (str(company.id), str(driver.id))
+    assert etas_positions_due([pair]) == 1
+    assert etas_positions_due([pair]) == 0
+    own_redis.terminate()
+    own_redis.wait(timeout=10)
+    # Stale ETAs are worse than one refresh too many.
+    assert etas_positions_due([pair]) == 1
+
+
+def test_the_refresh_task_is_sent_by_its_registered_name():
+    import dispatch.tasks  # noqa: F401  # registers the tasks
+    from atmr.celery import app
+    from dispatch.eta_schedule import REFRESH_TASK
+
+    assert REFRESH_TASK in app.tasks
