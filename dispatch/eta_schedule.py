@@ -1,16 +1,18 @@
 """When ETAs are recomputed: on position batches (coalesced), on trip changes, every minute.
 
 - Positions: `etas_positions_schedule` is called by the positions writer after each flush
-  with the drivers that moved. It returns at once: the coalescing (one Redis `SET NX EX` per
-  driver, `POSITION_COALESCE_S`) and the enqueueing run on a thread of their own, never on
-  the socket's path. A driver recomputed less than 30 s ago is skipped; the others of one
-  flush go to one task per company (one refresh, a constant number of queries).
+  with the drivers that moved. It returns at once: the coalescing (a Redis `SET NX EX` per
+  driver, one pipeline per flush: dispatch/eta_coalesce.py) and the enqueueing run on a
+  thread of their own, never on the socket's path. A driver recomputed less than 30 s ago
+  is skipped; the others of one flush go to one task per company (one refresh, a constant
+  number of queries).
 - Trip changes (status, driver, times): `etas_refresh_on_commit` from the booking services.
 - Beat: `dispatch.tasks.refresh_etas` every minute for every company with trips under way.
 
-With a worker (REDIS_URL) these are Celery tasks. With eager tasks (no worker) a refresh
-runs on one background thread of this process, so neither a request nor a socket waits for
-it; tests (DISPATCH_EAGER_IN_THREAD off) run it in-line.
+With a worker (REDIS_URL) these are Celery tasks. With eager tasks (no worker) refreshes run
+on two background threads of this process, so neither a request nor a socket waits for them;
+tests (DISPATCH_EAGER_IN_THREAD off) run them in-line. ETAs are best effort: a refresh that
+cannot be queued is logged, and the minute's beat catches up.
 """
 
 from __future__ import annotations
@@ -80,7 +82,10 @@ def etas_refresh_enqueue(
     background thread (in-line under tests). `why`: see eta.company_etas_refresh."""
     if not current_app.conf.task_always_eager:
         # By name: dispatch.tasks imports this module (the minute's beat enqueues through it).
-        current_app.send_task(REFRESH_TASK, args=[company_id, driver_ids, why])
+        try:
+            current_app.send_task(REFRESH_TASK, args=[company_id, driver_ids, why])
+        except Exception:  # after a commit: a broker outage must not fail the request
+            logger.exception("Could not queue the ETA refresh of company %s", company_id)
     elif settings.DISPATCH_EAGER_IN_THREAD:
         _refresh_soon((company_id, why), driver_ids)
     else:
