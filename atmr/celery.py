@@ -23,6 +23,9 @@ metrics_signals_connect()
 app.conf.beat_schedule = {
     # A run whose process died is failed within DISPATCH_RUN_STALE_S (45 s) + 15 s.
     "dispatch-fail-stale-runs": {"task": "dispatch.tasks.fail_stale_runs", "schedule": 15.0},
+    # Every active driver's ETAs once a minute, besides positions and trip changes
+    # (dispatch/eta_schedule.py).
+    "dispatch-refresh-etas": {"task": "dispatch.refresh_etas", "schedule": 60.0},
     # Standing orders' trips booked up to each company's horizon (bookings/orders/services.py).
     "bookings-materialise-standing-orders": {
         "task": "bookings.materialise_standing_orders",

@@ -27,6 +27,11 @@ api = [
         "bookings/<uuid:booking_id>", bookings_api.BookingDetailApi.as_view(), name="booking-detail"
     ),
     path(
+        "bookings/<uuid:booking_id>/status",
+        bookings_api.BookingStatusApi.as_view(),
+        name="booking-status",
+    ),
+    path(
         "bookings/<uuid:booking_id>/cancel",
         bookings_api.BookingCancelApi.as_view(),
         name="booking-cancel",

@@ -227,6 +227,19 @@ class CancelBookingsForm(forms.Form):
         code.choices = [("", "---------"), *choices]
 
 
+# Written by the ETAs (dispatch/eta.py) and the driver's phone (arrived), never typed.
+LIVE = [
+    "eta_pickup",
+    "eta_dropoff",
+    "lateness",
+    "ride_too_long",
+    "eta_source",
+    "eta_computed_at",
+    "arrived_at",
+    "no_show_after",
+]
+
+
 @admin.register(Booking)
 class BookingAdmin(CompanyScopedAdmin):
     form = BookingAdminForm
@@ -242,9 +255,12 @@ class BookingAdmin(CompanyScopedAdmin):
         "vehicle",
         "cancel_code",
         "cancelled_late",
+        "lateness",
+        "eta_pickup",
     ]
     list_filter = [
         "status",
+        "lateness",
         ("scheduled_at", admin.DateFieldListFilter),
         ("driver", admin.RelatedOnlyFieldListFilter),
         "mobility",
@@ -286,6 +302,7 @@ class BookingAdmin(CompanyScopedAdmin):
             ("Dispatch", {"fields": dispatch}),
         ]
         if obj is not None:
+            sets.append(("Live day", {"fields": LIVE}))
             reason = ["cancel_code", "cancel_reason", "cancelled_late", "cancelled_at"]
             sets.append(("Cancellation or no-show", {"fields": reason}))
         if obj is None:
@@ -303,6 +320,7 @@ class BookingAdmin(CompanyScopedAdmin):
             "series",
             "cancelled_late",
             "cancelled_at",
+            *LIVE,
         ]
         if obj is None:
             return readonly

@@ -34,6 +34,7 @@ from bookings.serializers import (
     BookingListQuerySerializer,
     BookingOutputSerializer,
     BookingReadyInputSerializer,
+    BookingStatusInputSerializer,
     BookingUpdateInputSerializer,
     ClientInputSerializer,
     ClientOutputSerializer,
@@ -98,12 +99,13 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
             ordering=params["ordering"],
             cancel_code=params.get("cancel_code"),
             cancelled_late=params.get("cancelled_late"),
+            late=params.get("late"),
         )
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """List bookings, filtered by local day, status, driver, client, will-call state,
-        reason code or late cancellation (drivers: their own)."""
+        reason code, late cancellation or lateness (drivers: their own)."""
         return super().get(request, *args, **kwargs)
 
     def rows(self, queryset: QuerySet[Booking]) -> list[dict[str, Any]]:
@@ -156,6 +158,35 @@ class BookingCancelApi(_BookingApi):
         booking = self.get_booking(booking_id)
         data = self.validated(BookingCancelInputSerializer)
         return self.respond(services.booking_cancel(booking=booking, **data))
+
+
+class BookingStatusApi(_BookingApi):
+    write_roles = EVERYONE
+
+    @extend_schema(
+        request=BookingStatusInputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            409: conflict(
+                "the status cannot follow the current one (`invalid_transition`; for drivers "
+                "one step at a time), the no-show wait after arriving is not over "
+                "(`no_show_wait`), or the booking changed meanwhile."
+            ),
+        },
+    )
+    def post(self, request: Request, booking_id: UUID) -> Response:
+        """Move a trip along: en route, arrived (starts the no-show wait), on board, completed,
+        no-show (drivers: their own trips, one step at a time)."""
+        booking = self.get_booking(booking_id)
+        data = self.validated(BookingStatusInputSerializer)
+        services.booking_set_status(
+            booking=booking,
+            status=data["status"],
+            driver=booking.driver if self.driver_id else None,
+            code=data.get("code"),
+            reason=data["reason"],
+        )
+        return self.respond(self.get_booking(booking_id))
 
 
 class BookingAssignApi(_BookingApi):

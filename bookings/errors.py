@@ -25,3 +25,9 @@ class BookingTimeOutOfRange(DomainError):
 
 class BookingInPast(DomainError):
     code = "booking_in_past"
+
+
+class NoShowTooEarly(Conflict):
+    """The driver arrived less than the company's no-show wait ago."""
+
+    code = "no_show_wait"

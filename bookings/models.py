@@ -88,10 +88,16 @@ class Booking(models.Model):
         PENDING = "pending", "Pending"
         ASSIGNED = "assigned", "Assigned"
         EN_ROUTE = "en_route", "En route"
+        ARRIVED = "arrived", "Arrived at pick-up"
         ON_BOARD = "on_board", "On board"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         NO_SHOW = "no_show", "No-show"
+
+    class Lateness(models.TextChoices):
+        ON_TIME = "on_time", "On time"
+        AT_RISK = "at_risk", "At risk"
+        LATE = "late", "Late"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="bookings")
@@ -204,6 +210,37 @@ class Booking(models.Model):
         db_default=False,
         help_text="Coordinates of a stop came from the geocoder, not from a person or a place.",
     )
+    # The live day (dispatch/eta.py): where the driver is expected, recomputed from its
+    # position, its trips' statuses and the clock. Written in bulk without touching
+    # `updated_at`, which a dispatch run compares to tell an edited trip from one it loaded.
+    eta_pickup = models.DateTimeField(null=True, blank=True, help_text="Expected pick-up.")
+    eta_dropoff = models.DateTimeField(null=True, blank=True, help_text="Expected drop-off.")
+    eta_computed_at = models.DateTimeField(null=True, blank=True)
+    eta_source = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Travel times behind the ETAs: osrm or straight_line.",
+    )
+    lateness = models.CharField(
+        max_length=10,
+        choices=Lateness.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="From the ETAs: late, at risk (less slack than the company's margin), on time.",
+    )
+    ride_too_long = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="At the ETAs the patient would ride longer than the maximum ride time.",
+    )
+    # The driver at the pick-up: the no-show wait runs until `no_show_after`.
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    no_show_after = models.DateTimeField(
+        null=True, blank=True, help_text="A no-show may be reported from then on."
+    )
 
     class Meta:
         ordering = ["scheduled_at"]
@@ -246,6 +283,12 @@ class Booking(models.Model):
             models.Index(fields=["company", "scheduled_at"], name="booking_company_time"),
             # A driver's day (driver app, manual-assign conflict check).
             models.Index(fields=["driver", "scheduled_at"], name="booking_driver_time"),
+            # GET /api/bookings?date=&late=true: the company's late trips (few rows).
+            models.Index(
+                fields=["company", "scheduled_at"],
+                condition=Q(lateness__in=["late", "at_risk"]),
+                name="booking_late",
+            ),
             # Status filters and the dispatcher's "pending" board.
             models.Index(fields=["company", "status", "scheduled_at"], name="booking_status"),
         ]

@@ -8,10 +8,17 @@ from typing import TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from bookings.models import Booking, Client
 
+LATE_STATES = (Booking.Lateness.LATE, Booking.Lateness.AT_RISK)
+UNDER_WAY = (
+    Booking.Status.ASSIGNED,
+    Booking.Status.EN_ROUTE,
+    Booking.Status.ARRIVED,
+    Booking.Status.ON_BOARD,
+)
 # Filters keep whatever a queryset yields (models, or `.values_list()` rows).
 _Row = TypeVar("_Row")
 
@@ -49,10 +56,13 @@ def booking_filter(
     ordering: str = "scheduled_at",
     cancel_code: str | None = None,
     cancelled_late: bool | None = None,
+    late: bool | None = None,
 ) -> QuerySet[Booking, _Row]:
     """The list's filters. Plain code rather than a FilterSet: this is the hottest read.
 
     `cancel_code` is a reason code's id or its code (the list is already one company's).
+    `late`: True keeps the trips under way (assigned to on board) whose ETAs make them late
+    or at risk (dispatch/eta.py), False the others.
     """
     if day is not None and tz is not None:
         qs = booking_on_day(qs, day, tz)
@@ -66,6 +76,9 @@ def booking_filter(
         qs = _by_reason_code(qs, cancel_code)
     if cancelled_late is not None:
         qs = qs.filter(cancelled_late=cancelled_late)
+    if late is not None:
+        flagged = Q(lateness__in=LATE_STATES, status__in=UNDER_WAY)
+        qs = qs.filter(flagged) if late else qs.exclude(flagged)
     return qs.order_by(ordering, "id")
 
 

@@ -125,6 +125,14 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "pickup_place",
             "dropoff_place",
             "geocoded",
+            "eta_pickup",
+            "eta_dropoff",
+            "eta_computed_at",
+            "eta_source",
+            "lateness",
+            "ride_too_long",
+            "arrived_at",
+            "no_show_after",
         ]
 
     @extend_schema_field(PlaceOutputSerializer)
@@ -383,6 +391,29 @@ class BookingCancelInputSerializer(serializers.Serializer):
     )
 
 
+class BookingStatusInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[
+            Booking.Status.EN_ROUTE,
+            Booking.Status.ARRIVED,
+            Booking.Status.ON_BOARD,
+            Booking.Status.COMPLETED,
+            Booking.Status.NO_SHOW,
+        ],
+        help_text="The trip's next status. Drivers: one step at a time (en_route, arrived, "
+        "on_board, completed; no_show from arrived once the company's wait is over).",
+    )
+    code = ReasonCodeChoiceField(
+        kind=ReasonCode.Kind.NO_SHOW,
+        required=False,
+        help_text="With no_show only: a no-show reason code of your company, its id or its code "
+        "(default `no_show`).",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, default="", help_text="Optional text."
+    )
+
+
 class BookingAssignInputSerializer(serializers.Serializer):
     driver = CompanyObjectField(Driver)
 
@@ -405,6 +436,12 @@ class BookingListQuerySerializer(serializers.Serializer):
         help_text="A reason code's id or code (system codes such as `series_ended` too).",
     )
     cancelled_late = serializers.BooleanField(required=False, allow_null=True, default=None)
+    late = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: trips under way whose ETAs make them late or at risk; false: the others.",
+    )
     will_call = serializers.ChoiceField(
         choices=["waiting", "released", "all"],
         required=False,

@@ -22,6 +22,7 @@ from bookings.errors import (
     BookingInvalidTransition,
     BookingNotEditable,
     BookingTimeOutOfRange,
+    NoShowTooEarly,
     VehicleUnsuitable,
 )
 from bookings.models import Booking, Client, Mobility, ReasonCode
@@ -33,6 +34,7 @@ from bookings.reasons import (
     reason_code_get,
 )
 from bookings.transitions import EDITABLE, can_transition, driver_step_refusal
+from dispatch.eta_schedule import etas_refresh_on_commit
 from drivers.models import Driver, Vehicle
 from places.errors import PickupRequired
 from places.services import coordinates_resolve
@@ -372,6 +374,7 @@ def booking_update(*, booking: Booking, changes: dict[str, Any]) -> Booking:
             raise VehicleUnsuitable(reason, field="mobility")
     booking.save(update_fields=[*updated, "updated_at"])
     _publish_change(booking, "changed")
+    etas_refresh_on_commit(booking.company_id, [booking.driver_id])
     return booking
 
 
@@ -451,6 +454,7 @@ def booking_cancel(
     )
     if driver_id:
         publish_on_commit(group_for_driver(driver_id), build_assignment(booking, "withdrawn"))
+    etas_refresh_on_commit(booking.company_id, [driver_id])
     return booking
 
 
@@ -463,11 +467,14 @@ def booking_set_status(
     code: ReasonCode | str | None = None,
     reason: str = "",
 ) -> Booking:
-    """Progress a trip (en route, on board, completed, no-show).
+    """Progress a trip (en route, arrived, on board, completed, no-show).
 
     With `driver`, the change comes from that driver's phone: only its own bookings, and only
-    the statuses a driver may set. A no-show records `code` (as in `booking_cancel`; None
-    records `no_show`) and the optional `reason`; a cancellation goes to `booking_cancel`.
+    the statuses a driver may set. `arrived` (at the pick-up) records `arrived_at` and starts
+    the company's no-show wait (`no_show_after`); a trip that arrived may be reported a no-show
+    only once the wait is over (NoShowTooEarly, 409 `no_show_wait`, field `status`). A no-show
+    records `code` (as in `booking_cancel`; None records `no_show`) and the optional `reason`;
+    a cancellation goes to `booking_cancel`. The driver's ETAs are recomputed on commit.
     """
     if driver is not None:
         if booking.driver_id != driver.id:
@@ -484,7 +491,10 @@ def booking_set_status(
     if status == Booking.Status.CANCELLED:
         return booking_cancel(booking=booking, code=code, reason=reason)
     values: dict[str, Any] = {}
-    if status == Booking.Status.NO_SHOW:
+    if status == Booking.Status.ARRIVED:
+        values = _arrival(booking)
+    elif status == Booking.Status.NO_SHOW:
+        _check_wait_over(booking)
         values = {
             "cancel_code": _reason_code(
                 booking, code, default=NO_SHOW, kind=ReasonCode.Kind.NO_SHOW
@@ -501,7 +511,30 @@ def booking_set_status(
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
     )
+    etas_refresh_on_commit(booking.company_id, [booking.driver_id])
     return booking
+
+
+def _arrival(booking: Booking) -> dict[str, Any]:
+    now = timezone.now()
+    wait = timedelta(minutes=company_get(company_id=booking.company_id).no_show_wait_minutes)
+    return {"arrived_at": now, "no_show_after": now + wait}
+
+
+def _check_wait_over(booking: Booking) -> None:
+    """A patient gets the company's wait after the driver arrived before being a no-show."""
+    if booking.status != Booking.Status.ARRIVED or booking.no_show_after is None:
+        return
+    now = timezone.now()
+    if now < booking.no_show_after:
+        tz = company_get(company_id=booking.company_id).tz
+        left = int((booking.no_show_after - now).total_seconds() + 59) // 60
+        raise NoShowTooEarly(
+            f"The driver arrived at {format_local(booking.arrived_at or now, tz)}: a no-show "
+            f"can be reported from {format_local(booking.no_show_after, tz)} "
+            f"(in {left} min).",
+            field="status",
+        )
 
 
 @transaction.atomic
@@ -526,6 +559,7 @@ def booking_assign(*, booking: Booking, driver: Driver, vehicle: Vehicle | None 
     if previous and previous != driver.id:
         publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
     _publish_change(booking, "assigned")
+    etas_refresh_on_commit(booking.company_id, [previous, driver.id])
     return booking
 
 
@@ -541,6 +575,7 @@ def booking_unassign(*, booking: Booking) -> Booking:
     if previous:
         publish_on_commit(group_for_driver(previous), build_assignment(booking, "withdrawn"))
     _insertions_on_commit(booking)
+    etas_refresh_on_commit(booking.company_id, [previous])
     return booking
 
 

@@ -12,7 +12,9 @@ S = Booking.Status
 ALLOWED: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.ASSIGNED, S.CANCELLED}),
     S.ASSIGNED: frozenset({S.PENDING, S.EN_ROUTE, S.CANCELLED, S.NO_SHOW, S.COMPLETED}),
-    S.EN_ROUTE: frozenset({S.ON_BOARD, S.NO_SHOW, S.CANCELLED, S.COMPLETED}),
+    S.EN_ROUTE: frozenset({S.ARRIVED, S.ON_BOARD, S.NO_SHOW, S.CANCELLED, S.COMPLETED}),
+    # At the pick-up: the no-show wait runs (bookings.services.booking_set_status).
+    S.ARRIVED: frozenset({S.ON_BOARD, S.NO_SHOW, S.CANCELLED, S.COMPLETED}),
     S.ON_BOARD: frozenset({S.COMPLETED}),
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -22,10 +24,12 @@ ALLOWED: dict[str, frozenset[str]] = {
 FINAL = frozenset(s for s, targets in ALLOWED.items() if not targets)
 # A driver moves a trip one step at a time (the phone, the API, any door): skipping a step
 # hides where the patient is. The office keeps ALLOWED's wider moves (e.g. marking a trip
-# completed after the fact).
+# completed after the fact). `arrived` may be skipped (the patient waits at the door), but a
+# driver reports a no-show only from there, once the company's wait is over.
 DRIVER_STEPS: dict[str, frozenset[str]] = {
     S.ASSIGNED: frozenset({S.EN_ROUTE}),
-    S.EN_ROUTE: frozenset({S.ON_BOARD, S.NO_SHOW}),
+    S.EN_ROUTE: frozenset({S.ARRIVED, S.ON_BOARD}),
+    S.ARRIVED: frozenset({S.ON_BOARD, S.NO_SHOW}),
     S.ON_BOARD: frozenset({S.COMPLETED}),
 }
 # Statuses a driver may set from the phone; the rest are the office's.

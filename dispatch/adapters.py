@@ -78,6 +78,15 @@ def _service_seconds(mobility: str, conf: DispatchSettings) -> int:
     return by_mobility.get(mobility, conf.service_walks_s)
 
 
+def stop_service_seconds(
+    booking: Booking, kind: str, conf: DispatchSettings, extra: dict[object, int]
+) -> int:
+    """Seconds at a trip's `pickup` or `dropoff` as a run plans them: by mobility, plus the
+    place's extra time (`place_extra_seconds`)."""
+    place = booking.pickup_place_id if kind == "pickup" else booking.dropoff_place_id
+    return _service_seconds(booking.mobility, conf) + extra.get(place, 0)
+
+
 def _places(booking: Booking) -> tuple[int, int]:
     """(seats, wheelchair places) the trip occupies; the patient in a wheelchair needs no seat."""
     if booking.mobility == Mobility.WHEELCHAIR:

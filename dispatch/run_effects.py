@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.db import transaction
 from django.db.models import Case, UUIDField, Value, When
 from django.utils import timezone
 
 from atmr.list_cache import lists_changed
 from bookings.models import Booking
+from dispatch.eta_schedule import etas_refresh_enqueue
 from dispatch.models import DispatchRun
 from realtime.events import (
     build_assignment,
@@ -109,6 +111,9 @@ def run_assignments_apply(run: DispatchRun) -> None:
     _publish_applied(run, fresh, gone)
     run.skipped, run.applied_at = [str(b) for b in skipped], now
     run.save(update_fields=["skipped", "applied_at"])
+    # The applied plan is the live plan now: every driver's ETAs follow it.
+    company_id = str(run.company_id)
+    transaction.on_commit(lambda: etas_refresh_enqueue(company_id, None))
 
 
 def _publish_applied(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -77,3 +78,36 @@ def _execute_in_thread(run_id: str) -> None:
         logger.exception("Dispatch run %s: background execution failed", run_id)
     finally:
         connections.close_all()  # this thread's own connections
+
+
+@shared_task(name="dispatch.refresh_driver_etas", ignore_result=True)
+def refresh_driver_etas(
+    company_id: str, driver_ids: list[str] | None = None, why: Any = "change"
+) -> int:
+    """Recompute the ETAs of these drivers (None: all the company's with trips left today;
+    see company_etas_refresh for `why`). Idempotent: a second run computes the same from
+    the same state."""
+    from dispatch.eta import company_etas_refresh
+
+    found = company_etas_refresh(company_id=company_id, driver_ids=driver_ids, why=why)
+    return len(found)
+
+
+# Drivers per task of the minute's refresh: short transactions, and a position's refresh
+# never waits behind a whole fleet's.
+BEAT_CHUNK = 200
+
+
+@shared_task(name="dispatch.refresh_etas", ignore_result=True)
+def refresh_etas() -> int:
+    """The minute's beat: the drivers with trips under way today of every company, in chunks
+    of `BEAT_CHUNK` (one task each); returns the number of companies."""
+    from dispatch.eta_schedule import etas_refresh_enqueue
+    from dispatch.live_plan import live_companies, live_driver_ids
+
+    companies = live_companies()
+    for company_id in companies:
+        drivers = live_driver_ids(company_id=company_id)
+        for i in range(0, len(drivers), BEAT_CHUNK):
+            etas_refresh_enqueue(company_id, drivers[i : i + BEAT_CHUNK], why="beat")
+    return len(companies)

@@ -9,10 +9,13 @@ from django.core.cache import cache
 
 from atmr.metrics import CountingBreaker
 from dispatch.engine.travel import MatrixProvider, OsrmMatrixProvider, StraightLineProvider
+from dispatch.engine.travel.providers import PairProvider
 
 
 @functools.cache
-def _provider_for(url: str, timeout_s: float, max_table_size: int) -> MatrixProvider:
+def _provider_for(
+    url: str, timeout_s: float, max_table_size: int
+) -> OsrmMatrixProvider | StraightLineProvider:
     if not url:
         return StraightLineProvider()
     # Django's cache is shared by every process (Redis in production), so the travel-time
@@ -26,6 +29,11 @@ def _provider_for(url: str, timeout_s: float, max_table_size: int) -> MatrixProv
 
 
 def travel_provider() -> MatrixProvider:
+    return _provider_for(settings.OSRM_URL, settings.OSRM_TIMEOUT_S, settings.OSRM_MAX_TABLE_SIZE)
+
+
+def travel_pairs_provider() -> PairProvider:
+    """The same provider, for callers that need a few legs rather than a matrix (ETAs)."""
     return _provider_for(settings.OSRM_URL, settings.OSRM_TIMEOUT_S, settings.OSRM_MAX_TABLE_SIZE)
 
 

@@ -18,9 +18,12 @@ from realtime.schemas import (
     DispatchRunEvent,
     DriverPositionEvent,
     ErrorEvent,
+    EtaStop,
+    EtaUpdatedEvent,
     HelloEvent,
     InsertionProposedEvent,
     InsertionSummary,
+    LateRiskEvent,
     RunStatus,
 )
 
@@ -87,6 +90,42 @@ def build_driver_position(driver_id: str, position: Position) -> DriverPositionE
         "speed": position.speed,
         "heading": position.heading,
         "accuracy": position.accuracy,
+    }
+
+
+def build_eta_updated(
+    *, driver_id: str, computed_at: datetime, start: str, source: str, stops: list[EtaStop]
+) -> EtaUpdatedEvent:
+    return {
+        "type": "eta_updated",
+        "driver_id": driver_id,
+        "computed_at": computed_at.isoformat(),
+        "start": start,  # type: ignore[typeddict-item]  # dispatch.eta.Start, the same Literal
+        "source": source,
+        "stops": stops,
+    }
+
+
+def build_late_risk(
+    booking: Booking,
+    *,
+    previous: str,
+    reason: str | None,
+    slack_seconds: int | None,
+    eta_pickup: datetime | None,
+    eta_dropoff: datetime | None,
+) -> LateRiskEvent:
+    """`booking` carries its new `lateness` and `ride_too_long`."""
+    return {
+        "type": "late_risk",
+        "booking": booking_summary(booking),
+        "lateness": booking.lateness,  # type: ignore[typeddict-item]  # Booking.Lateness values
+        "previous": previous,  # type: ignore[typeddict-item]
+        "reason": reason,  # type: ignore[typeddict-item]
+        "slack_seconds": slack_seconds,
+        "ride_too_long": booking.ride_too_long,
+        "eta_pickup": eta_pickup.isoformat() if eta_pickup else None,
+        "eta_dropoff": eta_dropoff.isoformat() if eta_dropoff else None,
     }
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from channels.db import DatabaseSyncToAsync
 
 from atmr import metrics
+from dispatch.eta_schedule import etas_positions_schedule
 from drivers.locations import DriverBatch, Position, StoreResult, location_batches_store
 from realtime.events import build_driver_position
 from realtime.groups import group_for_company_dispatch
@@ -99,6 +100,13 @@ class LocationWriter:
         for (_, future), result in zip(taken, results, strict=True):
             if not future.done():  # a socket closed meanwhile: its batch is stored all the same
                 future.set_result(result)
+        moved = [
+            (b.company_id, b.driver_id)
+            for b, r in zip(batches, results, strict=True)
+            if isinstance(r, Position)
+        ]
+        if moved:  # returns at once: coalescing and ETAs run off the loop (dispatch/eta_schedule)
+            etas_positions_schedule(moved)
         await positions_publish(batches, results)
 
 

@@ -76,6 +76,51 @@ class DriverPositionEvent(TypedDict):
     accuracy: float | None
 
 
+# Booking.Lateness's values ("" before a trip's first ETA).
+Lateness = Literal["on_time", "at_risk", "late", ""]
+
+
+class EtaStop(TypedDict):
+    """One stop still to do, in driving order: `eta` the expected arrival, `departure` when
+    the driver leaves it (after waiting for the window and the service), ISO 8601."""
+
+    booking_id: str | None  # None for a break
+    kind: Literal["pickup", "dropoff", "break"]
+    eta: str
+    departure: str
+    lateness: Lateness
+    ride_too_long: bool
+
+
+class EtaUpdatedEvent(TypedDict):
+    """A driver's recomputed ETAs: all its stops left today (dispatch/eta.py)."""
+
+    type: Literal["eta_updated"]
+    driver_id: str
+    computed_at: str
+    # Where the ETAs start: the driver's fresh position, the plan's previous stop, its shift
+    # start, or now at the first stop.
+    start: Literal["position", "plan", "shift", "now"]
+    source: str  # travel times: osrm or straight_line
+    stops: list[EtaStop]
+
+
+class LateRiskEvent(TypedDict):
+    """A trip's lateness changed (or its ride became too long)."""
+
+    type: Literal["late_risk"]
+    booking: BookingSummary
+    lateness: Lateness
+    previous: Lateness
+    # Why: the pick-up window's end, the appointment, or the maximum ride time; None when on
+    # time again.
+    reason: Literal["pickup_window", "appointment", "ride_time"] | None
+    slack_seconds: int | None  # negative when late
+    ride_too_long: bool
+    eta_pickup: str | None
+    eta_dropoff: str | None
+
+
 class ChatSender(TypedDict):
     id: str | None
     email: str

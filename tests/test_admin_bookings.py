@@ -87,7 +87,7 @@ def test_status_field_offers_only_the_allowed_steps(company, staff_web):
     )
     page = staff_web.get(f"/admin/bookings/booking/{booking.id}/change/")
     choices = {value for value, _ in page.context["adminform"].form.fields["status"].choices}
-    assert choices == {"en_route", "on_board", "no_show", "cancelled", "completed"}
+    assert choices == {"en_route", "arrived", "on_board", "no_show", "cancelled", "completed"}
 
 
 @pytest.mark.parametrize("status", Booking.Status.values)

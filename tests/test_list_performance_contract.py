@@ -52,6 +52,15 @@ def _varied_bookings(company: Company) -> None:
         price=Decimal("120.50"),
         notes="Rampe d'accès — côté lac",
         appointment_at=at(10, 30),
+        # The live day's fields (dispatch/eta.py, arrival at the pick-up).
+        eta_pickup=at(9, 4) + timedelta(microseconds=250000),
+        eta_dropoff=at(10, 31),
+        eta_computed_at=at(8, 59),
+        eta_source="osrm",
+        lateness="late",
+        ride_too_long=True,
+        arrived_at=at(9, 3),
+        no_show_after=at(9, 8),
     )
     BookingFactory(
         company=company,

@@ -52,4 +52,6 @@ def test_the_booking_list_reads_each_column_once():
     # 33 + will_call, released_at, ready_link_version + standing_order, occurrence_date
     # + cancel_code (id, code, label), cancelled_late, cancelled_at
     # + pickup_place, dropoff_place, geocoded
-    assert len(names) == len(set(names)) == 46
+    # + eta_pickup, eta_dropoff, eta_computed_at, eta_source, lateness, ride_too_long,
+    #   arrived_at, no_show_after (the live day)
+    assert len(names) == len(set(names)) == 54

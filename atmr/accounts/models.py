@@ -65,6 +65,20 @@ class Company(models.Model):
         validators=[MaxValueValidator(720)],
         help_text="A cancellation later than this many hours before the pick-up is late.",
     )
+    # The live day: a trip whose ETA leaves less slack than this is at risk (dispatch/eta.py);
+    # a driver at the pick-up waits this long before it may report a no-show.
+    late_margin_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        db_default=5,
+        validators=[MaxValueValidator(120)],
+        help_text="A trip with less slack than this many minutes at its ETA is at risk.",
+    )
+    no_show_wait_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        db_default=5,
+        validators=[MaxValueValidator(60)],
+        help_text="Minutes a driver waits at the pick-up before a no-show may be reported.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

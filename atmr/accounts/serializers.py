@@ -75,4 +75,6 @@ class CompanyOutputSerializer(serializers.ModelSerializer):
             "window_after_minutes",
             "will_call_window_minutes",
             "cancel_notice_hours",
+            "late_margin_minutes",
+            "no_show_wait_minutes",
         ]

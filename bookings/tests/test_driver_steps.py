@@ -30,7 +30,9 @@ def _trip(company, driver, status="assigned", at=None):
         ("assigned", "on_board"),
         ("assigned", "no_show"),
         ("en_route", "completed"),
+        ("en_route", "no_show"),  # a no-show is reported at the pick-up, after the wait
         ("on_board", "no_show"),
+        ("arrived", "completed"),
         ("assigned", "cancelled"),
         ("assigned", "pending"),
     ],
@@ -45,12 +47,15 @@ def test_driver_cannot_skip_steps(company, current, target):
 
 
 def test_driver_walks_the_steps_and_may_report_a_no_show(company):
+    company.no_show_wait_minutes = 0  # the wait has its own tests (test_arrival.py)
+    company.save()
     driver = DriverFactory(company=company)
     trip = _trip(company, driver)
-    for step in ("en_route", "on_board", "completed"):
+    for step in ("en_route", "arrived", "on_board", "completed"):
         services.booking_set_status(booking=trip, status=step, driver=driver)
     no_show = _trip(company, driver)
     services.booking_set_status(booking=no_show, status="en_route", driver=driver)
+    services.booking_set_status(booking=no_show, status="arrived", driver=driver)
     services.booking_set_status(booking=no_show, status="no_show", driver=driver)
     trip.refresh_from_db(), no_show.refresh_from_db()
     assert (trip.status, no_show.status) == ("completed", "no_show")

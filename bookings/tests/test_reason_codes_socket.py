@@ -23,6 +23,14 @@ token_for = socket_fixtures.token_for
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
+@database_sync_to_async
+def _no_wait(booking: Booking) -> None:
+    """The company's no-show wait off: these tests are about the codes (the wait: test_arrival)."""
+    company = booking.company
+    company.no_show_wait_minutes = 0
+    company.save()
+
+
 def _parse(message: dict) -> BookingStatus:
     parsed = parse_message(
         orjson.dumps(message).decode(), allowed=frozenset({"booking_status"}), now=NOW
@@ -60,10 +68,12 @@ def test_protocol_refuses_a_bad_reason_naming_it(extra, field):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_driver_reports_a_no_show_with_a_code(assigned_booking, driver_token):
+    await _no_wait(assigned_booking)
     phone = await open_socket("/ws/driver/", driver_token)
     message = {"type": "booking_status", "booking_id": str(assigned_booking.id)}
-    await phone.send_json_to({**message, "id": 1, "status": "en_route"})
-    assert (await phone.receive_json_from())["type"] == "ack"
+    for step in ("en_route", "arrived"):
+        await phone.send_json_to({**message, "id": 1, "status": step})
+        assert (await phone.receive_json_from())["type"] == "ack"
     await phone.send_json_to(
         {**message, "id": 2, "status": "no_show", "reason_code": "weather"}  # not a no-show's
     )
@@ -90,10 +100,12 @@ async def test_driver_reports_a_no_show_with_a_code(assigned_booking, driver_tok
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_driver_no_show_without_a_code_is_a_no_show(assigned_booking, driver_token):
+    await _no_wait(assigned_booking)
     phone = await open_socket("/ws/driver/", driver_token)
     message = {"type": "booking_status", "booking_id": str(assigned_booking.id)}
-    await phone.send_json_to({**message, "id": 1, "status": "en_route"})
-    assert (await phone.receive_json_from())["type"] == "ack"
+    for step in ("en_route", "arrived"):
+        await phone.send_json_to({**message, "id": 1, "status": step})
+        assert (await phone.receive_json_from())["type"] == "ack"
     await phone.send_json_to(
         {**message, "id": 2, "status": "no_show", "reason_code": "series_ended"}
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
 from dispatch.engine import straight_line
@@ -13,7 +14,7 @@ from dispatch.engine.closing import ClosesOnExit
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.kvstore import InMemoryStore, KeyValueStore
 from dispatch.engine.osrm import CIRCUIT_OPEN, OsrmClient, OsrmError
-from dispatch.engine.travel.blocks import Block, plan_blocks
+from dispatch.engine.travel.blocks import Block, plan_blocks, split_rectangle
 from dispatch.engine.travel.breaker import BreakerState, CircuitBreaker
 from dispatch.engine.travel.cell_cache import UNREACHABLE, Cell, CellCache
 
@@ -28,12 +29,34 @@ class MatrixProvider(Protocol):
         ...
 
 
+class PairProvider(Protocol):
+    def pairs(self, locations: Sequence[Location], pairs: Iterable[Pair]) -> PairTimes:
+        """Seconds for the ordered `pairs` of indices into `locations` only."""
+        ...
+
+
+@dataclass(frozen=True)
+class PairTimes:
+    """Seconds for some ordered pairs of points (indices into the caller's list); `fallback`
+    holds the pairs that are straight-line estimates rather than OSRM's answer."""
+
+    seconds: dict[Pair, int]
+    fallback: frozenset[Pair]
+
+
 class StraightLineProvider:
     """Haversine x detour estimate (see straight_line). Every off-diagonal cell counts as a
     fallback cell, so a plan built on it reports `fallback_share == 1.0`."""
 
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         return straight_line.estimate_matrix(locations)
+
+    def pairs(self, locations: Sequence[Location], pairs: Iterable[Pair]) -> PairTimes:
+        """Seconds for just `pairs`; every pair between distinct points is an estimate."""
+        seconds = {(i, j): straight_line.estimate(locations[i], locations[j])[0] for i, j in pairs}
+        return PairTimes(
+            seconds, frozenset(p for p in seconds if locations[p[0]] != locations[p[1]])
+        )
 
     def route(self, a: Location, b: Location) -> tuple[int, int]:
         return straight_line.estimate(a, b)
@@ -117,27 +140,55 @@ class OsrmMatrixProvider(ClosesOnExit):
         cells, fallback = self._point_cells(points)
         return _expand(locations, points, index_of, cells, fallback)
 
+    def pairs(self, locations: Sequence[Location], pairs: Iterable[Pair]) -> PairTimes:
+        """Seconds for just `pairs` (the legs of one driver's route: a dozen cells where its
+        full matrix has a hundred), with the same cache, breaker and fallback as `matrix`."""
+        points, index_of = self._unique_points(locations)
+        wanted = {(i, j): (index_of[i], index_of[j]) for i, j in pairs}
+        cells, fallback = self._point_cells(points, {p for p in wanted.values() if p[0] != p[1]})
+        seconds = {pair: cells[u, v][0] if u != v else 0 for pair, (u, v) in wanted.items()}
+        return PairTimes(seconds, frozenset(p for p, cell in wanted.items() if cell in fallback))
+
     def _unique_points(self, locations: Sequence[Location]) -> tuple[list[Location], list[int]]:
         first: dict[Location, int] = {}
         index_of = [first.setdefault(self.cache.round(loc), len(first)) for loc in locations]
         return list(first), index_of
 
-    def _point_cells(self, points: list[Location]) -> tuple[dict[Pair, Cell], set[Pair]]:
-        """Every off-diagonal cell between unique points, and the set that are estimates."""
-        pairs = [(i, j) for i in range(len(points)) for j in range(len(points)) if i != j]
+    def _point_cells(
+        self, points: list[Location], wanted: Iterable[Pair] | None = None
+    ) -> tuple[dict[Pair, Cell], set[Pair]]:
+        """The `wanted` cells between unique points (default: every off-diagonal one), and
+        the set that are estimates."""
+        if wanted is None:
+            pairs = [(i, j) for i in range(len(points)) for j in range(len(points)) if i != j]
+        else:
+            pairs = list(wanted)
         cells = self.cache.get_many(points, pairs)
         missing: dict[int, set[int]] = {}
         for i, j in pairs:
             if (i, j) not in cells:
                 missing.setdefault(i, set()).add(j)
         if missing:
-            fetched = self._fetch(points, plan_blocks(missing, len(points), self.max_table_size))
+            fetched = self._fetch(
+                points, self._blocks(missing, len(points), sparse=wanted is not None)
+            )
             self.cache.set_many(points, fetched)
             cells.update(fetched)
         fallback = {pair for pair in pairs if cells.get(pair, UNREACHABLE) == UNREACHABLE}
         for i, j in fallback:
             cells[i, j] = straight_line.estimate(points[i], points[j])
         return cells, fallback
+
+    def _blocks(self, missing: dict[int, set[int]], n_points: int, *, sparse: bool) -> list[Block]:
+        """A matrix's missing cells by `plan_blocks`; a few scattered pairs (`pairs`: each
+        driver's position to its next stop) as one rectangle of their sources by their
+        destinations (at most one full table's cells), not one request per pair."""
+        columns = sorted({c for cols in missing.values() for c in cols})
+        half = self.max_table_size // 2
+        if not sparse or len(missing) * len(columns) > half * half:
+            # Many legs missing (a cold cache): the rectangle would fetch far more than needed.
+            return plan_blocks(missing, n_points, self.max_table_size)
+        return split_rectangle(sorted(missing), columns, self.max_table_size)
 
     def _fetch(self, points: list[Location], blocks: list[Block]) -> dict[Pair, Cell]:
         """OSRM answers for the blocks that succeeded; failed blocks are simply absent."""
