@@ -209,7 +209,7 @@ class TariffOverride(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tariff", "payer"],
+                fields=["company", "tariff", "payer"],
                 name="tariff_override_one_per_payer",
                 violation_error_message="This payer has an override in this tariff already.",
             ),
@@ -333,8 +333,8 @@ class Invoice(models.Model):
         indexes = [
             # GET /api/invoices?status=&month=: a company's invoices by month and status.
             models.Index(fields=["company", "month", "status"], name="invoice_company_month"),
-            # The daily reminders task: open invoices by due date.
-            models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+            # The daily reminders task (one company at a time): open invoices by due date.
+            models.Index(fields=["company", "status", "due_date"], name="invoice_status_due"),
         ]
 
     def __str__(self) -> str:
@@ -364,7 +364,7 @@ class InvoiceLine(models.Model):
         constraints = [
             # A trip is on at most one invoice that is not cancelled.
             models.UniqueConstraint(
-                fields=["booking"],
+                fields=["company", "booking"],
                 condition=Q(active=True),
                 name="invoice_line_one_active_per_booking",
                 violation_error_message="This trip is on another invoice already.",
@@ -396,7 +396,7 @@ class InvoiceDocument(models.Model):
         ordering = ["created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["invoice", "kind", "level"],
+                fields=["company", "invoice", "kind", "level"],
                 name="invoice_document_once",
                 nulls_distinct=False,
                 violation_error_message="This document exists already.",

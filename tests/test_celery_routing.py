@@ -17,6 +17,8 @@ EXPECTED = {
     "dispatch.tasks.execute_run": "dispatch",
     "dispatch.tasks.fail_stale_runs": "dispatch",
     "dispatch.tasks.propose_insertions": "dispatch",
+    "dispatch.refresh_etas": "background",
+    "dispatch.refresh_driver_etas": "background",
     "billing.send_reminders": "background",
     "billing.company_reminders": "background",
     "bookings.materialise_standing_orders": "background",

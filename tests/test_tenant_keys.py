@@ -29,6 +29,7 @@ ALLOWED = {
     ("bookings.Booking", "return_of"): "one return per outward trip: debt",
     ("dispatch.DispatchRun", "run_status_started"): "the stale-run sweep spans companies",
     ("dispatch.RunAssignment", "one_assignment_per_run_booking"): "(run, booking): debt",
+    ("billing.Payer", "client"): "one patient payer per client (one-to-one): debt",
 }
 
 

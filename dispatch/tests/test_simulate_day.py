@@ -103,6 +103,9 @@ def _stop(kind, booking, where, arrival, service_start, departure):
 @pytest.fixture
 def small_day(company):
     """Two drivers, two trips each: `planned` follows an applied run, `by_time` has none."""
+    # The server's no-show wait runs in real time; the simulated patient's wait is sped up.
+    company.no_show_wait_minutes = 0
+    company.save(update_fields=["no_show_wait_minutes"])
     planned = DriverFactory(company=company, user__email="planned@example.test")
     by_time = DriverFactory(company=company, user__email="bytime@example.test")
     p1, p2, d1, d2 = LAUSANNE
