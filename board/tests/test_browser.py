@@ -418,3 +418,57 @@ def test_lateness_comes_from_the_server_and_follows_late_risk(browser, server, d
     )
     _shot(page, "board-lateness")
     page.close()
+
+
+def test_a_new_trip_is_created_with_errors_in_place_then_proposed(browser, server, day):
+    from places.models import Place
+    from tests.factories import ClientFactory
+
+    patient = ClientFactory(company=day["company"], last_name="Zeller")
+    Place.objects.create(
+        name="Hôpital Test", address="Rue du Test 1, Genève", lat=GENEVA[0], lon=GENEVA[1]
+    )
+    local = day["soon"].astimezone(day["company"].tz).strftime("%H:%M")
+    page = _board(browser, server, day["dispatcher"])
+    page.click("#new-trip-box summary")
+    page.wait_for_selector(f"#nt-client option[value='{patient.id}']", state="attached")
+    page.select_option("#nt-client", str(patient.id))
+    page.fill("#nt-to", "Chemin Inconnu 99")  # no geocoder here: 400 coordinates_required
+    page.fill("#nt-time", local)
+    with page.expect_response(lambda r: r.url.endswith("/api/bookings")) as answer:
+        page.click("#nt-submit")
+    assert answer.value.status == 400
+    error = page.locator("#nt-to + .field-error")
+    error.wait_for()
+    assert error.inner_text() == answer.value.json()["detail"]
+    assert not Booking.objects.filter(client=patient).exists()
+
+    page.fill("#nt-to", "Hôpital Test")
+    with page.expect_response(lambda r: r.url.endswith("/api/bookings")) as answer:
+        page.click("#nt-submit")
+    assert answer.value.status == 201
+    created = Booking.objects.get(client=patient)
+    assert (created.scheduled_at, created.dropoff_lat) == (day["soon"], GENEVA[0])
+    assert page.locator(".field-error").count() == 0
+    page.wait_for_selector(f".tl-row[data-lane='unassigned'] [data-booking='{created.id}']")
+    # The server's `insertion_proposed` follows: the board says so and offers to open it.
+    page.wait_for_selector(f"#flash:has-text('to fit it in') [data-open='{created.id}']")
+    page.click(f"#flash [data-open='{created.id}']")
+    page.locator("#insertions [data-insert='0']").wait_for()
+    _shot(page, "board-new-trip")
+    page.close()
+
+
+def test_an_arrived_driver_shows_its_wait_until_the_no_show_time(browser, server, day):
+    now = datetime.now(UTC)
+    Booking.objects.filter(pk=day["busy"].pk).update(
+        status="arrived", arrived_at=now, no_show_after=now + timedelta(minutes=7, seconds=30)
+    )
+    page = _board(browser, server, day["dispatcher"])
+    bar = page.locator(f".bar-trip[data-booking='{day['busy'].id}']")
+    assert "s-arrived" in bar.get_attribute("class").split()
+    assert "no-show possible in " in bar.get_attribute("title")
+    waiting = page.locator("#arrived li")
+    assert waiting.count() == 1
+    assert "no-show possible in 7 min" in waiting.inner_text() or "in 8 min" in waiting.inner_text()
+    page.close()

@@ -640,7 +640,8 @@ tripForm.addEventListener("submit", async (e) => {
     state.bookings.set(created.id, created);
     tripForm.reset();
     redraw();
-    flash("Trip created.", true, created.id);
+    // Its `insertion_proposed` may have come first (proposals made as it committed): keep that.
+    if (!state.proposals.has(created.id)) flash("Trip created.", true, created.id);
   } catch (err) {
     const where = {client: "nt-client", pickup: "nt-from", pickup_place: "nt-from", dropoff: "nt-to",
       dropoff_place: "nt-to", scheduled_at: "nt-time", appointment_at: "nt-appt", pickup_earliest: "nt-time",
