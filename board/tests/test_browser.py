@@ -27,6 +27,9 @@ from django.db import connection
 from atmr.accounts.tokens import refresh_token_for
 from bookings.models import Booking
 from drivers.models import Driver
+from realtime.events import build_late_risk
+from realtime.groups import group_for_company_dispatch
+from realtime.publish import publish
 from tests.factories import (
     GENEVA,
     LAUSANNE,
@@ -35,9 +38,6 @@ from tests.factories import (
     DriverFactory,
     UserFactory,
 )
-from realtime.events import build_late_risk
-from realtime.groups import group_for_company_dispatch
-from realtime.publish import publish
 from tests.processes import child_database_url, free_port
 
 CHROMIUM = "/usr/bin/chromium"
