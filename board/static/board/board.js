@@ -361,6 +361,8 @@ const handlers = {
     if (e.status === "succeeded" || e.status === "failed") {
       await loadRun().catch(() => {});
       $("run-box").open = true;
+      renderRun();
+      $("run-box").scrollIntoView({block: "start"});  // its diff, to review before Apply
     }
     redraw();
   },
