@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -470,5 +471,5 @@ def test_an_arrived_driver_shows_its_wait_until_the_no_show_time(browser, server
     assert "no-show possible in " in bar.get_attribute("title")
     waiting = page.locator("#arrived li")
     assert waiting.count() == 1
-    assert "no-show possible in 7 min" in waiting.inner_text() or "in 8 min" in waiting.inner_text()
+    assert re.search(r"no-show possible in [5-8] min", waiting.inner_text())
     page.close()
