@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,9 @@ from django.db import connection
 from atmr.accounts.tokens import refresh_token_for
 from bookings.models import Booking
 from drivers.models import Driver
+from realtime.events import build_late_risk
+from realtime.groups import group_for_company_dispatch
+from realtime.publish import publish
 from tests.factories import (
     GENEVA,
     LAUSANNE,
@@ -76,6 +80,8 @@ def server(django_db_setup, django_db_blocker) -> Iterator[str]:
         "SECURE_COOKIES": "0",
         "SECURE_SSL_REDIRECT": "0",
         "MAP_TILES_URL": "",  # offline: the map draws on a blank ground
+        # Runs, ETAs and proposals in the server's own threads: the tests start no worker.
+        "CELERY_TASK_ALWAYS_EAGER": "1",
     }
     with tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
@@ -309,4 +315,161 @@ def test_another_companys_dispatcher_sees_none_of_it(browser, server, day):
     for leak in (str(day["busy"].id), str(day["first"].id), "Alpha Board"):
         assert leak not in html
     _shot(page, "board-other-company")
+    page.close()
+
+
+def test_a_new_trip_is_fitted_in_from_its_proposals(browser, server, day):
+    page = _board(browser, server, day["dispatcher"])
+    new = day["open"]
+    page.click(f".bar-trip[data-booking='{new.id}']")
+    insert = page.locator("#insertions [data-insert='0']")
+    insert.wait_for()
+    cells = page.locator("#insertions tbody tr").first.locator("td").all_inner_texts()
+    # driver, stop, pick-up, extra driving, lateness caused
+    assert cells[0] and cells[1].isdigit() and ":" in cells[2] and cells[3].endswith(" min")
+    _shot(page, "board-insertions")
+    with (
+        _driver_socket(server, day["first"]) as first,
+        _driver_socket(server, day["second"]) as second,
+    ):
+        with page.expect_response(lambda r: r.url.endswith(f"/{new.id}/insert")) as answer:
+            insert.click()
+        assert answer.value.status == 200
+        chosen = answer.value.json()["insertion"]["driver"]
+        ws = first if chosen == str(day["first"].id) else second
+        assignment = _next(ws, "assignment")
+    assert (assignment["action"], assignment["booking"]["id"]) == ("assigned", str(new.id))
+    new.refresh_from_db()
+    assert (str(new.driver_id), new.status) == (chosen, "assigned")
+    page.wait_for_selector(f".tl-row[data-driver='{chosen}'] [data-booking='{new.id}']")
+    page.close()
+
+
+def test_an_insertion_that_no_longer_fits_shows_the_409_in_place(browser, server, day):
+    page = _board(browser, server, day["dispatcher"])
+    new = day["open"]
+    page.click(f".bar-trip[data-booking='{new.id}']")
+    page.locator("#insertions [data-insert='0']").wait_for()
+    # Meanwhile someone else cancels it: the insert is refused and the dialog says why.
+    Booking.objects.filter(pk=new.pk).update(status="cancelled")
+    with page.expect_response(lambda r: r.url.endswith(f"/{new.id}/insert")) as answer:
+        page.click("#insertions [data-insert='0']")
+    assert answer.value.status == 409
+    error = page.locator("#trip-error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == answer.value.json()["detail"]
+    assert Booking.objects.get(pk=new.pk).driver_id is None
+    page.close()
+
+
+def test_a_replan_from_now_shows_its_diff_before_it_is_applied(browser, server, day):
+    page = _board(browser, server, day["dispatcher"])
+    new = day["open"]
+    assert page.inner_text("#run-start") == "Re-plan from now"
+    page.select_option("#run-mode", "suggest")
+    with page.expect_request(lambda r: r.url.endswith("/api/dispatch/run")) as sent:
+        page.click("#run-start")
+    assert sent.value.post_data_json["from"] == "now"
+    page.wait_for_selector("#run [data-apply]", timeout=120_000)
+    summary = page.locator("#run .run-diff p").first.inner_text()
+    assert summary.startswith("Re-plan from ") and "newly unassigned" in summary
+    # The new trip had no plan: its pick-up change reads "new" before, a time after.
+    row = page.locator(f"#run table.diff-pick-up tr:has([data-open='{new.id}'])")
+    assert row.locator("td").nth(1).inner_text() == "new"
+    assert Booking.objects.get(pk=new.pk).driver_id is None  # nothing changed before Apply
+    _shot(page, "board-replan-diff")
+    page.click("#run [data-apply]")
+    page.wait_for_selector("#run :text('Applied at')")
+    _until(lambda: Booking.objects.get(pk=new.pk).driver_id is not None)
+    page.close()
+
+
+def test_lateness_comes_from_the_server_and_follows_late_risk(browser, server, day):
+    busy, new = day["busy"], day["open"]
+    # The server says `busy` (window hours away) is late and `past` (window over) is on time:
+    # the board shows what the server says, not a guess from the clock.
+    past = BookingFactory(
+        company=day["company"], driver=day["second"], status="assigned",
+        scheduled_at=day["soon"] - timedelta(hours=3), lateness="on_time",
+    )  # fmt: skip
+    Booking.objects.filter(pk=busy.pk).update(
+        lateness="late", eta_pickup=day["soon"] + timedelta(minutes=40)
+    )
+    page = _board(browser, server, day["dispatcher"])
+    late = page.locator("#late li")
+    assert late.count() == 1 and late.first.get_attribute("class") == "late"
+    assert page.locator(f"#late [data-open='{busy.id}']").count() == 1
+    bar = page.locator(f".bar-trip[data-booking='{busy.id}']")
+    assert "late" in bar.get_attribute("class").split()
+    assert bar.inner_text().startswith("ETA ")
+    assert (
+        "late"
+        not in page.locator(f".bar-trip[data-booking='{past.id}']").get_attribute("class").split()
+    )
+    # A `late_risk` event moves the unassigned trip to at risk, live.
+    new.lateness = "at_risk"
+    publish(group_for_company_dispatch(day["company"].id), build_late_risk(
+        new, previous="on_time", reason="pickup_window", slack_seconds=120,
+        eta_pickup=None, eta_dropoff=None,
+    ))  # fmt: skip
+    page.wait_for_selector(f"#late li.at_risk [data-open='{new.id}']")
+    assert (
+        "at_risk"
+        in page.locator(f".bar-trip[data-booking='{new.id}']").get_attribute("class").split()
+    )
+    _shot(page, "board-lateness")
+    page.close()
+
+
+def test_a_new_trip_is_created_with_errors_in_place_then_proposed(browser, server, day):
+    from places.models import Place
+    from tests.factories import ClientFactory
+
+    patient = ClientFactory(company=day["company"], last_name="Zeller")
+    Place.objects.create(
+        name="Hôpital Test", address="Rue du Test 1, Genève", lat=GENEVA[0], lon=GENEVA[1]
+    )
+    local = day["soon"].astimezone(day["company"].tz).strftime("%H:%M")
+    page = _board(browser, server, day["dispatcher"])
+    page.click("#new-trip-box summary")
+    page.wait_for_selector(f"#nt-client option[value='{patient.id}']", state="attached")
+    page.select_option("#nt-client", str(patient.id))
+    page.fill("#nt-to", "Chemin Inconnu 99")  # no geocoder here: 400 coordinates_required
+    page.fill("#nt-time", local)
+    with page.expect_response(lambda r: r.url.endswith("/api/bookings")) as answer:
+        page.click("#nt-submit")
+    assert answer.value.status == 400
+    error = page.locator("#nt-to + .field-error")
+    error.wait_for()
+    assert error.inner_text() == answer.value.json()["detail"]
+    assert not Booking.objects.filter(client=patient).exists()
+
+    page.fill("#nt-to", "Hôpital Test")
+    with page.expect_response(lambda r: r.url.endswith("/api/bookings")) as answer:
+        page.click("#nt-submit")
+    assert answer.value.status == 201
+    created = Booking.objects.get(client=patient)
+    assert (created.scheduled_at, created.dropoff_lat) == (day["soon"], GENEVA[0])
+    assert page.locator(".field-error").count() == 0
+    page.wait_for_selector(f".tl-row[data-lane='unassigned'] [data-booking='{created.id}']")
+    # The server's `insertion_proposed` follows: the board says so and offers to open it.
+    page.wait_for_selector(f"#flash:has-text('to fit it in') [data-open='{created.id}']")
+    page.click(f"#flash [data-open='{created.id}']")
+    page.locator("#insertions [data-insert='0']").wait_for()
+    _shot(page, "board-new-trip")
+    page.close()
+
+
+def test_an_arrived_driver_shows_its_wait_until_the_no_show_time(browser, server, day):
+    now = datetime.now(UTC)
+    Booking.objects.filter(pk=day["busy"].pk).update(
+        status="arrived", arrived_at=now, no_show_after=now + timedelta(minutes=7, seconds=30)
+    )
+    page = _board(browser, server, day["dispatcher"])
+    bar = page.locator(f".bar-trip[data-booking='{day['busy'].id}']")
+    assert "s-arrived" in bar.get_attribute("class").split()
+    assert "no-show possible in " in bar.get_attribute("title")
+    waiting = page.locator("#arrived li")
+    assert waiting.count() == 1
+    assert re.search(r"no-show possible in [5-8] min", waiting.inner_text())
     page.close()

@@ -24,7 +24,7 @@ const REASONS = {
 
 const state = {
   company: null, bookings: new Map(), drivers: new Map(), shifts: new Map(),
-  reasons: [], run: null, unassignedWhy: new Map(), chat: [], insertions: null,
+  reasons: [], run: null, unassignedWhy: new Map(), chat: [], proposals: new Map(), clients: null,
 };
 window.board = {state, ready: false, positions: []};
 
@@ -49,15 +49,23 @@ function tripTimes(b) {
   return {start, end: Math.max(end, start + 5 * 60000)};
 }
 
-// `lateness` as the live day computes it; until it lands, a trip not picked up past its
-// window is late and one whose window closes within 10 minutes is at risk.
+// `lateness` as the server computes it (the live day's ETAs against the windows): `late`,
+// `at_risk` or `on_time`/empty (no ETA yet). Only a server without the field gets the rough
+// approximation: not picked up past its window is late, within 10 minutes of its end at risk.
 function lateness(b, now = Date.now()) {
-  if (b.lateness && b.lateness !== "on_time") return b.lateness;
-  if (b.lateness === "on_time" || !NOT_STARTED.has(b.status) && b.status !== "en_route") return null;
+  if ("lateness" in b) return b.lateness === "late" || b.lateness === "at_risk" ? b.lateness : null;
+  if (!NOT_STARTED.has(b.status) && b.status !== "en_route") return null;
   const latest = parse(b.pickup_latest);
   if (latest == null) return null;
   if (now > latest) return "late";
   return now > latest - 10 * 60000 ? "at_risk" : null;
+}
+
+// An `arrived` driver waits for its patient until `no_show_after`: minutes left (or over).
+function waitLeft(b, now = Date.now()) {
+  if (b.status !== "arrived" || !b.no_show_after) return null;
+  const left = Math.round((parse(b.no_show_after) - now) / 60000);
+  return left > 0 ? `waiting, no-show possible in ${left} min` : "waiting, no-show possible now";
 }
 
 const isWaiting = (b) => b.will_call && !b.released_at && NOT_STARTED.has(b.status);
@@ -65,11 +73,12 @@ const isWaiting = (b) => b.will_call && !b.released_at && NOT_STARTED.has(b.stat
 function tripView(b) {
   const {start, end} = tripTimes(b);
   const late = lateness(b);
-  const eta = b.eta_pickup ? ` · ETA ${zone.time(parse(b.eta_pickup))}` : "";
+  const eta = b.eta_pickup ? ` · ETA ${zone.time(parse(b.eta_pickup))} (planned ${zone.time(parse(b.scheduled_at))})` : "";
+  const wait = waitLeft(b);
   const title = `${zone.time(start)}–${zone.time(end)} ${clientName(b)} · ${b.pickup.address} → ` +
-    `${b.dropoff.address} · ${b.status}${late ? ` · ${late.replace("_", " ")}` : ""}${eta}`;
-  return {id: b.id, start, end, status: b.status, lateness: late, title,
-    label: `${zone.time(start)} ${clientName(b)}`};
+    `${b.dropoff.address} · ${b.status}${late ? ` · ${late.replace("_", " ")}` : ""}${eta}${wait ? ` · ${wait}` : ""}`;
+  return {id: b.id, start, end, status: b.status, lateness: late, title, eta: Boolean(b.eta_pickup),
+    label: `${b.eta_pickup ? "ETA " : ""}${zone.time(start)} ${clientName(b)}`};
 }
 
 function dayBookings() {
@@ -108,6 +117,10 @@ function renderLists(trips) {
   $("late-n").textContent = late.length;
   $("late").innerHTML = late.map((b) => `<li class="${lateness(b)}"><span>${tripLink(b)}` +
     `<span class="why">${lateness(b).replace("_", " ")} · ${esc(driverName(state.drivers.get(driverOf(b))) || "unassigned")}</span></span></li>`).join("");
+  const arrived = trips.filter((b) => b.status === "arrived");
+  $("arrived-n").textContent = arrived.length;
+  $("arrived").innerHTML = arrived.map((b) => `<li><span>${tripLink(b)}<span class="why">` +
+    `${esc(driverName(state.drivers.get(driverOf(b))))} · ${esc(waitLeft(b) || "waiting")}</span></span></li>`).join("");
   const waiting = trips.filter(isWaiting);
   $("waiting-n").textContent = waiting.length;
   $("waiting").innerHTML = waiting.map((b) => `<li><span>${tripLink(b)}<span class="why">` +
@@ -187,18 +200,37 @@ function renderRun() {
   const parts = [`<p>${esc(run.mode)} run ${esc(run.status)}${run.detail ? ` · ${esc(run.detail)}` : ""}` +
     `${run.progress != null && run.status === "running" ? ` (${Math.round(run.progress * 100)} %)` : ""}</p>`];
   if (run.routes && run.status === "succeeded") {
-    const changes = runChanges(run);
-    parts.push(`<div class="run-diff"><p>${changes.length} trips would change driver; ` +
-      `${(run.unassigned || []).length} left unassigned.</p>`);
-    if (changes.length) {
-      parts.push("<table><thead><tr><th>Trip</th><th>From</th><th>To</th></tr></thead><tbody>");
-      for (const c of changes.slice(0, 50)) {
-        parts.push(`<tr><td>${tripLink(c.booking)}</td><td>${esc(c.from)}</td><td>${esc(c.to)}</td></tr>`);
+    parts.push(`<div class="run-diff">`);
+    const name = (id) => driverName(state.drivers.get(id)) || "unassigned";
+    const diff = run.diff || {};
+    if (run.from_now) {
+      // A re-plan from now: the server's diff (moved, pick-up changes, trips it drops).
+      const moved = diff.moved || [], etas = (diff.eta_changes || []).filter((c) => c.change_seconds !== 0);
+      const dropped = diff.unassigned || [];
+      parts.push(`<p>Re-plan from ${run.planned_from ? zone.time(parse(run.planned_from)) : "now"}: ` +
+        `${moved.length} moved, ${etas.length} pick-up time changes, ${dropped.length} newly unassigned.</p>`);
+      const row = (id, ...cells) => {
+        const b = state.bookings.get(id);
+        return `<tr><td>${b ? tripLink(b) : "(trip)"}</td>${cells.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`;
+      };
+      const table = (caption, head, rows) => rows.length &&
+        parts.push(`<table class="diff-${caption.split(" ")[0].toLowerCase()}"><caption>${caption}</caption><thead><tr><th>Trip</th>` +
+          head.map((h) => `<th>${h}</th>`).join("") + `</tr></thead><tbody>${rows.slice(0, 50).join("")}</tbody></table>`);
+      table("Moved", ["From", "To"], moved.map((m) => row(m.booking, name(m.from_driver), name(m.to_driver))));
+      table("Pick-up changes", ["Before", "After", "Change"], etas.map((c) => row(c.booking,
+        c.before ? zone.time(parse(c.before)) : "new", zone.time(parse(c.after)),
+        c.change_seconds == null ? "" : `${c.change_seconds > 0 ? "+" : ""}${Math.round(c.change_seconds / 60)} min`)));
+      table("Newly unassigned", ["Had"], dropped.map((d) => row(d.booking, name(d.driver))));
+    } else {
+      const changes = runChanges(run);
+      parts.push(`<p>${changes.length} trips would change driver; ${(run.unassigned || []).length} left unassigned.</p>`);
+      if (changes.length) {
+        parts.push("<table><thead><tr><th>Trip</th><th>From</th><th>To</th></tr></thead><tbody>");
+        for (const c of changes.slice(0, 50)) {
+          parts.push(`<tr><td>${tripLink(c.booking)}</td><td>${esc(c.from)}</td><td>${esc(c.to)}</td></tr>`);
+        }
+        parts.push("</tbody></table>");
       }
-      parts.push("</tbody></table>");
-    }
-    for (const key of ["moved", "eta_changes", "newly_unassigned"]) {  // the re-plan's diff, when sent
-      if (Array.isArray(run[key]) && run[key].length) parts.push(`<p>${run[key].length} ${key.replace("_", " ")}</p>`);
     }
     if (!run.applied_at) parts.push(`<button type="button" class="primary" data-apply="${esc(run.id)}">Apply this run</button>`);
     else parts.push(`<p>Applied at ${zone.time(parse(run.applied_at))}.</p>`);
@@ -329,32 +361,44 @@ const handlers = {
     if (e.status === "succeeded" || e.status === "failed") {
       await loadRun().catch(() => {});
       $("run-box").open = true;
+      renderRun();
+      $("run-box").scrollIntoView({block: "start"});  // its diff, to review before Apply
     }
     redraw();
   },
-  // The live day's events (issue 12), used when the server sends them.
+  // The live day (issue 12): one `eta_updated` per driver with all its stops left.
   eta_updated(e) {
-    const items = e.stops || e.bookings || [];
-    for (const s of items) {
-      const id = s.booking_id || s.booking?.id || s.booking;
-      const b = id && state.bookings.get(id);
+    const seen = new Set();
+    for (const s of e.stops || []) {
+      const b = s.booking_id && state.bookings.get(s.booking_id);
       if (!b) continue;
-      for (const key of ["eta_pickup", "eta_dropoff", "eta_computed_at", "eta_source", "lateness"]) {
-        if (key in s) b[key] = s[key];
-      }
-      if (s.kind === "pickup" && s.eta) b.eta_pickup = s.eta;
-      if (s.kind === "dropoff" && s.eta) b.eta_dropoff = s.eta;
+      if (s.kind === "pickup") b.eta_pickup = s.eta;
+      if (s.kind === "dropoff") b.eta_dropoff = s.eta;
+      // A trip's lateness is its worst stop's (an on-board trip has only its drop-off left).
+      const rank = (l) => ({late: 2, at_risk: 1}[l] || 0);
+      if (!seen.has(b.id) || rank(s.lateness) > rank(b.lateness)) b.lateness = s.lateness || "on_time";
+      seen.add(b.id);
+      b.eta_computed_at = e.computed_at;
+      b.eta_source = e.source;
     }
     redraw();
   },
   late_risk(e) {
-    const id = e.booking_id || e.booking?.id || e.booking;
-    const b = id && state.bookings.get(id);
-    if (b) { b.lateness = e.lateness || "at_risk"; redraw(); }
+    const b = e.booking && state.bookings.get(e.booking.id);
+    if (!b) return;
+    Object.assign(b, {lateness: e.lateness, ride_too_long: e.ride_too_long});
+    if (e.eta_pickup) b.eta_pickup = e.eta_pickup;
+    if (e.eta_dropoff) b.eta_dropoff = e.eta_dropoff;
+    redraw();
   },
   insertion_proposed(e) {
-    const id = e.booking_id || e.booking?.id || e.booking;
-    if (id) flash("A slot was proposed for a new trip: open it to fit it in.", true, id);
+    const id = e.booking?.id;
+    if (!id) return;
+    state.proposals.set(id, e.proposals || []);
+    refresh(id);
+    if (e.applied) flash(`New trip fitted in automatically (${e.proposals?.[0]?.driver_name || "a driver"}).`, true, id);
+    else flash(`New trip: ${(e.proposals || []).length} way(s) to fit it in.`, true, id);
+    if (openTrip === id) showProposals(id, e.proposals || []);
   },
 };
 
@@ -420,7 +464,11 @@ function showTrip(id, {keepError = false} = {}) {
     ["Driver", driver ? driverName(driver) : "unassigned"],
     ["Mobility", `${b.mobility}, ${b.passengers} passenger(s)`],
   ];
-  if (b.eta_pickup) rows.push(["ETA", `${zone.time(parse(b.eta_pickup))} → ${zone.time(parse(b.eta_dropoff))}`]);
+  if (b.eta_pickup || b.eta_dropoff) {
+    rows.push(["ETA", `${b.eta_pickup ? zone.time(parse(b.eta_pickup)) : "(on board)"} → ${zone.time(parse(b.eta_dropoff))}` +
+      `${b.eta_computed_at ? ` (at ${zone.time(parse(b.eta_computed_at))}, ${b.eta_source || ""})` : ""}`]);
+  }
+  if (waitLeft(b)) rows.push(["Arrived", `${zone.time(parse(b.arrived_at))}; ${waitLeft(b)} (${zone.time(parse(b.no_show_after))})`]);
   if (b.will_call) rows.push(["Will-call", b.released_at ? `released ${zone.time(parse(b.released_at))}` : "waiting for the clinic"]);
   if (b.notes) rows.push(["Notes", b.notes]);
   if (end) rows.push(["Planned end", zone.time(end)]);
@@ -435,7 +483,8 @@ function showTrip(id, {keepError = false} = {}) {
       `<select id="pick-driver">${options.join("")}</select>` +
       `<button type="button" class="primary" data-act="assign">${driver ? "Reassign" : "Assign"}</button>` +
       (driver ? `<button type="button" data-act="unassign">Unassign</button>` : "") +
-      `<span id="insertions"></span></fieldset>`);
+      `</fieldset>`);
+    if (b.status === "pending" && !isWaiting(b)) actions.push(`<div id="insertions" class="insertions"></div>`);
     if (isWaiting(b)) actions.push(`<button type="button" data-act="ready">Patient ready</button>`);
     const codes = state.reasons.map((r) => `<option value="${esc(r.code)}">${esc(r.label)}</option>`);
     actions.push(`<fieldset><legend>Cancel</legend><label for="cancel-code" class="sr">Reason</label>` +
@@ -445,32 +494,55 @@ function showTrip(id, {keepError = false} = {}) {
   }
   $("trip-actions").innerHTML = actions.join("");
   if (!dialog.open) dialog.showModal();
-  if (b.status === "pending" && !isWaiting(b)) loadInsertions(b.id);
+  if (b.status === "pending" && !isWaiting(b) && zone.day(Date.now()) === day) {
+    if (state.proposals.has(b.id)) showProposals(b.id, state.proposals.get(b.id));
+    loadInsertions(b.id);
+  }
 }
 
-// The live day's insertion proposals (issue 12), shown when the server offers them.
+// Where a pending trip of today fits in the drivers' current work (GET .../insertions, best
+// first), each with a one-click Insert (POST .../insert); a 409 is shown in the dialog.
 async function loadInsertions(id) {
-  if (state.insertions === false) return;
-  let data;
-  try {
-    data = await client.get(`/api/bookings/${id}/insertions`);
-  } catch (err) {
-    if (err.status === 404 && err.code !== "not_found") state.insertions = false;
-    return;
-  }
-  state.insertions = true;
-  const items = (Array.isArray(data) ? data : data.results || data.insertions || []).slice(0, 3);
   const box = $("insertions");
-  if (!box || openTrip !== id) return;
-  box.innerHTML = items.map((p, i) => `<button type="button" data-insert="${i}">Fit into ` +
-    `${esc(driverName(state.drivers.get(p.driver)) || p.driver_name || "driver")}` +
-    `${p.position != null ? ` at stop ${p.position + 1}` : ""}</button>`).join("");
+  if (box) box.innerHTML = "<p>Looking for a place to fit it in…</p>";
+  try {
+    const items = await client.get(`/api/bookings/${id}/insertions`);
+    state.proposals.set(id, items);
+    if (openTrip === id) showProposals(id, items);
+  } catch (err) {  // 409: not a pending trip of today (another day, a will-call not released)
+    if (openTrip === id && $("insertions")) $("insertions").innerHTML = `<p class="why">${esc(err.message)}</p>`;
+  }
+}
+
+const mins = (s) => `${Math.round((s || 0) / 60)} min`;
+
+function showProposals(id, items) {
+  const box = $("insertions");
+  if (!box) return;
+  if (!items.length) { box.innerHTML = "<p class=\"why\">No driver can fit it in now.</p>"; return; }
+  box.innerHTML = `<table class="proposals"><caption>Fit it in</caption><thead><tr><th>Driver</th><th>Stop</th>` +
+    `<th>Pick-up</th><th>Extra driving</th><th>Lateness caused</th><th></th></tr></thead><tbody>` +
+    items.map((p, i) => `<tr><td>${esc(p.driver_name || driverName(state.drivers.get(p.driver)))}</td>` +
+      `<td>${p.position + 1}</td><td>${zone.time(parse(p.pickup_at))}</td><td>${mins(p.extra_drive_seconds)}</td>` +
+      `<td>${p.lateness_caused_seconds ? mins(p.lateness_caused_seconds) : "none"}</td>` +
+      `<td><button type="button" class="primary" data-insert="${i}">Insert</button></td></tr>`).join("") +
+    "</tbody></table>";
   box.onclick = async (e) => {
     const i = e.target.dataset.insert;
     if (i == null) return;
     const p = items[Number(i)];
-    const ok = await act(() => client.post(`/api/bookings/${id}/insert`, {driver: p.driver, position: p.position}), $("trip-error"));
-    if (ok) { refresh(id); dialog.close(); }
+    const error = $("trip-error");
+    error.hidden = true;
+    e.target.disabled = true;
+    const ok = await act(() => client.post(`/api/bookings/${id}/insert`, {driver: p.driver, position: p.position}), error);
+    e.target.disabled = false;
+    if (ok) {
+      const b = await client.get(`/api/bookings/${id}`).catch(() => null);
+      if (b) state.bookings.set(id, b);
+      redraw();
+      flash(`Fitted in: ${p.driver_name} at stop ${p.position + 1}.`, true);
+      dialog.close();
+    }
   };
 }
 
@@ -533,6 +605,60 @@ $("chat-form").addEventListener("submit", (e) => {
   if ($("chat-to").value) message.to_driver = $("chat-to").value;
   if (live.send(message)) $("chat-text").value = "";
   else flash("Not connected: the message was not sent.");
+});
+
+if (zone.day(Date.now()) === day) $("run-start").textContent = "Re-plan from now";
+
+// A new trip: the client (home by default), a place or an address for each end, the pick-up
+// time or the appointment in the company's zone; POST /api/bookings, each field's error in place.
+const tripForm = $("new-trip");
+$("new-trip-box").addEventListener("toggle", async () => {
+  if (!$("new-trip-box").open || state.clients) return;
+  const [clients, places] = await Promise.all([
+    client.all("/api/clients?page_size=500"), client.all("/api/places?page_size=500"),
+  ]).catch((err) => { showError(err); return [[], []]; });
+  state.clients = clients;
+  $("nt-client").innerHTML = clients.map((c) => `<option value="${esc(c.id)}">${esc(`${c.last_name} ${c.first_name}`)}</option>`).join("");
+  $("nt-places").innerHTML = places.map((p) => `<option value="${esc(p.name)}"></option>`).join("");
+  state.places = new Map(places.map((p) => [p.name, p.id]));
+});
+tripForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  for (const el of tripForm.querySelectorAll(".field-error")) el.remove();
+  const v = (id) => $(id).value.trim();
+  const body = {client: v("nt-client")};
+  for (const [end, id] of [["pickup", "nt-from"], ["dropoff", "nt-to"]]) {
+    const text = v(id);
+    if (!text) continue;
+    if (state.places?.has(text)) body[`${end}_place`] = state.places.get(text);
+    else body[end] = {address: text};
+  }
+  if (v("nt-time")) body.scheduled_at = `${day}T${v("nt-time")}:00`;  // the company's zone: no offset
+  if (v("nt-appt")) body.appointment_at = `${day}T${v("nt-appt")}:00`;
+  const submit = tripForm.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const created = await client.post("/api/bookings", body);
+    state.bookings.set(created.id, created);
+    tripForm.reset();
+    redraw();
+    // Its `insertion_proposed` may have come first (proposals made as it committed): keep that.
+    if (!state.proposals.has(created.id)) flash("Trip created.", true, created.id);
+  } catch (err) {
+    const where = {client: "nt-client", pickup: "nt-from", pickup_place: "nt-from", dropoff: "nt-to",
+      dropoff_place: "nt-to", scheduled_at: "nt-time", appointment_at: "nt-appt", pickup_earliest: "nt-time",
+      pickup_latest: "nt-time"};
+    const fields = err.body && typeof err.body === "object" ? err.body : {};
+    let shown = false;
+    const say = (field, text) => {
+      const el = $(where[field] || "nt-submit");
+      el.insertAdjacentHTML("afterend", `<span class="field-error error" role="alert">${esc(text)}</span>`);
+      shown = true;
+    };
+    if (err.field) say(err.field.split(".")[0], err.message);
+    else for (const [k, val] of Object.entries(fields)) if (where[k]) say(k, [].concat(val).map((x) => typeof x === "object" ? Object.values(x).join(" ") : x).join(" "));
+    if (!shown) say("", err.message);
+  } finally { submit.disabled = false; }
 });
 
 // --- start ---------------------------------------------------------------------------------
