@@ -4,8 +4,8 @@ Like `dispatch/adapters.py` (whose builders it reuses) it speaks both ORM and en
 is kept apart so the whole-day adapter stays small. Engine times are seconds since local
 midnight of the day.
 
-What a driver still has to do: trips en route (its pick-up, then its drop-off) and on board
-(the drop-off) are fixed, in their order; trips assigned and not started are its current
+What a driver still has to do: trips en route or arrived (the driver at the pick-up,
+waiting: its pick-up, then its drop-off) and on board (the drop-off) are fixed, in their order; trips assigned and not started are its current
 free work. Their order is the last applied plan's (a run's planned pick-up and drop-off),
 else the trips' pick-up times. A driver starts at its last position when it is fresher than
 FRESH_POSITION, else at its current stop (where its patient on board was picked up, or
@@ -26,7 +26,7 @@ from atmr.accounts.models import Company
 from bookings.models import Booking
 from bookings.selectors import day_bounds
 from bookings.will_call import WAITING
-from dispatch import adapters, selectors
+from dispatch import adapters, live_plan, selectors
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.live import LiveDay, LiveVehicle, Replan, settle
 from dispatch.engine.plan import Plan, StopKind
@@ -39,8 +39,13 @@ from drivers.rosters import shifts_generate
 
 FRESH_POSITION = timedelta(minutes=3)
 S = Booking.Status
-LIVE_STATUSES = (S.PENDING, S.ASSIGNED, S.EN_ROUTE, S.ON_BOARD)
-STARTED = (S.EN_ROUTE, S.ON_BOARD)
+# The driver-side statuses are live_plan's (the ETAs' reader), so both readers agree on what
+# a driver still has to do; a re-plan also places the pending trips.
+LIVE_STATUSES = (S.PENDING, *live_plan.LIVE_STATUSES)
+# Under way: the trip stays with its driver, its stops first. Before on board, the pick-up
+# is left too (`UNDER_WAY`).
+STARTED = tuple(st for st in live_plan.LIVE_STATUSES if st != S.ASSIGNED)
+UNDER_WAY = tuple(st for st in STARTED if st not in live_plan.PICKUP_DONE)
 
 
 @dataclass(frozen=True)
@@ -161,8 +166,8 @@ def _position(shift: Shift, now: datetime, stop: Location | None, home: Location
 def _current_stops(
     company_id: UUID, start: datetime, end: datetime, shifts: list[Shift], live: list[Booking]
 ) -> dict[UUID, Location]:
-    """Driver id -> where its last stop was: the pick-up of a patient on board, else the
-    drop-off of its last completed trip today (one query)."""
+    """Driver id -> where its last stop was: the pick-up of a patient on board or waited for
+    (arrived), else the drop-off of its last completed trip today (one query)."""
     out: dict[UUID, Location] = {}
     done = (
         Booking.objects.filter(
@@ -179,7 +184,7 @@ def _current_stops(
     for driver_id, lat, lon in done:
         out[driver_id] = Location(lat, lon)
     for b in live:
-        if b.status == S.ON_BOARD and b.driver_id is not None:
+        if b.status in (S.ARRIVED, S.ON_BOARD) and b.driver_id is not None:
             out[b.driver_id] = Location(b.pickup_lat, b.pickup_lon)
     return out
 
@@ -243,7 +248,7 @@ def _live_vehicle(vehicle_id: str, mine: list[Booking], inp: LiveInput) -> LiveV
         visits.sort(key=lambda v: (when(v[0], v[1]), rank[v[0].id], v[1] is StopKind.DROPOFF))
         return tuple(Visit(kind, str(b.id)) for b, kind in visits)
 
-    under_way = [b for b in mine if b.status == S.EN_ROUTE]
+    under_way = [b for b in mine if b.status in UNDER_WAY]
     fixed = ordered([(b, StopKind.PICKUP) for b in under_way]) + ordered(
         [(b, StopKind.DROPOFF) for b in mine if b.status in STARTED]
     )

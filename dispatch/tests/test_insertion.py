@@ -73,6 +73,18 @@ def test_every_proposal_passes_the_checker(live_day, company):
         assert check_route(day.problem, day.vehicle(proposal.vehicle_id), proposal.route) == []
 
 
+def test_a_driver_waiting_at_a_pickup_gets_the_new_trip_after_that_trip(company):
+    """An arrived trip (its driver at the pick-up) is a fixed stop: nothing goes before it,
+    not even a trip on the same road that could be pooled with it."""
+    waiting = DriverFactory(company=company)
+    BookingFactory(
+        company=company, driver=waiting, status="arrived", arrived_at=NOW, scheduled_at=at(10)
+    )
+    new = BookingFactory(company=company, scheduled_at=at(13))
+    found = {p.driver_id: p for p in insertion.booking_insertions(booking=new)}
+    assert found[waiting.id].position == 2 and found[waiting.id].dropoff_position == 3
+
+
 def test_the_api_lists_proposals_for_the_office(live_day, dispatcher_client):
     busy, _, new = live_day
     response = dispatcher_client.get(url(new))
