@@ -241,6 +241,8 @@ class Booking(models.Model):
     no_show_after = models.DateTimeField(
         null=True, blank=True, help_text="A no-show may be reported from then on."
     )
+    # The patient on board (the driver's step): with `arrived_at`, the waiting time billed.
+    picked_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_at"]

@@ -5,12 +5,13 @@ is kept apart so the whole-day adapter stays small. Engine times are seconds sin
 midnight of the day.
 
 What a driver still has to do: trips en route or arrived (the driver at the pick-up,
-waiting: its pick-up, then its drop-off) and on board (the drop-off) are fixed, in their order; trips assigned and not started are its current
-free work. Their order is the last applied plan's (a run's planned pick-up and drop-off),
-else the trips' pick-up times. A driver starts at its last position when it is fresher than
-FRESH_POSITION, else at its current stop (where its patient on board was picked up, or
-where it dropped its last patient), else at home; and not before now plus the lead time.
-Drivers whose shift ended by then are left out, unless they carry or fetch a patient.
+waiting: its pick-up, then its drop-off) and on board (the drop-off) are fixed, in their
+order; trips assigned and not started are its current free work. Their order is the last
+applied plan's (a run's planned pick-up and drop-off), else the trips' pick-up times. A
+driver starts at its last position when it is fresher than FRESH_POSITION, else at its
+current stop (where its patient on board was picked up, or where it dropped its last
+patient), else at home; and not before now plus the lead time. Drivers whose shift ended by
+then are left out, unless they carry or fetch a patient.
 """
 
 from __future__ import annotations
