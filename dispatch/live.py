@@ -16,8 +16,8 @@ then are left out, unless they carry or fetch a patient.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
@@ -61,6 +61,8 @@ class LiveInput:
     homes: dict[UUID, Location]  # driver id -> where its day ends
     positions: dict[UUID, Location]  # driver id -> where it is now
     planned: dict[str, tuple[datetime, datetime]]  # booking id -> last applied plan's times
+    # (booking id, "pickup"/"dropoff") -> its index in its driver's live plan (live_plan.py)
+    order: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def locations(self) -> list[Location]:
@@ -153,7 +155,23 @@ def live_load(
     }
     clock = adapters.DayClock(day, tz)
     planned = _last_plan(company.id, [b.id for b in bookings])
-    return LiveInput(now, ready, clock, bookings, shifts, homes, positions, planned)
+    order = _live_order(company.id, day, bookings)
+    return LiveInput(now, ready, clock, bookings, shifts, homes, positions, planned, order)
+
+
+def _live_order(company_id: UUID, day: date, bookings: list[Booking]) -> dict[tuple[str, str], int]:
+    """Each driver's stops in the order of its live plan, the one the ETAs read (one query)."""
+    trips: dict[str, list[Booking]] = {}
+    for b in bookings:  # in pick-up time order
+        if b.driver_id is not None and b.status != S.PENDING:
+            trips.setdefault(str(b.driver_id), []).append(b)
+    plans = live_plan.live_plans_of(company_id=company_id, day=day, trips=trips)
+    return {
+        (stop.booking_id, stop.kind): i
+        for plan in plans.values()
+        for i, stop in enumerate(plan.stops)
+        if stop.booking_id is not None
+    }
 
 
 def _position(shift: Shift, now: datetime, stop: Location | None, home: Location) -> Location:
@@ -238,7 +256,8 @@ def live_day(inp: LiveInput, matrix: TravelMatrix, conf: DispatchSettings) -> Li
 
 def _live_vehicle(vehicle_id: str, mine: list[Booking], inp: LiveInput) -> LiveVehicle:
     """Its fixed stops (pick-ups under way first, then every drop-off of a patient carried
-    or fetched) and its free trips, each in the order planned."""
+    or fetched) and its free trips, each in its live plan's order (`inp.order`: the applied
+    run's, trips given since fitted in by pick-up time), else by the planned times."""
 
     def when(b: Booking, kind: StopKind) -> datetime:
         pickup, dropoff = inp.planned.get(str(b.id), (b.scheduled_at, b.scheduled_at))
@@ -246,7 +265,18 @@ def _live_vehicle(vehicle_id: str, mine: list[Booking], inp: LiveInput) -> LiveV
 
     def ordered(visits: list[tuple[Booking, StopKind]]) -> tuple[Visit, ...]:
         rank = {b.id: i for i, b in enumerate(mine)}
-        visits.sort(key=lambda v: (when(v[0], v[1]), rank[v[0].id], v[1] is StopKind.DROPOFF))
+
+        def key(v: tuple[Booking, StopKind]) -> tuple[int, datetime, int, bool]:
+            b, kind = v
+            at = inp.order.get((str(b.id), "pickup" if kind is StopKind.PICKUP else "dropoff"))
+            return (
+                len(inp.order) if at is None else at,
+                when(b, kind),
+                rank[b.id],
+                kind is StopKind.DROPOFF,
+            )
+
+        visits.sort(key=key)
         return tuple(Visit(kind, str(b.id)) for b, kind in visits)
 
     under_way = [b for b in mine if b.status in UNDER_WAY]

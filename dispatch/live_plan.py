@@ -4,8 +4,10 @@ From the day's applied dispatch run (the newest applied one), keeping only the s
 still with that driver and not done; trips given to the driver since (by hand, an insertion)
 are fitted in by their pick-up time. Without an applied run, the driver's trips in time
 order. A pick-up is done once the patient is on board; an on-board trip has only its
-drop-off left; completed, cancelled and no-show trips have none. The ETAs (dispatch/eta.py),
-re-planning from now and insertions read the day through here.
+drop-off left; completed, cancelled and no-show trips have none. The ETAs (dispatch/eta.py)
+read the day through here; re-planning from now and insertions (dispatch/live.py, which
+also needs the pending trips, shifts and positions) take each driver's order from here
+(`live_plans_of`) over the trips they read, so both see the same order and statuses.
 
 Reads are company-scoped and cost a constant number of queries whatever the number of drivers
 (`live_plans`: the applied run, the trips).
@@ -140,6 +142,16 @@ def live_plans(
         driver_id: _plan(driver_id, bookings, routes.get(driver_id))
         for driver_id, bookings in by_driver.items()
     }
+
+
+def live_plans_of(
+    *, company_id: UUID | str, day: date, trips: dict[str, list[Booking]]
+) -> dict[str, LivePlan]:
+    """Driver id -> its live plan from trips already read (driver id -> its live trips in
+    pick-up time order, as `live_plans` reads them): one query, the applied run's routes.
+    The re-plan and insertion loader (dispatch/live.py) orders each driver's work by it."""
+    routes = _applied_routes(company_id, day, set(trips)) if trips else {}
+    return {d: _plan(d, bookings, routes.get(d)) for d, bookings in trips.items()}
 
 
 def live_plan(
