@@ -121,6 +121,7 @@ PROPOSAL_FIELDS = (
     "pickup_place_id",
     "dropoff_place_id",
     "updated_at",
+    "insert_before",
 )
 
 

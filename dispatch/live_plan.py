@@ -238,10 +238,26 @@ def _plan(driver_id: str, bookings: list[Booking], route: PlannedRoute | None) -
 
 def _in_time_order(bookings: list[Booking]) -> list[LiveStop]:
     """Patients on board are dropped off first; then each trip's pick-up and drop-off by
-    pick-up time (`bookings` is in that order)."""
+    pick-up time (`bookings` is in that order), except a trip an insertion placed, where it
+    placed it (as in `_fit_in`)."""
     on_board = [b for b in bookings if not _pickup_left(b)]
     waiting = [b for b in bookings if _pickup_left(b)]
-    return [stop for b in [*on_board, *waiting] for stop in _trip_stops(b)]
+    plain = [b for b in waiting if not b.insert_before]
+    stops = [stop for b in [*on_board, *plain] for stop in _trip_stops(b)]
+    for booking in (b for b in waiting if b.insert_before):
+        if not _placed(stops, booking):
+            at = next(
+                (
+                    i
+                    for i, s in enumerate(stops)
+                    if s.kind == "pickup"
+                    and s.booking is not None
+                    and s.booking.scheduled_at > booking.scheduled_at
+                ),
+                len(stops),
+            )
+            stops[at:at] = _trip_stops(booking)
+    return stops
 
 
 def _from_route(driver_id: str, bookings: list[Booking], route: PlannedRoute) -> LivePlan:
@@ -279,10 +295,14 @@ def _route_stop(stop: RouteStop, kind: StopKind, booking: Booking | None) -> Liv
 
 
 def _fit_in(planned: list[LiveStop], extra: list[Booking]) -> list[LiveStop]:
-    """Trips the run did not plan: patients on board first, the others before the first
-    planned stop due after their pick-up time."""
+    """Trips the run did not plan: patients on board first; a trip an insertion placed
+    where it put it (`insert_before`: before the stops then after its pick-up and drop-off,
+    while those are still this driver's); the others before the first planned stop due after
+    their pick-up time."""
     stops = [s for b in extra if not _pickup_left(b) for s in _trip_stops(b)] + planned
-    for booking in (b for b in extra if _pickup_left(b)):
+    waiting = [b for b in extra if _pickup_left(b)]
+    placed = {b.id for b in waiting if b.insert_before and _placed(stops, b)}
+    for booking in (b for b in waiting if b.id not in placed):
         at = next(
             (
                 i
@@ -293,3 +313,24 @@ def _fit_in(planned: list[LiveStop], extra: list[Booking]) -> list[LiveStop]:
         )
         stops[at:at] = _trip_stops(booking)
     return stops
+
+
+def _placed(stops: list[LiveStop], booking: Booking) -> bool:
+    """Put `booking`'s stops where an insertion chose (in place); False, `stops` untouched,
+    when a stop it was placed before is not among `stops` any more (or not in order)."""
+    keys = [[s.kind, s.booking_id] for s in stops]
+    wanted = booking.insert_before or {}
+
+    def index(kind: str) -> int | None:
+        anchor = wanted.get(kind)
+        if anchor is None:
+            return len(stops)
+        return keys.index(anchor) if anchor in keys else None
+
+    pickup, dropoff = index("pickup"), index("dropoff")
+    if pickup is None or dropoff is None or dropoff < pickup:
+        return False
+    pick, drop = _trip_stops(booking)
+    stops[dropoff:dropoff] = [drop]
+    stops[pickup:pickup] = [pick]
+    return True
