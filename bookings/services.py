@@ -494,8 +494,6 @@ def booking_set_status(
     values: dict[str, Any] = {}
     if status == Booking.Status.ARRIVED:
         values = _arrival(booking)
-    elif status == Booking.Status.ON_BOARD:
-        values = {"picked_up_at": timezone.now()}
     elif status == Booking.Status.NO_SHOW:
         _check_wait_over(booking)
         values = {
@@ -510,6 +508,8 @@ def booking_set_status(
             "A reason goes with a cancellation or no-show only.",
             field="code" if code is not None else "reason",
         )
+    if status == Booking.Status.ON_BOARD:
+        values = {"picked_up_at": timezone.now()}
     _set_status(booking, status, **values)
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)
