@@ -133,7 +133,6 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "ride_too_long",
             "arrived_at",
             "no_show_after",
-            "picked_up_at",
         ]
 
     @extend_schema_field(PlaceOutputSerializer)
