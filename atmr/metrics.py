@@ -340,7 +340,9 @@ def _eta_oldest_age_s() -> float | None:
 
     if "eta_computed_at" not in {f.name for f in Booking._meta.get_fields()}:
         return None
-    live = (Booking.Status.ASSIGNED, Booking.Status.EN_ROUTE, Booking.Status.ON_BOARD)
+    from dispatch.live_plan import LIVE_STATUSES
+
+    live = list(LIVE_STATUSES)
     now = timezone.now()
     # Keyword strings: the field comes with the live day (another change); typed lookups
     # would not type-check before it lands.

@@ -194,6 +194,7 @@ CELERY_TASK_ROUTES = {
     "dispatch.tasks.fail_stale_runs": {"queue": "dispatch"},  # frees a dead run's day
     # A fresh trip's proposals are wanted within a second: never behind a burst of ETAs.
     "dispatch.tasks.propose_insertions": {"queue": "dispatch"},
+    # The ETA refresh (every minute, and on a driver's change): off the dispatch queue too.
     "dispatch.refresh_etas": {"queue": "background"},
     "dispatch.refresh_driver_etas": {"queue": "background"},
     "billing.send_reminders": {"queue": "background"},

@@ -247,8 +247,12 @@ class TripCharge(models.Model):
     distance_estimated = models.BooleanField(
         default=False, help_text="OSRM was unavailable: straight line × 1.3."
     )
-    # Entered by the office (the phones record no arrival time): re-prices the trip.
+    # From the phones (the driver's arrival at the pick-up to the patient on board, from the
+    # booked pick-up time at the earliest), unless the office entered it (`waiting_entered`).
     waiting_minutes = models.PositiveIntegerField(default=0)
+    waiting_entered = models.BooleanField(
+        default=False, help_text="The office entered the waiting time: the phones' is not used."
+    )
     computed = _money(null=True, blank=True, help_text="The tariff's price.")
     breakdown = models.JSONField(default=list, blank=True)
     override_amount = _money(null=True, blank=True)

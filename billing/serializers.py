@@ -353,7 +353,13 @@ class BookingChargeInputSerializer(serializers.Serializer):
     payer = CompanyObjectField(Payer, required=False, allow_null=True)
     override_amount = _money(required=False, allow_null=True)
     override_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    waiting_minutes = serializers.IntegerField(min_value=0, max_value=1440, required=False)
+    waiting_minutes = serializers.IntegerField(
+        min_value=0,
+        max_value=1440,
+        required=False,
+        allow_null=True,
+        help_text="The office's waiting time (null: the phones', arrival to on board).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (
@@ -388,6 +394,7 @@ class TripChargeOutputSerializer(serializers.ModelSerializer):
             "distance_km",
             "distance_estimated",
             "waiting_minutes",
+            "waiting_entered",
             "computed",
             "breakdown",
             "override_amount",

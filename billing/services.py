@@ -260,6 +260,8 @@ def trip_charge_price(*, booking: Booking, reprice: bool = False) -> TripCharge 
     override = TariffOverride.objects.filter(tariff=tariff, payer=charge.payer).first()
     if kind == TripCharge.Kind.TRIP and (charge.distance_km is None or reprice):
         charge.distance_km, charge.distance_estimated = trip_distance_km(booking=booking)
+    if kind == TripCharge.Kind.TRIP and not charge.waiting_entered:
+        charge.waiting_minutes = trip_waiting_minutes(booking=booking)
     facts = TripFacts(
         kind=kind,
         pickup_local=pickup_local,
@@ -310,14 +312,26 @@ def trip_charge_override(
     return charge
 
 
-def trip_charge_set_waiting(*, booking: Booking, minutes: int) -> TripCharge | None:
-    """Record the minutes the driver waited (the phones record no arrival) and re-price."""
-    if minutes < 0 or minutes > 24 * 60:
+def trip_waiting_minutes(*, booking: Booking) -> int:
+    """The minutes the driver waited at the pick-up, from the phones: from its arrival (or
+    the booked pick-up time, when it came early) to the patient on board, in whole minutes;
+    0 without both steps recorded."""
+    if booking.arrived_at is None or booking.picked_up_at is None:
+        return 0
+    start = max(booking.arrived_at, booking.scheduled_at)
+    return max(0, int((booking.picked_up_at - start).total_seconds()) // 60)
+
+
+def trip_charge_set_waiting(*, booking: Booking, minutes: int | None) -> TripCharge | None:
+    """The office's waiting time (it wins over the phones'; None: back to the phones') and
+    re-price."""
+    if minutes is not None and (minutes < 0 or minutes > 24 * 60):
         raise DomainError("Waiting is 0 to 1,440 minutes.", field="waiting_minutes")
     with transaction.atomic():
         charge = _charge_locked(booking)
-        charge.waiting_minutes = minutes
-        charge.save(update_fields=["waiting_minutes"])
+        charge.waiting_entered = minutes is not None
+        charge.waiting_minutes = minutes if minutes is not None else 0
+        charge.save(update_fields=["waiting_minutes", "waiting_entered"])
         return trip_charge_price(booking=booking, reprice=True)
 
 

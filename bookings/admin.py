@@ -237,6 +237,7 @@ LIVE = [
     "eta_computed_at",
     "arrived_at",
     "no_show_after",
+    "picked_up_at",
 ]
 
 

@@ -241,6 +241,12 @@ class Booking(models.Model):
     no_show_after = models.DateTimeField(
         null=True, blank=True, help_text="A no-show may be reported from then on."
     )
+    # The patient on board (the driver's step): with `arrived_at`, the waiting time billed.
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    # Where an insertion put the trip in its driver's stops (dispatch/insertion.py): the stop
+    # right after its pick-up and after its drop-off, {"pickup": [kind, booking id] or None,
+    # "dropoff": ...} (None: last). The live plan honours it until a run plans the trip.
+    insert_before = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["scheduled_at"]

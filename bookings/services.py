@@ -471,10 +471,11 @@ def booking_set_status(
 
     With `driver`, the change comes from that driver's phone: only its own bookings, and only
     the statuses a driver may set. `arrived` (at the pick-up) records `arrived_at` and starts
-    the company's no-show wait (`no_show_after`); a trip that arrived may be reported a no-show
-    only once the wait is over (NoShowTooEarly, 409 `no_show_wait`, field `status`). A no-show
-    records `code` (as in `booking_cancel`; None records `no_show`) and the optional `reason`;
-    a cancellation goes to `booking_cancel`. The driver's ETAs are recomputed on commit.
+    the company's no-show wait (`no_show_after`); `on_board` records `picked_up_at`. A trip that
+    arrived may be reported a no-show only once the wait is over (NoShowTooEarly, 409
+    `no_show_wait`, field `status`). A no-show records `code` (as in `booking_cancel`; None
+    records `no_show`) and the optional `reason`; a cancellation goes to `booking_cancel`. The
+    driver's ETAs are recomputed on commit.
     """
     if driver is not None:
         if booking.driver_id != driver.id:
@@ -507,6 +508,8 @@ def booking_set_status(
             "A reason goes with a cancellation or no-show only.",
             field="code" if code is not None else "reason",
         )
+    if status == Booking.Status.ON_BOARD:
+        values = {"picked_up_at": timezone.now()}
     _set_status(booking, status, **values)
     publish_on_commit(
         group_for_company_dispatch(booking.company_id), build_booking_updated(booking)

@@ -10,7 +10,7 @@ windows and the break included, and checks each proposed route with the checker.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from bookings.models import Booking
 from dispatch import live, selectors
 from dispatch.engine.geo import Location
 from dispatch.engine.live import LiveDay, insertions
+from dispatch.engine.plan import Route
 from dispatch.engine.straight_line import haversine_m
 from dispatch.errors import BookingNotInsertable, InsertionStale
 from dispatch.models import DispatchSettings
@@ -59,6 +60,8 @@ class Proposal:
     delay_caused_seconds: int
     pickup_at: datetime
     dropoff_at: datetime
+    # The stops right after its pick-up and its drop-off (`Booking.insert_before`).
+    before: dict[str, list[str] | None] = field(default_factory=dict, compare=False)
 
     def summary(self) -> InsertionSummary:
         return {
@@ -141,9 +144,22 @@ def booking_insertions(
             delay_caused_seconds=p.delay_caused_seconds,
             pickup_at=clock.at(p.pickup_at),
             dropoff_at=clock.at(p.dropoff_at),
+            before=_stops_after(p.route, str(booking.id)),
         )
         for p in found
     ]
+
+
+def _stops_after(route: Route, booking_id: str) -> dict[str, list[str] | None]:
+    """The stop after the trip's pick-up (other than its own drop-off) and after its
+    drop-off in `route`, as [kind, booking id]; None when there is none."""
+    visits = [[str(s.kind), s.request_id] for s in route.stops if s.request_id]
+    out: dict[str, list[str] | None] = {}
+    for kind in ("pickup", "dropoff"):
+        at = visits.index([kind, booking_id])
+        after = [v for v in visits[at + 1 :] if v[1] != booking_id]
+        out[kind] = after[0] if after else None
+    return out
 
 
 def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[Shift]:
@@ -200,7 +216,11 @@ def booking_insert(
     vehicle = (
         Vehicle.objects.filter(id=proposal.vehicle_id).first() if proposal.vehicle_id else None
     )
-    assigned = booking_services.booking_assign(booking=booking, driver=driver, vehicle=vehicle)
+    with transaction.atomic():
+        assigned = booking_services.booking_assign(booking=booking, driver=driver, vehicle=vehicle)
+        # The live plan keeps it where it was fitted (until a run plans it).
+        Booking.objects.filter(pk=assigned.pk).update(insert_before=proposal.before)
+        assigned.insert_before = proposal.before
     return assigned, proposal
 
 

@@ -4,19 +4,20 @@ Like `dispatch/adapters.py` (whose builders it reuses) it speaks both ORM and en
 is kept apart so the whole-day adapter stays small. Engine times are seconds since local
 midnight of the day.
 
-What a driver still has to do: trips en route (its pick-up, then its drop-off) and on board
-(the drop-off) are fixed, in their order; trips assigned and not started are its current
-free work. Their order is the last applied plan's (a run's planned pick-up and drop-off),
-else the trips' pick-up times. A driver starts at its last position when it is fresher than
-FRESH_POSITION, else at its current stop (where its patient on board was picked up, or
-where it dropped its last patient), else at home; and not before now plus the lead time.
-Drivers whose shift ended by then are left out, unless they carry or fetch a patient.
+What a driver still has to do: trips en route or arrived (the driver at the pick-up,
+waiting: its pick-up, then its drop-off) and on board (the drop-off) are fixed, in their
+order; trips assigned and not started are its current free work. Their order is the last
+applied plan's (a run's planned pick-up and drop-off), else the trips' pick-up times. A
+driver starts at its last position when it is fresher than FRESH_POSITION, else at its
+current stop (where its patient on board was picked up, or where it dropped its last
+patient), else at home; and not before now plus the lead time. Drivers whose shift ended by
+then are left out, unless they carry or fetch a patient.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
@@ -26,7 +27,7 @@ from atmr.accounts.models import Company
 from bookings.models import Booking
 from bookings.selectors import day_bounds
 from bookings.will_call import WAITING
-from dispatch import adapters, selectors
+from dispatch import adapters, live_plan, selectors
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.live import LiveDay, LiveVehicle, Replan, settle
 from dispatch.engine.plan import Plan, StopKind
@@ -39,8 +40,13 @@ from drivers.rosters import shifts_generate
 
 FRESH_POSITION = timedelta(minutes=3)
 S = Booking.Status
-LIVE_STATUSES = (S.PENDING, S.ASSIGNED, S.EN_ROUTE, S.ON_BOARD)
-STARTED = (S.EN_ROUTE, S.ON_BOARD)
+# The driver-side statuses are live_plan's (the ETAs' reader), so both readers agree on what
+# a driver still has to do; a re-plan also places the pending trips.
+LIVE_STATUSES = (S.PENDING, *live_plan.LIVE_STATUSES)
+# Under way: the trip stays with its driver, its stops first. Before on board, the pick-up
+# is left too (`UNDER_WAY`).
+STARTED = tuple(st for st in live_plan.LIVE_STATUSES if st != S.ASSIGNED)
+UNDER_WAY = tuple(st for st in STARTED if st not in live_plan.PICKUP_DONE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ class LiveInput:
     homes: dict[UUID, Location]  # driver id -> where its day ends
     positions: dict[UUID, Location]  # driver id -> where it is now
     planned: dict[str, tuple[datetime, datetime]]  # booking id -> last applied plan's times
+    # (booking id, "pickup"/"dropoff") -> its index in its driver's live plan (live_plan.py)
+    order: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def locations(self) -> list[Location]:
@@ -113,6 +121,7 @@ PROPOSAL_FIELDS = (
     "pickup_place_id",
     "dropoff_place_id",
     "updated_at",
+    "insert_before",
 )
 
 
@@ -147,7 +156,23 @@ def live_load(
     }
     clock = adapters.DayClock(day, tz)
     planned = _last_plan(company.id, [b.id for b in bookings])
-    return LiveInput(now, ready, clock, bookings, shifts, homes, positions, planned)
+    order = _live_order(company.id, day, bookings)
+    return LiveInput(now, ready, clock, bookings, shifts, homes, positions, planned, order)
+
+
+def _live_order(company_id: UUID, day: date, bookings: list[Booking]) -> dict[tuple[str, str], int]:
+    """Each driver's stops in the order of its live plan, the one the ETAs read (one query)."""
+    trips: dict[str, list[Booking]] = {}
+    for b in bookings:  # in pick-up time order
+        if b.driver_id is not None and b.status != S.PENDING:
+            trips.setdefault(str(b.driver_id), []).append(b)
+    plans = live_plan.live_plans_of(company_id=company_id, day=day, trips=trips)
+    return {
+        (stop.booking_id, stop.kind): i
+        for plan in plans.values()
+        for i, stop in enumerate(plan.stops)
+        if stop.booking_id is not None
+    }
 
 
 def _position(shift: Shift, now: datetime, stop: Location | None, home: Location) -> Location:
@@ -161,8 +186,8 @@ def _position(shift: Shift, now: datetime, stop: Location | None, home: Location
 def _current_stops(
     company_id: UUID, start: datetime, end: datetime, shifts: list[Shift], live: list[Booking]
 ) -> dict[UUID, Location]:
-    """Driver id -> where its last stop was: the pick-up of a patient on board, else the
-    drop-off of its last completed trip today (one query)."""
+    """Driver id -> where its last stop was: the pick-up of a patient on board or waited for
+    (arrived), else the drop-off of its last completed trip today (one query)."""
     out: dict[UUID, Location] = {}
     done = (
         Booking.objects.filter(
@@ -179,7 +204,7 @@ def _current_stops(
     for driver_id, lat, lon in done:
         out[driver_id] = Location(lat, lon)
     for b in live:
-        if b.status == S.ON_BOARD and b.driver_id is not None:
+        if b.status in (S.ARRIVED, S.ON_BOARD) and b.driver_id is not None:
             out[b.driver_id] = Location(b.pickup_lat, b.pickup_lon)
     return out
 
@@ -232,7 +257,8 @@ def live_day(inp: LiveInput, matrix: TravelMatrix, conf: DispatchSettings) -> Li
 
 def _live_vehicle(vehicle_id: str, mine: list[Booking], inp: LiveInput) -> LiveVehicle:
     """Its fixed stops (pick-ups under way first, then every drop-off of a patient carried
-    or fetched) and its free trips, each in the order planned."""
+    or fetched) and its free trips, each in its live plan's order (`inp.order`: the applied
+    run's, trips given since fitted in by pick-up time), else by the planned times."""
 
     def when(b: Booking, kind: StopKind) -> datetime:
         pickup, dropoff = inp.planned.get(str(b.id), (b.scheduled_at, b.scheduled_at))
@@ -240,10 +266,21 @@ def _live_vehicle(vehicle_id: str, mine: list[Booking], inp: LiveInput) -> LiveV
 
     def ordered(visits: list[tuple[Booking, StopKind]]) -> tuple[Visit, ...]:
         rank = {b.id: i for i, b in enumerate(mine)}
-        visits.sort(key=lambda v: (when(v[0], v[1]), rank[v[0].id], v[1] is StopKind.DROPOFF))
+
+        def key(v: tuple[Booking, StopKind]) -> tuple[int, datetime, int, bool]:
+            b, kind = v
+            at = inp.order.get((str(b.id), "pickup" if kind is StopKind.PICKUP else "dropoff"))
+            return (
+                len(inp.order) if at is None else at,
+                when(b, kind),
+                rank[b.id],
+                kind is StopKind.DROPOFF,
+            )
+
+        visits.sort(key=key)
         return tuple(Visit(kind, str(b.id)) for b, kind in visits)
 
-    under_way = [b for b in mine if b.status == S.EN_ROUTE]
+    under_way = [b for b in mine if b.status in UNDER_WAY]
     fixed = ordered([(b, StopKind.PICKUP) for b in under_way]) + ordered(
         [(b, StopKind.DROPOFF) for b in mine if b.status in STARTED]
     )

@@ -4,8 +4,10 @@ From the day's applied dispatch run (the newest applied one), keeping only the s
 still with that driver and not done; trips given to the driver since (by hand, an insertion)
 are fitted in by their pick-up time. Without an applied run, the driver's trips in time
 order. A pick-up is done once the patient is on board; an on-board trip has only its
-drop-off left; completed, cancelled and no-show trips have none. The ETAs (dispatch/eta.py),
-re-planning from now and insertions read the day through here.
+drop-off left; completed, cancelled and no-show trips have none. The ETAs (dispatch/eta.py)
+read the day through here; re-planning from now and insertions (dispatch/live.py, which
+also needs the pending trips, shifts and positions) take each driver's order from here
+(`live_plans_of`) over the trips they read, so both see the same order and statuses.
 
 Reads are company-scoped and cost a constant number of queries whatever the number of drivers
 (`live_plans`: the applied run, the trips).
@@ -142,6 +144,16 @@ def live_plans(
     }
 
 
+def live_plans_of(
+    *, company_id: UUID | str, day: date, trips: dict[str, list[Booking]]
+) -> dict[str, LivePlan]:
+    """Driver id -> its live plan from trips already read (driver id -> its live trips in
+    pick-up time order, as `live_plans` reads them): one query, the applied run's routes.
+    The re-plan and insertion loader (dispatch/live.py) orders each driver's work by it."""
+    routes = _applied_routes(company_id, day, set(trips)) if trips else {}
+    return {d: _plan(d, bookings, routes.get(d)) for d, bookings in trips.items()}
+
+
 def live_plan(
     *, company_id: UUID | str, driver_id: UUID | str, now: datetime | None = None
 ) -> LivePlan:
@@ -226,10 +238,26 @@ def _plan(driver_id: str, bookings: list[Booking], route: PlannedRoute | None) -
 
 def _in_time_order(bookings: list[Booking]) -> list[LiveStop]:
     """Patients on board are dropped off first; then each trip's pick-up and drop-off by
-    pick-up time (`bookings` is in that order)."""
+    pick-up time (`bookings` is in that order), except a trip an insertion placed, where it
+    placed it (as in `_fit_in`)."""
     on_board = [b for b in bookings if not _pickup_left(b)]
     waiting = [b for b in bookings if _pickup_left(b)]
-    return [stop for b in [*on_board, *waiting] for stop in _trip_stops(b)]
+    plain = [b for b in waiting if not b.insert_before]
+    stops = [stop for b in [*on_board, *plain] for stop in _trip_stops(b)]
+    for booking in (b for b in waiting if b.insert_before):
+        if not _placed(stops, booking):
+            at = next(
+                (
+                    i
+                    for i, s in enumerate(stops)
+                    if s.kind == "pickup"
+                    and s.booking is not None
+                    and s.booking.scheduled_at > booking.scheduled_at
+                ),
+                len(stops),
+            )
+            stops[at:at] = _trip_stops(booking)
+    return stops
 
 
 def _from_route(driver_id: str, bookings: list[Booking], route: PlannedRoute) -> LivePlan:
@@ -267,10 +295,14 @@ def _route_stop(stop: RouteStop, kind: StopKind, booking: Booking | None) -> Liv
 
 
 def _fit_in(planned: list[LiveStop], extra: list[Booking]) -> list[LiveStop]:
-    """Trips the run did not plan: patients on board first, the others before the first
-    planned stop due after their pick-up time."""
+    """Trips the run did not plan: patients on board first; a trip an insertion placed
+    where it put it (`insert_before`: before the stops then after its pick-up and drop-off,
+    while those are still this driver's); the others before the first planned stop due after
+    their pick-up time."""
     stops = [s for b in extra if not _pickup_left(b) for s in _trip_stops(b)] + planned
-    for booking in (b for b in extra if _pickup_left(b)):
+    waiting = [b for b in extra if _pickup_left(b)]
+    placed = {b.id for b in waiting if b.insert_before and _placed(stops, b)}
+    for booking in (b for b in waiting if b.id not in placed):
         at = next(
             (
                 i
@@ -281,3 +313,24 @@ def _fit_in(planned: list[LiveStop], extra: list[Booking]) -> list[LiveStop]:
         )
         stops[at:at] = _trip_stops(booking)
     return stops
+
+
+def _placed(stops: list[LiveStop], booking: Booking) -> bool:
+    """Put `booking`'s stops where an insertion chose (in place); False, `stops` untouched,
+    when a stop it was placed before is not among `stops` any more (or not in order)."""
+    keys = [[s.kind, s.booking_id] for s in stops]
+    wanted = booking.insert_before or {}
+
+    def index(kind: str) -> int | None:
+        anchor = wanted.get(kind)
+        if anchor is None:
+            return len(stops)
+        return keys.index(anchor) if anchor in keys else None
+
+    pickup, dropoff = index("pickup"), index("dropoff")
+    if pickup is None or dropoff is None or dropoff < pickup:
+        return False
+    pick, drop = _trip_stops(booking)
+    stops[dropoff:dropoff] = [drop]
+    stops[pickup:pickup] = [pick]
+    return True

@@ -18,8 +18,14 @@ from dispatch.models import DispatchRun, DispatchSettings, RouteStop, Unassigned
 from drivers.models import Driver, Shift, Vehicle
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
-# (pinned to that driver). Patients on board are finished by their driver outside the plan.
-PLANNED_STATUSES = (Booking.Status.PENDING, Booking.Status.ASSIGNED, Booking.Status.EN_ROUTE)
+# (pinned to that driver), en route or with the driver waiting at the pick-up (arrived).
+# Patients on board are finished by their driver outside the plan.
+PLANNED_STATUSES = (
+    Booking.Status.PENDING,
+    Booking.Status.ASSIGNED,
+    Booking.Status.EN_ROUTE,
+    Booking.Status.ARRIVED,
+)
 
 
 def run_list(*, company_id: UUID | str, service_date: date | None = None) -> QuerySet[DispatchRun]:

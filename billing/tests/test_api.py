@@ -313,6 +313,11 @@ def test_the_office_overrides_a_price_with_a_reason_until_invoiced(
     )
     answer = dispatcher_client.patch(url, {"payer": str(foreign.id)}, format="json")
     assert answer.status_code == 400 and "payer" in answer.json()
+    entered = dispatcher_client.patch(url, {"waiting_minutes": 25}, format="json").json()
+    assert (entered["waiting_minutes"], entered["waiting_entered"]) == (25, True)
+    phones = dispatcher_client.patch(url, {"waiting_minutes": None}, format="json").json()
+    assert (phones["waiting_minutes"], phones["waiting_entered"]) == (0, False)  # no steps
+    assert dispatcher_client.patch(url, {"waiting_minutes": -1}, format="json").status_code == 400
     invoicing.invoice_generate(company=company, month=datetime(2026, 12, 1).date())
     late = dispatcher_client.patch(url, {"waiting_minutes": 30}, format="json")
     assert late.status_code == 409

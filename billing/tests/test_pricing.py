@@ -11,6 +11,8 @@ from billing.models import Payer, TripCharge
 from billing.pricing import Prices, TripFacts, price_compute, round_05
 from billing.tests.helpers import ZURICH, billing_docs, complete, tariff, trip  # noqa: F401
 from bookings import services as booking_services
+from bookings.errors import NoShowTooEarly
+from bookings.models import Booking
 from tests.factories import ClientFactory
 
 PRICES = Prices(
@@ -256,3 +258,89 @@ def test_payer_changes_until_invoiced(company, django_capture_on_commit_callback
     invoice_generate(company=company, month=date(2026, 12, 1))
     with pytest.raises(InvoiceConflict):
         services.booking_payer_set(booking=booking, payer=None)
+
+
+def _steps(booking, capture, *steps):
+    """The driver's steps at their local times ("HH:MM" on TUESDAY_NOON's day)."""
+    import time_machine
+
+    for hhmm, status in steps:
+        hour, minute = map(int, hhmm.split(":"))
+        moment = TUESDAY_NOON.replace(hour=hour, minute=minute)
+        with time_machine.travel(moment, tick=False), capture(execute=True):
+            booking_services.booking_set_status(booking=booking, status=status)
+    booking.refresh_from_db()
+    return booking
+
+
+def test_the_waiting_time_comes_from_the_phones_and_the_office_may_override_it(
+    company, django_capture_on_commit_callbacks
+):
+    tariff(company)
+    capture = django_capture_on_commit_callbacks
+    plain = _steps(trip(company, at=TUESDAY_NOON), capture, ("12:30", "completed"))
+    waited = _steps(
+        trip(company, at=TUESDAY_NOON),
+        capture,
+        ("11:50", "en_route"),
+        ("12:02", "arrived"),
+        ("12:23", "on_board"),  # 21 min: 11 beyond the free 10, 3 × 4.50
+        ("12:50", "completed"),
+    )
+    assert waited.picked_up_at == TUESDAY_NOON.replace(minute=23)
+    charge = TripCharge.objects.get(booking=waited)
+    assert (charge.waiting_minutes, charge.waiting_entered) == (21, False)
+    assert charge.amount == plain.charge.amount + Decimal("13.50")
+    assert any(item["code"] == "waiting" for item in charge.breakdown)
+    # The office's word wins, and None gives the phones' back.
+    charge = services.trip_charge_set_waiting(booking=waited, minutes=5)
+    assert (charge.waiting_minutes, charge.waiting_entered, charge.amount) == (
+        5,
+        True,
+        plain.charge.amount,
+    )
+    assert services.trip_charge_price(booking=waited, reprice=True).waiting_minutes == 5
+    charge = services.trip_charge_set_waiting(booking=waited, minutes=None)
+    assert (charge.waiting_minutes, charge.waiting_entered) == (21, False)
+
+
+def test_waiting_counts_from_the_booked_time_when_the_driver_came_early(
+    company, django_capture_on_commit_callbacks
+):
+    tariff(company)
+    early = _steps(
+        trip(company, at=TUESDAY_NOON),
+        django_capture_on_commit_callbacks,
+        ("11:40", "en_route"),
+        ("11:45", "arrived"),
+        ("12:12", "on_board"),
+        ("12:40", "completed"),
+    )
+    assert services.trip_waiting_minutes(booking=early) == 12
+    assert TripCharge.objects.get(booking=early).waiting_minutes == 12
+    no_steps = Booking(arrived_at=None, picked_up_at=TUESDAY_NOON, scheduled_at=TUESDAY_NOON)
+    assert services.trip_waiting_minutes(booking=no_steps) == 0
+
+
+def test_a_no_show_after_arriving_and_waiting_is_priced_with_its_fee(
+    company, django_capture_on_commit_callbacks
+):
+    tariff(company)
+    company.no_show_wait_minutes = 15
+    company.save()
+    booking = _steps(
+        trip(company, at=TUESDAY_NOON),
+        django_capture_on_commit_callbacks,
+        ("11:50", "en_route"),
+        ("12:00", "arrived"),
+    )
+    with pytest.raises(NoShowTooEarly):
+        _steps(booking, django_capture_on_commit_callbacks, ("12:10", "no_show"))
+    assert not TripCharge.objects.filter(booking=booking).exists()
+    _steps(booking, django_capture_on_commit_callbacks, ("12:16", "no_show"))
+    charge = TripCharge.objects.get(booking=booking)
+    assert (charge.kind, charge.amount, charge.waiting_minutes) == (
+        "no_show",
+        Decimal("45.00"),
+        0,
+    )

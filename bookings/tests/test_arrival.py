@@ -47,6 +47,22 @@ def test_arrived_records_the_time_and_the_end_of_the_wait(company):
 
 @pytest.mark.django_db
 @pytest.mark.clock(NOW)
+def test_on_board_records_the_pick_up_time_and_arrived_is_kept(company):
+    driver = DriverFactory(company=company)
+    trip = _en_route(company, driver)
+    services.booking_set_status(booking=trip, status="arrived", driver=driver)
+    with time_machine.travel(NOW + timedelta(minutes=4), tick=False):
+        services.booking_set_status(booking=trip, status="on_board", driver=driver)
+    trip.refresh_from_db()
+    assert (trip.status, trip.arrived_at, trip.picked_up_at) == (
+        "on_board",
+        NOW,
+        NOW + timedelta(minutes=4),
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.clock(NOW)
 def test_no_show_is_refused_until_the_wait_is_over(company):
     driver = DriverFactory(company=company)
     trip = _en_route(company, driver)

@@ -73,6 +73,18 @@ def test_every_proposal_passes_the_checker(live_day, company):
         assert check_route(day.problem, day.vehicle(proposal.vehicle_id), proposal.route) == []
 
 
+def test_a_driver_waiting_at_a_pickup_gets_the_new_trip_after_that_trip(company):
+    """An arrived trip (its driver at the pick-up) is a fixed stop: nothing goes before it,
+    not even a trip on the same road that could be pooled with it."""
+    waiting = DriverFactory(company=company)
+    BookingFactory(
+        company=company, driver=waiting, status="arrived", arrived_at=NOW, scheduled_at=at(10)
+    )
+    new = BookingFactory(company=company, scheduled_at=at(13))
+    found = {p.driver_id: p for p in insertion.booking_insertions(booking=new)}
+    assert found[waiting.id].position == 2 and found[waiting.id].dropoff_position == 3
+
+
 def test_the_api_lists_proposals_for_the_office(live_day, dispatcher_client):
     busy, _, new = live_day
     response = dispatcher_client.get(url(new))
@@ -123,6 +135,29 @@ def test_insert_gives_the_trip_to_the_driver_who_hears_of_it(
     assert (new.status, new.driver_id) == ("assigned", busy.id)
     (event,) = listener.events(group_for_driver(busy.id), 1)
     assert event["type"] == "assignment" and event["action"] == "assigned"
+
+
+def test_the_live_plan_keeps_an_inserted_trip_where_it_was_fitted(live_day, company):
+    """Pooled with the 11:00 trip (both picked up, then dropped), not after it by time; the
+    ETAs and the next proposals read that order."""
+    from dispatch.live_plan import live_plan
+
+    busy, _, new = live_day
+    _, proposal = insertion.booking_insert(booking=new, driver=busy)
+    assert proposal.position in (0, 1) and proposal.dropoff_position == 2
+    new.refresh_from_db()
+    assert new.insert_before is not None
+    stops = [
+        (s.kind, s.booking_id) for s in live_plan(company_id=company.id, driver_id=busy.id).stops
+    ]
+    assert stops.index(("pickup", str(new.id))) == proposal.position
+    assert stops.index(("dropoff", str(new.id))) == proposal.dropoff_position
+    # A stop it was placed before is gone (the other trip cancelled): by its time again.
+    Booking.objects.filter(driver=busy).exclude(id=new.id).update(status="cancelled")
+    stops = [
+        (s.kind, s.booking_id) for s in live_plan(company_id=company.id, driver_id=busy.id).stops
+    ]
+    assert stops == [("pickup", str(new.id)), ("dropoff", str(new.id))]
 
 
 def test_insert_where_it_no_longer_fits_is_409_and_changes_nothing(live_day, dispatcher_client):

@@ -144,3 +144,36 @@ def test_scoped_to_the_company(company, other_company):
     assert live_plans(company_id=company.id) == {}
     assert live_plan(company_id=company.id, driver_id=theirs.id).stops == ()
     assert live_companies() == [str(other_company.id)]
+
+
+def test_the_replan_and_insertion_loader_orders_a_drivers_work_as_the_live_plan(company):
+    """dispatch/live.py (re-plan from now, insertions) takes each driver's order from here:
+    the applied run's, and a trip assigned since fitted in by its pick-up time."""
+    from dispatch import live
+
+    driver = DriverFactory(company=company)
+    a, b = _trip(company, driver, 9), _trip(company, driver, 9)
+    waiting = _trip(company, driver, 8, status="arrived")
+    _applied_run(
+        company,
+        driver,
+        [
+            _route_stop("start", None, at(7), LAUSANNE),
+            _route_stop("pickup", waiting, at(8), LAUSANNE),
+            _route_stop("dropoff", waiting, at(8, 30), GENEVA),
+            _route_stop("pickup", b, at(9), LAUSANNE),
+            _route_stop("pickup", a, at(9, 5), LAUSANNE),
+            _route_stop("dropoff", a, at(10), GENEVA),
+            _route_stop("dropoff", b, at(10, 5), GENEVA),
+        ],
+    )
+    added = BookingFactory(
+        company=company, driver=driver, status="assigned", scheduled_at=at(9, 30)
+    )
+    # ^ by hand since the run: fitted in before the 10:00 drop-off
+    inp = live.live_load(company=company, now=at(8), lead=timedelta(minutes=5))
+    vehicle = live._live_vehicle(str(driver.id), inp.by_driver[driver.id], inp)
+    loader = [(str(v.kind), v.request_id) for v in (*vehicle.prefix, *vehicle.planned)]
+    assert loader == _kinds(live_plan(company_id=company.id, driver_id=driver.id))
+    assert loader[:2] == [("pickup", str(waiting.id)), ("dropoff", str(waiting.id))]
+    assert loader[2:5] == [("pickup", str(b.id)), ("pickup", str(a.id)), ("pickup", str(added.id))]

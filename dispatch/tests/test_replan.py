@@ -129,6 +129,26 @@ def test_trips_under_way_stay_with_their_driver_first_and_nothing_is_planned_bef
         assert (booking.status, booking.driver_id) == (status, driver.id)
 
 
+def test_an_arrived_trip_stays_with_its_driver_first_even_after_its_shift(company):
+    """The driver waits at the pick-up (`arrived`): the trip is under way like en route."""
+    waiting = DriverFactory(company=company, shift_end=time(10, 3))
+    other = DriverFactory(company=company)
+    arrived = BookingFactory(company=company, driver=waiting, status="arrived", scheduled_at=at(10))
+    BookingFactory(company=company, scheduled_at=at(12))
+    run = replan_now(company)
+    routes = {r["driver"]: r["stops"] for r in run.routes}
+    assert [(s["kind"], s["booking"]) for s in routes[str(waiting.id)][1:3]] == [
+        ("pickup", str(arrived.id)),
+        ("dropoff", str(arrived.id)),
+    ]
+    assert str(arrived.id) not in {s["booking"] for s in routes.get(str(other.id), [])}
+    row = RunAssignment.objects.get(run=run, booking=arrived)
+    assert not row.is_new and row.driver_id == waiting.id
+    services.run_apply(run=run)
+    arrived.refresh_from_db()
+    assert (arrived.status, arrived.driver_id) == ("arrived", waiting.id)
+
+
 def test_a_driver_whose_shift_has_ended_is_left_out(company):
     DriverFactory(company=company, shift_end=time(10, 3))
     late = DriverFactory(company=company)
@@ -258,7 +278,8 @@ def test_the_command_replans_from_now(company, capsys):
 
 
 # --- a property over random live days, through the services --------------------------------------
-STATUSES = ("pending", "assigned", "en_route", "on_board", "completed")
+STATUSES = ("pending", "assigned", "en_route", "arrived", "on_board", "completed")
+UNDER_WAY = ("en_route", "arrived", "on_board")
 
 
 @settings(
@@ -281,7 +302,7 @@ def test_no_replan_moves_a_trip_under_way_or_done(company, trips):
     made, busy = [], set()
     for status, who, quarter in trips:
         driver = drivers[who]
-        if status in ("en_route", "on_board"):
+        if status in UNDER_WAY:
             if driver.id in busy:  # one patient under way per driver keeps within its seats
                 status = "assigned"
             busy.add(driver.id)
@@ -304,11 +325,11 @@ def test_no_replan_moves_a_trip_under_way_or_done(company, trips):
         for booking in made:
             before = (booking.status, booking.driver_id)
             booking.refresh_from_db()
-            if before[0] in ("en_route", "on_board", "completed"):
+            if before[0] in (*UNDER_WAY, "completed"):
                 assert (booking.status, booking.driver_id) == before
             if before[0] == "completed":
                 assert str(booking.id) not in stops
-            if before[0] in ("en_route", "on_board"):
+            if before[0] in UNDER_WAY:
                 driver, index = stops[str(booking.id)]
                 assert driver == str(before[1]) and index <= 2  # first, after the start
         ready = NOW + timedelta(minutes=5)
