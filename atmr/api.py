@@ -123,8 +123,10 @@ class RowListApiView(CompanyListApiView):
 
     # Serve unchanged pages from the cache (see atmr/list_cache.py) for up to this long.
     page_ttl_s = list_cache.PAGE_TTL_S
-    # The page's cache key and the version it is built under, when `get` may cache it.
-    _page_key: tuple[str, int] | None = None
+    # The list shows ETAs or lateness: an ETA refresh retires its pages (list_cache.etas_changed).
+    shows_etas = False
+    # The page's cache key and the versions it is built under, when `get` may cache it.
+    _page_key: tuple[str, list_cache.Version] | None = None
 
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -133,7 +135,7 @@ class RowListApiView(CompanyListApiView):
         # Authentication and the role check have run: the key holds the company and who asks.
         viewer = self.driver_id or "office"
         key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
-        version, body = list_cache.page_get(self.company_id, key)
+        version, body = list_cache.page_get(self.company_id, key, etas=self.shows_etas)
         # `Cache-Control: no-cache` (a screen's explicit refresh) skips the stored page.
         if body is not None and "no-cache" not in request.headers.get("Cache-Control", ""):
             return HttpResponse(body, content_type="application/json")

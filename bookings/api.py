@@ -81,6 +81,7 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
     """A day's bookings (drivers: their own), and new bookings (office staff)."""
 
     filter_backends: list[type] = []
+    shows_etas = True
 
     def filter_queryset(self, queryset: QuerySet[Booking, _Row]) -> QuerySet[Booking, _Row]:
         query = BookingListQuerySerializer(data=self.request.query_params)

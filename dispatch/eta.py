@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.accounts.selectors import company_get
-from atmr.list_cache import lists_changed
+from atmr.list_cache import etas_changed
 from bookings.models import Booking
 from dispatch.adapters import place_extra_seconds, stop_service_seconds
 from dispatch.engine.geo import Location
@@ -360,7 +360,7 @@ def _write(company_id: UUID | str, results: list[DriverEtas], now: datetime) -> 
             )
     else:
         _write_orm(trips, now)
-    lists_changed(company_id)
+    etas_changed(company_id)  # only the lists showing ETAs (the bookings list)
 
 
 def _write_orm(trips: list[tuple[str, TripEta]], now: datetime) -> None:

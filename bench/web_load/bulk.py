@@ -14,9 +14,10 @@ BATCH = 200_000
 
 _COMPANIES = """
 INSERT INTO accounts_company (id, name, address, phone, timezone, active,
-    window_before_minutes, window_after_minutes, created_at, updated_at, lat, lon)
+    window_before_minutes, window_after_minutes, created_at, updated_at, lat, lon,
+    will_call_window_minutes, canton, order_horizon_days)
 SELECT gen_random_uuid(), %(prefix)s || lpad(g::text, 4, '0'), '', '', 'Europe/Zurich', true,
-    10, 15, now(), now(), 46.5, 6.6
+    10, 15, now(), now(), 46.5, 6.6, 30, 'VD', 14
 FROM generate_series(1, %(companies)s::int) g
 ON CONFLICT (name) DO NOTHING
 """
