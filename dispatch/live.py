@@ -198,11 +198,12 @@ def _current_stops(
             driver_id__in=[s.driver_id for s in shifts],
         )
         .order_by("driver_id", "-updated_at")
-        .distinct("driver_id")
         .values_list("driver_id", "dropoff_lat", "dropoff_lon")
     )
+    # The newest per driver, kept in Python: SQLite (`make run`) has no DISTINCT ON, and a
+    # day's completed trips are few.
     for driver_id, lat, lon in done:
-        out[driver_id] = Location(lat, lon)
+        out.setdefault(driver_id, Location(lat, lon))
     for b in live:
         if b.status in (S.ARRIVED, S.ON_BOARD) and b.driver_id is not None:
             out[b.driver_id] = Location(b.pickup_lat, b.pickup_lon)
@@ -216,10 +217,13 @@ def _last_plan(company_id: UUID, ids: list[UUID]) -> dict[str, tuple[datetime, d
             company_id=company_id, booking_id__in=ids, run__applied_at__isnull=False
         )
         .order_by("booking_id", "-run__applied_at")
-        .distinct("booking_id")
         .values_list("booking_id", "pickup_eta", "dropoff_eta")
     )
-    return {str(b): (p, d) for b, p, d in rows}
+    # The newest per booking (no DISTINCT ON: SQLite has none).
+    out: dict[str, tuple[datetime, datetime]] = {}
+    for b, p, d in rows:
+        out.setdefault(str(b), (p, d))
+    return out
 
 
 def _unpinned(r: Request) -> Request:

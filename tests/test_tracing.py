@@ -76,6 +76,8 @@ def test_one_trace_from_the_run_request_through_the_task_to_the_saved_run(
     assert request.name == "POST api/dispatch/run"
     (task,) = [s for s in finished if s.name == "run/dispatch.tasks.execute_run"]
     assert request in _ancestors(task, by_id)
+    if connections["default"].vendor != "postgresql":
+        return  # queries are traced through psycopg's instrumentation; SQLite has none
     # The run's final save (routes, status, finished_at), inside the task.
     saves = [
         s

@@ -313,6 +313,9 @@ def _run_threads(targets):
     return results
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks (SELECT ... FOR UPDATE): PostgreSQL"
+)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_issuing_never_shares_or_skips_a_number(company):
     billing_ready(company)
