@@ -34,7 +34,8 @@ class _Office:
     """What the office group receives over the real channel layer, on a loop of its own."""
 
     def __init__(self, company_id: str) -> None:
-        self.group, self.events = group_for_company_dispatch(company_id), []
+        self.group = group_for_company_dispatch(company_id)
+        self.events: list[dict] = []
         self.stop, self.ready = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._listen()), daemon=True)
 
