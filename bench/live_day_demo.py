@@ -20,6 +20,7 @@ import statistics
 import sys
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from datetime import time as dtime
@@ -121,7 +122,7 @@ def main() -> None:
                 time.sleep(0.02)
             while timezone.now() < release_at and not office.stop.is_set():
                 time.sleep(0.05)
-            ret = Booking.objects.filter(id=will_call_return).first()
+            ret = Booking.objects.filter(id=will_call_return or uuid.uuid4()).first()
             if ret is not None:
                 actions["release_sim"] = timezone.now()
                 actions["release_real"] = time.monotonic()
@@ -166,7 +167,6 @@ def main() -> None:
 def _will_call_return(company: Any, day: Any, after: datetime) -> str | None:
     """A will-call return not yet released (the seed books none): the way back of the first
     trip after `after`, waiting for its patient, unassigned."""
-    import uuid
 
     from bookings.models import Booking
     from bookings.services import booking_will_call_window
@@ -197,7 +197,7 @@ def _will_call_return(company: Any, day: Any, after: datetime) -> str | None:
     return str(back.id)
 
 
-def report(args, setup, summary, events, delayed, actions, company) -> None:  # type: ignore[no-untyped-def]
+def report(args, setup, summary, events, delayed, actions, company) -> None:
     tz = company.tz
     kinds = Counter(body["type"] for _, _, body in events)
     per_driver: dict[str, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
