@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any, ClassVar
 
@@ -176,7 +177,9 @@ class _CompanySocket(AsyncWebsocketConsumer):
 
     def schedule_expiry(self, user: SocketUser) -> None:
         """Close with 4401 when the access token expires: the client refreshes, reconnects."""
-        delay = (user.expires_at - timezone.now()).total_seconds()
+        # The token's `exp` is in real time (simplejwt reads the system clock), whatever
+        # timezone.now says (simulate_day's demo clock).
+        delay = (user.expires_at - datetime.now(UTC)).total_seconds()
         loop = asyncio.get_running_loop()
         self.expiry = loop.call_later(max(delay, 0.0), self._expire)
 

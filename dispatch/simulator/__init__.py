@@ -25,6 +25,7 @@ from atmr.accounts.models import Company
 from dispatch.engine.geo import Location
 from dispatch.engine.osrm import OsrmClient, OsrmError
 from dispatch.simulator.day import day_load
+from dispatch.simulator.democlock import DemoClock, demo_clock
 from dispatch.simulator.runner import Playback, Summary, play
 from dispatch.simulator.script import (
     Delay,
@@ -117,8 +118,32 @@ def simulate(
     password: str,
     url: str | None,
     log: Callable[[str], None],
+    demo_clock_on: bool = True,
 ) -> Summary:
-    """Play `setup` against `url` (or an in-process server); blocks until it stops."""
+    """Play `setup` against `url` (or an in-process server); blocks until it stops.
+
+    The in-process server runs the demo clock (`democlock.py`) unless `demo_clock_on` is
+    False; a server at `url` keeps its own (real) time."""
+    in_sim_time = url is None and demo_clock_on
+    if in_sim_time:
+        with demo_clock(setup.start, speed) as clock:
+            return _simulate_sync(
+                setup, company, speed, until, max_seconds, password, url, log, clock
+            )
+    return _simulate_sync(setup, company, speed, until, max_seconds, password, url, log, None)
+
+
+def _simulate_sync(
+    setup: SimulationSetup,
+    company: Company,
+    speed: float,
+    until: datetime | None,
+    max_seconds: float,
+    password: str,
+    url: str | None,
+    log: Callable[[str], None],
+    clock: DemoClock | None,
+) -> Summary:
     playback = Playback(
         scripts=setup.scripts,
         start=setup.start,
@@ -128,6 +153,8 @@ def simulate(
         tz=company.tz,
         password=password,
         log=log,
+        server_in_sim_time=clock is not None,
+        on_clock=(lambda c: clock.follow(c.start, c.real_start)) if clock else None,
     )
     return asyncio.run(_simulate(playback, url))
 

@@ -2,10 +2,12 @@
 
 Simulated time runs `speed` times faster than the real clock from `start` (`--from`, by
 default when the first driver sets off): a step at simulated moment `t` is sent at real moment
-`real_start + (t - start) / speed`. The server is not told about simulated time: positions are
-stamped with the real moment they stand for and statuses are recorded when they arrive, as
-from a real phone (the project has no clock override). Steps before `start` are sent at once,
-in order (catching up with a day already under way); fixes before it are skipped.
+`real_start + (t - start) / speed`. A server at `--url` is not told about
+simulated time: positions are stamped with the real moment they stand for and statuses are
+recorded when they arrive, as from a real phone. The in-process server instead runs a demo
+clock (`democlock.py`, `server_in_sim_time`): positions carry their simulated moment. Steps
+before `start` are sent at once, in order (catching up with a day already under way); fixes
+before it are skipped.
 """
 
 from __future__ import annotations
@@ -93,11 +95,15 @@ class Playback:
     tz: tzinfo  # of the log
     password: str
     log: Callable[[str], None]
+    # The server lives in simulated time too (the in-process server's demo clock): positions
+    # are stamped with their simulated moment, and `on_clock` is told when the clock starts.
+    server_in_sim_time: bool = False
+    on_clock: Callable[[SimClock], None] | None = None
 
 
 class SimClock:
-    def __init__(self, start: datetime, speed: float) -> None:
-        self.start, self.speed = start, speed
+    def __init__(self, start: datetime, speed: float, *, sim_stamps: bool = False) -> None:
+        self.start, self.speed, self.sim_stamps = start, speed, sim_stamps
         self.real_start = time.monotonic()
         self.wall_start = datetime.now(UTC)
 
@@ -105,7 +111,10 @@ class SimClock:
         return self.real_start + (at - self.start).total_seconds() / self.speed
 
     def wall(self, at: datetime) -> datetime:
-        """The real moment simulated moment `at` stands for (what positions are stamped)."""
+        """The moment positions of simulated moment `at` are stamped with: the real moment it
+        stands for, or `at` itself when the server runs a demo clock."""
+        if self.sim_stamps:
+            return at
         return self.wall_start + (at - self.start) / self.speed
 
     def now(self) -> datetime:
@@ -150,7 +159,9 @@ class _Simulation:
         self.phones: list[Phone] = []
         self.retries: set[asyncio.Task[None]] = set()
         self.acked: dict[str, str] = {}  # booking -> last status the server took
-        self.clock = SimClock(playback.start, playback.speed)
+        self.clock = SimClock(
+            playback.start, playback.speed, sim_stamps=playback.server_in_sim_time
+        )
 
     def halt(self, why: str) -> None:
         if not self.stop.is_set():
@@ -187,7 +198,11 @@ class _Simulation:
         pairs = await self._log_in(http)
         if not pairs and self.p.scripts:
             self.halt("no phone could log in")
-        self.clock = SimClock(self.p.start, self.p.speed)  # log-ins took real time
+        self.clock = SimClock(  # log-ins took real time
+            self.p.start, self.p.speed, sim_stamps=self.p.server_in_sim_time
+        )
+        if self.p.on_clock is not None:
+            self.p.on_clock(self.clock)
         ticker = asyncio.create_task(self._progress())
         try:
             await asyncio.gather(*(self._drive(script, phone) for script, phone in pairs))

@@ -11,6 +11,7 @@ from django.utils import timezone
 from atmr.accounts.models import Company
 from atmr.demo import DEMO_COMPANY
 from dispatch.simulator import SimulationSetup, simulate, simulation_prepare
+from dispatch.simulator.democlock import DemoClockRefused
 
 MAX_SPEED = 3600.0  # an hour a second; faster and a phone's fixes are kilometres apart
 MAX_DELAYS = 100
@@ -121,6 +122,13 @@ class Command(BaseCommand):
             "one started in this process on a free loopback port.",
         )
         parser.add_argument(
+            "--real-clock",
+            action="store_true",
+            help="Keep the in-process server in real time (default: its clock follows the "
+            "simulated time, so ETAs and lateness are meaningful at any speed). A server at "
+            "--url always keeps its own time.",
+        )
+        parser.add_argument(
             "--company", default=DEMO_COMPANY, help=f"Id or exact name ({DEMO_COMPANY!r})."
         )
         parser.add_argument(
@@ -165,7 +173,10 @@ class Command(BaseCommand):
                 password=options["password"],
                 url=options["url"],
                 log=self.stdout.write,
+                demo_clock_on=not options["real_clock"],
             )
+        except DemoClockRefused as exc:
+            raise CommandError(f"{exc} Use --real-clock or DEBUG=1.") from exc
         except ConnectionError as exc:
             raise CommandError(f"--url: {exc}") from exc
         self.stdout.write("")
@@ -196,8 +207,12 @@ class Command(BaseCommand):
 
     def _intro(self, setup: SimulationSetup, company: Company, options: dict[str, Any]) -> None:
         plan = f"applied run {setup.run_id}" if setup.run_id else "assigned trips by time"
+        if options["url"] or options["real_clock"]:
+            clock = "The server keeps real time (ETAs and lateness meaningful at ×1 only)."
+        else:
+            clock = "The in-process server's clock follows the simulated time (demo clock)."
         self.stdout.write(
             f"{company.name}, {len(setup.scripts)} drivers ({plan}), {len(setup.delays)} delays, "
             f"from {setup.start.astimezone(company.tz):%H:%M} at ×{options['speed']:g}, "
-            f"routes: {setup.router}. Statuses and positions reach the server in real time."
+            f"routes: {setup.router}. {clock}"
         )
