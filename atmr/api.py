@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar, overload
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -11,7 +11,10 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import generics, mixins
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -23,6 +26,20 @@ from atmr.permissions import OFFICE, CompanyRolePermission
 NO_DRIVER = "00000000-0000-0000-0000-000000000000"
 
 _M = TypeVar("_M", bound=Model)
+
+
+class AnyAccept(BaseContentNegotiation):
+    """A file or image view (a PDF, a QR code, a CSV) answers its one format whatever `Accept`
+    says; errors stay JSON."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class CompanyApiView(generics.GenericAPIView):

@@ -28,6 +28,7 @@ from billing.models import (
     Tariff,
     TariffOverride,
 )
+from billing.references import iban_clean
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -328,7 +329,7 @@ class BillingSettingsForm(forms.ModelForm):
         if not value:
             return value
         try:
-            return services.billing_iban_clean(value)
+            return iban_clean(value)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
 

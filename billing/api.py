@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -10,14 +9,12 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, CompanyListApiView
+from atmr.api import AnyAccept, CompanyApiView, CompanyListApiView
 from atmr.permissions import ADMIN, OFFICE
 from atmr.schema import conflict
 from billing import exports, invoicing, payments, selectors, services
@@ -51,19 +48,6 @@ from billing.serializers import (
     TripChargeOutputSerializer,
 )
 from bookings.models import Booking, Client
-
-
-class _FileAccept(BaseContentNegotiation):
-    """A file download answers its file whatever `Accept` says (errors stay JSON)."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        return next(iter(parsers), None)
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
 
 
 # --- invoices -------------------------------------------------------------------------------
@@ -155,7 +139,7 @@ class InvoiceCancelApi(_InvoiceApi):
 
 
 class InvoicePdfApi(_InvoiceApi):
-    content_negotiation_class = _FileAccept
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         responses={
@@ -369,7 +353,7 @@ class ClientBillingApi(CompanyApiView):
 class BillingExportApi(CompanyApiView):
     queryset = Invoice.objects.none()
     serializer_class = ExportQuerySerializer
-    content_negotiation_class = _FileAccept
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         parameters=[ExportQuerySerializer],

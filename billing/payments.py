@@ -12,6 +12,7 @@ from django.db import transaction
 
 from atmr.accounts.models import Company
 from atmr.exceptions import DomainError
+from billing.camt import CamtError, camt054_parse
 from billing.errors import InvoiceInvalidTransition, PaymentImportInvalid
 from billing.invoicing import OPEN, local_today
 from billing.models import Invoice, Payment, PaymentImport
@@ -101,8 +102,6 @@ def payments_import(*, company: Company, data: bytes, filename: str = "") -> Imp
     Refused whole (400 on `file`, nothing stored) when the file is over 10 MB, not XML or not
     camt.054. Idempotent: entries already imported (by the bank's entry id) are skipped, so
     importing the same file twice changes nothing."""
-    from billing.camt import CamtError, camt054_parse  # h-billdoc's parser
-
     if len(data) > MAX_CAMT_BYTES:
         raise PaymentImportInvalid("The file is over 10 MB.", field="file")
     try:

@@ -19,6 +19,7 @@ from atmr.exceptions import DomainError, NotFound
 from billing.errors import BillingError, InvoiceConflict, TariffMissing
 from billing.models import BillingSettings, ClientBilling, Payer, Tariff, TariffOverride, TripCharge
 from billing.pricing import Prices, TripFacts, price_compute
+from billing.references import iban_clean
 from bookings.models import Booking, Client
 from dispatch.engine import straight_line
 from dispatch.engine.geo import Location
@@ -37,12 +38,6 @@ def billing_settings_get(*, company_id: Any) -> BillingSettings:
     return settings
 
 
-def billing_iban_clean(value: str) -> str:
-    from billing.references import iban_clean  # h-billdoc's module
-
-    return iban_clean(value)
-
-
 @transaction.atomic
 def billing_settings_update(*, company: Company, **changes: Any) -> BillingSettings:
     """Change the creditor's address, IBAN (or QR-IBAN), terms and dunning rules.
@@ -53,7 +48,7 @@ def billing_settings_update(*, company: Company, **changes: Any) -> BillingSetti
     )
     if changes.get("iban"):
         try:
-            changes["iban"] = billing_iban_clean(changes["iban"])
+            changes["iban"] = iban_clean(changes["iban"])
         except ValueError as exc:
             raise DomainError(str(exc), field="iban") from None
     for name, value in changes.items():

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -12,15 +11,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser
-from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from atmr.accounts.selectors import company_get
-from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
+from atmr.api import AnyAccept, CompanyApiView, CompanyListApiView, RowListApiView
 from atmr.permissions import ADMIN, EVERYONE, OFFICE
 from atmr.schema import conflict
 from bookings import reasons, selectors, services, will_call
@@ -254,22 +250,9 @@ class BookingReadyLinkRevokeApi(_BookingApi):
         return self.respond(self.get_booking(booking_id))
 
 
-class _AnyAccept(BaseContentNegotiation):
-    """The image view answers an image whatever `Accept` says (errors stay JSON)."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        return next(iter(parsers), None)
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
-
-
 class BookingReadyLinkQrApi(_BookingApi):
     read_roles = OFFICE
-    content_negotiation_class = _AnyAccept
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         parameters=[ReadyLinkQrQuerySerializer],

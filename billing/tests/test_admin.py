@@ -8,9 +8,8 @@ import pytest
 
 from billing import invoicing
 from billing.models import Invoice
-from billing.tests.helpers import (  # noqa: F401
+from billing.tests.helpers import (
     ZURICH,
-    billing_docs,
     billing_ready,
     complete,
     tariff,

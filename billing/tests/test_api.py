@@ -8,9 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing import invoicing, services
 from billing.models import Invoice, Payment, PaymentImport, Tariff, TripCharge
-from billing.tests.helpers import (  # noqa: F401
+from billing.tests.helpers import (
     ZURICH,
-    billing_docs,
     billing_ready,
     camt054_build,
     camt_entry,

@@ -10,10 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from billing import invoicing, services
 from billing.errors import BillingSettingsIncomplete, InvoiceInvalidTransition
 from billing.models import Invoice, InvoiceDocument, InvoiceLine
-from billing.tests.helpers import (  # noqa: F401
+from billing.tests.helpers import (
     IBAN,
     ZURICH,
-    billing_docs,
     billing_ready,
     complete,
     tariff,
@@ -369,9 +368,6 @@ def test_the_daily_task_runs_each_companys_reminders(company, month_of_trips):
 
 
 def test_pdfs_rendered_on_worker_processes_belong_to_their_invoices(company, month_of_trips):
-    pdf = pytest.importorskip("billing.pdf")
-    if not hasattr(pdf, "__file__"):
-        pytest.skip("billing/pdf.py (h-billdoc) is not merged: worker processes need it")
     pdfium = pytest.importorskip("pypdfium2")
     drafts = invoicing.invoice_generate(company=company, month=DECEMBER)
     issued = invoicing.invoices_issue(invoices=drafts, workers=2)

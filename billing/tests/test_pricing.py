@@ -9,7 +9,7 @@ from billing import services
 from billing.errors import InvoiceConflict, TariffMissing
 from billing.models import Payer, TripCharge
 from billing.pricing import Prices, TripFacts, price_compute, round_05
-from billing.tests.helpers import ZURICH, billing_docs, complete, tariff, trip  # noqa: F401
+from billing.tests.helpers import ZURICH, complete, tariff, trip
 from bookings import services as booking_services
 from bookings.errors import NoShowTooEarly
 from bookings.models import Booking
