@@ -27,6 +27,17 @@ def company_get(*, company_id: uuid.UUID | str) -> Company:
     return company
 
 
+def company_find(*, key: str) -> Company | None:
+    """The company named `key`, or whose id it is (for commands' `--company NAME|ID`)."""
+    found = Company.objects.filter(name=key).first()
+    if found is None:
+        try:
+            found = Company.objects.filter(id=uuid.UUID(key)).first()
+        except ValueError:  # neither a name nor an id
+            found = None
+    return found
+
+
 def company_forget(*, company_id: uuid.UUID | str) -> None:
     cache.delete(_COMPANY_KEY.format(company_id))
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atmr.accounts.models import Company
+from atmr.accounts.selectors import company_find
 from atmr.exceptions import DomainError
 from dispatch import execution, services
 from dispatch.models import DispatchRun
@@ -32,12 +33,7 @@ class Command(BaseCommand):
         )
 
     def _company(self, key: str) -> Company:
-        found = Company.objects.filter(name=key).first()
-        if found is None:
-            try:
-                found = Company.objects.filter(id=key).first()
-            except Exception:  # not a UUID
-                found = None
+        found = company_find(key=key)
         if found is None:
             raise CommandError(f"--company: no company with id or name {key!r}.")
         return found

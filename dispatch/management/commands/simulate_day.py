@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from atmr.accounts.models import Company
+from atmr.accounts.selectors import company_find
 from atmr.demo import DEMO_COMPANY
 from dispatch.simulator import SimulationSetup, simulate, simulation_prepare
 from dispatch.simulator.democlock import DemoClockRefused
@@ -184,12 +185,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _company(self, key: str) -> Company:
-        found = Company.objects.filter(name=key).first()
-        if found is None:
-            try:
-                found = Company.objects.filter(id=key).first()
-            except Exception:  # not a UUID
-                found = None
+        found = company_find(key=key)
         if found is None:
             hint = " (python manage.py seed_demo creates it)" if key == DEMO_COMPANY else ""
             raise CommandError(f"--company: no company with id or name {key!r}{hint}.")
