@@ -9,21 +9,30 @@ from rest_framework.test import APIClient
 
 from atmr.accounts.tokens import refresh_token_for
 from tests.admin_helpers import use_admin_zone, web_for
-from tests.factories import CompanyFactory, DriverFactory, UserFactory
+from tests.factories import SUITE_NOW, CompanyFactory, DriverFactory, UserFactory
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "clock(moment, tick=False): the test runs with the clock pinned at moment"
     )
+    config.addinivalue_line(
+        "markers",
+        "real_clock: the test runs on the machine's clock (it talks to other processes, which do)",
+    )
 
 
 @pytest.fixture(autouse=True)
 def _pinned_clock(request):
-    # Bookings on fixed dates need a fixed "now" (past pick-ups and past days are refused).
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
     marker = request.node.get_closest_marker("clock")
     if marker is None:
-        yield
+        # The suite's trips are on fixed dates (tests.factories): "now" starts at SUITE_NOW
+        # and runs on, so the suite means the same on any day it is run.
+        with time_machine.travel(SUITE_NOW, tick=True):
+            yield
         return
     with time_machine.travel(*marker.args, **{"tick": False, **marker.kwargs}):
         yield

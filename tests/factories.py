@@ -93,6 +93,11 @@ class ClientFactory(factory.django.DjangoModelFactory):
     lat, lon = LAUSANNE
 
 
+# The day before the trips' day, early afternoon: the moment the suite's clock starts at
+# (root conftest), so a trip on at(...) is tomorrow's, whatever day the suite is run.
+SUITE_NOW = datetime(2026, 11, 30, 14, 0, tzinfo=ZURICH)
+
+
 def _at(hour: int, minute: int = 0, day: int = 0) -> datetime:
     base = datetime(2026, 12, 1, tzinfo=ZURICH) + timedelta(days=day)
     return base.replace(hour=hour, minute=minute)

@@ -14,6 +14,8 @@ import pytest
 from atmr.serve import wait_until_up
 from tests.processes import free_port
 
+pytestmark = pytest.mark.real_clock  # other processes run on the machine's clock
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -25,6 +25,8 @@ from django.conf import settings
 from atmr import serve
 from tests.processes import child_database_url, free_port
 
+pytestmark = pytest.mark.real_clock  # other processes run on the machine's clock
+
 TOKEN = "scrape-test-token-0123456789abcdef"
 WAIT_S = 60.0  # generous: a loaded machine; a passing test waits a few scrape intervals
 

@@ -29,6 +29,7 @@ from tests.factories import ZURICH, BookingFactory, ClientFactory, DriverFactory
 from tests.processes import child_database_url
 
 pytestmark = [
+    pytest.mark.real_clock,  # other processes run on the machine's clock
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql" or not settings.REDIS_URL,

@@ -32,6 +32,7 @@ from tests.processes import child_database_url, free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
 pytestmark = [
+    pytest.mark.real_clock,  # other processes run on the machine's clock
     pytest.mark.django_db(transaction=True),
     pytest.mark.asyncio,
     pytest.mark.skipif(

@@ -26,6 +26,8 @@ from atmr import serve
 from realtime.tests.test_e2e_server import _wait_for_port
 from tests.processes import child_database_url, free_port
 
+pytestmark = pytest.mark.real_clock  # other processes run on the machine's clock
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 

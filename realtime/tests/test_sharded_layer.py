@@ -33,6 +33,8 @@ from atmr.channel_hosts import channel_layer_hosts
 from realtime.groups import group_for_company_dispatch
 from tests.processes import child_database_url
 
+pytestmark = pytest.mark.real_clock  # other processes run on the machine's clock
+
 BASE_DIR = Path(settings.BASE_DIR)
 SHARD_PORTS = (6391, 6392)
 SERVER_PORTS = (8180, 8181)
