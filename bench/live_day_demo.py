@@ -144,7 +144,7 @@ def main() -> None:
         finally:
             actions["proposal_s"].append(time.monotonic() - began)
 
-    insertion.booking_insertions = timed_insertions  # type: ignore[assignment]
+    insertion.booking_insertions = timed_insertions
     plan = sorted(
         [(t, "release", r) for t, r in zip(release_times, returns, strict=True)]
         + [(replan_at, "replan", None)],
