@@ -6,7 +6,9 @@ otherwise from the plan's previous stop at its planned departure, or from the sh
 (at the driver's home, else the company's address), never before now. Each leg's time comes
 from the travel provider (OSRM with its cache, breaker and straight-line fall-back; the
 source is recorded); a pick-up waits for its window and each stop takes the service time a
-dispatch run plans with. The stops come from `dispatch.live_plan`.
+dispatch run plans with. A driver `arrived` at a pick-up whose patient is not on board yet
+picks up no earlier than now: the wait moves that pick-up's ETA (late once now passes the
+window's end) and every later stop. The stops come from `dispatch.live_plan`.
 
 Per trip: `eta_pickup`, `eta_dropoff`, `lateness` (`late` when the pick-up ETA is after the
 window's end or the drop-off ETA after the appointment, `at_risk` when the slack is under the
@@ -269,7 +271,11 @@ def _visit(stop: LiveStop, arrival: datetime, context: _Context) -> tuple[dateti
     if stop.kind != "pickup":
         return arrival, arrival + service
     if booking.status == Booking.Status.ARRIVED and booking.arrived_at is not None:
-        arrival = booking.arrived_at  # already there
+        # There and waiting (`arrived_at` keeps the arrival): the patient boards no earlier
+        # than now, so the pick-up's ETA, its lateness and every later stop move with the
+        # clock until `on_board`. Time spent at the door counts as service (loading).
+        begins = max(booking.arrived_at, booking.pickup_earliest)
+        return max(begins, context.now), max(begins + service, context.now)
     begins = max(arrival, booking.pickup_earliest)
     return arrival, max(begins + service, context.now)
 

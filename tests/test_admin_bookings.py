@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -312,6 +312,8 @@ def test_bookings_are_not_deleted_from_the_admin(company, staff_web):
 
 
 # --- creating a booking ----------------------------------------------------------------------
+# The day before: a trip created for today would also bring `insertion_proposed`.
+@pytest.mark.clock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
 def test_create_goes_through_the_service_and_tells_the_office(
     company, staff_web, listener, django_capture_on_commit_callbacks
 ):

@@ -38,6 +38,20 @@ PROGRESS_SIM, PROGRESS_REAL_S = (
 )  # log-ins hash passwords on purpose slowly; do not queue 30 at once
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A message a phone sent (benches time the server's reaction from it): the real moment
+    (monotonic) and the simulated one, the driver, `positions` (with the last fix) or the
+    status with its booking."""
+
+    real: float
+    sim: datetime
+    email: str
+    kind: str  # "positions" or a booking status
+    where: tuple[float, float] | None = None
+    booking: str | None = None
+
+
 @dataclass
 class Summary:
     drivers: int = 0
@@ -53,6 +67,7 @@ class Summary:
     no_shows_waiting: set[str] = field(default_factory=set)
     # (simulated moment, driver e-mail, booking, status) of every acknowledged status
     acked: list[tuple[datetime, str, str, str]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)  # every batch and status, as sent
     stopped: str = ""
     reached: datetime | None = None
     real_seconds: float = 0.0
@@ -336,6 +351,16 @@ class _Simulation:
     async def _flush(self, phone: Phone, buffer: list[dict[str, Any]]) -> None:
         if not buffer:
             return
+        last = buffer[-1]
+        self.summary.sent.append(
+            Sent(
+                time.monotonic(),
+                self.clock.now(),
+                phone.email,
+                "positions",
+                (last["lat"], last["lon"]),
+            )
+        )
         try:
             ack = await phone.send({"type": "location_batch", "positions": buffer})
         except Refused as exc:
@@ -365,6 +390,9 @@ class _Simulation:
         message = {"type": "booking_status", "booking_id": booking, "status": status}
         if status == "no_show":
             message["reason"] = "Simulated no-show (simulate_day)."
+        self.summary.sent.append(
+            Sent(time.monotonic(), self.clock.now(), phone.email, status, booking=booking)
+        )
         try:
             await phone.send(message)
         except Refused as exc:

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from channels.layers import get_channel_layer
 
 from bookings.models import Booking
@@ -329,3 +330,87 @@ def test_the_minutes_beat_refreshes_every_company_with_trips_under_way(
     mine.refresh_from_db(), theirs.refresh_from_db(), pending.refresh_from_db()
     assert mine.eta_computed_at == NOW and theirs.eta_computed_at == NOW
     assert pending.eta_computed_at is None
+
+
+def test_a_patient_not_ready_moves_the_pick_up_and_every_later_stop_with_the_clock(
+    company, here_driver, office, django_capture_on_commit_callbacks
+):
+    """The driver `arrived` at 08:00 and the patient is not on board: the pick-up happens no
+    earlier than now, so its ETA, its drop-off and the driver's next trip (a return without an
+    appointment) follow the clock, and the office hears each change of state."""
+    from bookings.services import booking_set_status
+    from dispatch.tasks import refresh_etas
+
+    waiting = _trip(company, here_driver, scheduled_at=at(8))  # window 07:50-08:15
+    Booking.objects.filter(id=waiting.id).update(status="en_route")
+    waiting.refresh_from_db()
+    # 08:00 + loading + the drive to Geneva + unloading, with the window ending 10 min later.
+    reaches = NOW + 2 * SERVICE + leg(LAUSANNE, GENEVA)
+    back = _trip(
+        company,
+        here_driver,
+        scheduled_at=reaches - timedelta(minutes=5),
+        pickup_latest=reaches + timedelta(minutes=10),
+        pickup_lat=GENEVA[0],
+        pickup_lon=GENEVA[1],
+        dropoff_lat=LAUSANNE[0],
+        dropoff_lon=LAUSANNE[1],
+    )
+
+    def stored():
+        waiting.refresh_from_db(), back.refresh_from_db()
+        return waiting, back
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_set_status(booking=waiting, status="arrived", driver=here_driver)
+    a, b = stored()
+    assert (a.status, a.arrived_at, a.eta_pickup, a.lateness) == ("arrived", NOW, NOW, "on_time")
+    first_dropoff, first_back = a.eta_dropoff, b.eta_pickup
+    assert first_dropoff == NOW + SERVICE + leg(LAUSANNE, GENEVA)
+    assert b.lateness == "on_time"
+    assert [e["type"] for e in office.until_marker()] == ["booking_updated", "eta_updated"]
+
+    def minute(at_: datetime) -> list[dict]:
+        with time_machine.travel(at_, tick=False), django_capture_on_commit_callbacks(execute=True):
+            refresh_etas()  # the minute's beat
+        return office.until_marker()
+
+    # 08:12, still waiting: 3 minutes left of the window (under the 5-minute margin); the
+    # return's window ends exactly when the driver would now reach it.
+    events = minute(at(8, 12))
+    a, b = stored()
+    assert a.arrived_at == NOW and a.eta_pickup == at(8, 12)
+    assert a.eta_dropoff == first_dropoff + timedelta(minutes=10)  # departs at 08:12, not 08:02
+    assert b.eta_pickup == first_back + timedelta(minutes=10)
+    assert (a.lateness, b.lateness) == ("at_risk", "at_risk")
+    risks = [
+        (e["booking"]["id"], e["lateness"], e["previous"], e["reason"], e["slack_seconds"])
+        for e in events
+        if e["type"] == "late_risk"
+    ]
+    assert risks == [
+        (str(a.id), "at_risk", "on_time", "pickup_window", 180),
+        (str(b.id), "at_risk", "on_time", "pickup_window", 0),
+    ]
+    updated = next(e for e in events if e["type"] == "eta_updated")
+    assert updated["stops"][0]["eta"] == at(8, 12).isoformat()
+
+    # 08:16: past the window's end and still waiting: late, and so is the return.
+    events = minute(at(8, 16))
+    a, b = stored()
+    assert a.eta_pickup == at(8, 16) and a.eta_pickup > a.pickup_latest
+    assert b.eta_pickup == first_back + timedelta(minutes=14)
+    assert (a.lateness, b.lateness) == ("late", "late")
+    risks = [
+        (e["booking"]["id"], e["lateness"], e["previous"], e["slack_seconds"])
+        for e in events
+        if e["type"] == "late_risk"
+    ]
+    assert risks == [(str(a.id), "late", "at_risk", -60), (str(b.id), "late", "at_risk", -240)]
+
+    # On board at 08:17: the pick-up is done; the drop-off leaves from now.
+    moment = time_machine.travel(at(8, 17), tick=False)
+    with moment, django_capture_on_commit_callbacks(execute=True):
+        booking_set_status(booking=a, status="on_board", driver=here_driver)
+    a, b = stored()
+    assert a.arrived_at == NOW and a.eta_dropoff == at(8, 17) + leg(LAUSANNE, GENEVA)

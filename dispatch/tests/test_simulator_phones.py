@@ -156,6 +156,16 @@ async def test_a_server_with_arrived_and_a_no_show_wait(monkeypatch):
                                 "completed": 1}  # fmt: skip
     assert summary.errors == [] and summary.refused == {}
     assert summary.positions == stand_in.fixes > 0
+    # What the phone sent, in order, for benches timing the server's reaction (the no-show
+    # asked again is not a new message of the script).
+    sent = summary.sent
+    assert [m.real for m in sent] == sorted(m.real for m in sent)
+    assert [m.kind for m in sent if m.kind != "positions"] == [
+        "en_route", "arrived", "no_show", "en_route", "arrived", "on_board", "completed"
+    ]  # fmt: skip
+    batches = [m for m in sent if m.kind == "positions"]
+    assert len(batches) == summary.batches and all(m.where is not None for m in batches)
+    assert {m.booking for m in sent if m.kind == "arrived"} == {"a", "b"}
 
 
 async def test_a_server_without_arrived_is_asked_once():
