@@ -7,7 +7,8 @@ Creates its own company and drivers, then:
 1. loads `--rows` fixes for one day (today + 3, UTC) with COPY, as 10,000 phones sending a fix
    every 15 s would produce them (time-ordered, drivers interleaved); a full day at 10,000
    drivers is 29 M rows: scale `--rows` to what the machine can take and extrapolate;
-2. reads one driver's track for that day (the selector, 20 drivers at random);
+2. reads one driver's track for that day (the selector, 50 drivers at random, each once;
+   one again, warm; the plan of another with its buffers);
 3. runs the websocket write path (`location_batches_store`, the coalescing writer's call) at
    `--rate` batches/s of 3 fixes for `--write-seconds`, flushing whatever is due every 2 ms as
    the server's writer does, and reports each batch's wait + store time;
@@ -27,9 +28,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.django_env import django_setup
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 MAX_ROWS = 40_000_000
 MAX_WRITE_SECONDS = 300
@@ -158,17 +163,46 @@ def _copy_into_partition(
     return timings
 
 
-def _track(company_id: str, driver_ids: list[str], day_start: datetime) -> list[float]:
+def _track(
+    company_id: str, driver_ids: list[str], day_start: datetime
+) -> tuple[dict[str, float], list[str]]:
+    """One driver's track for the day through the selector: 50 drivers at random, each read
+    once (cold: a driver's fixes of a day lie on as many heap pages as it has fixes, since the
+    phones' rows arrive interleaved), then one of them again (warm), and the plan of another
+    with its buffer counts."""
+    from django.db import connection
+
     from drivers.locations import location_track_day
 
-    timings = []
-    for driver_id in random.sample(driver_ids, min(20, len(driver_ids))):
-        began = time.perf_counter()
+    def query(driver_id: str) -> QuerySet:
         qs = location_track_day(company_id=company_id, driver_id=driver_id, day=day_start.date())
-        fixes = list(qs.values_list("recorded_at", "lat", "lon"))
-        timings.append((time.perf_counter() - began) * 1000)
+        return qs.values_list("recorded_at", "lat", "lon")
+
+    sample = random.sample(driver_ids, min(51, len(driver_ids)))
+    cold = []
+    for driver_id in sample[:-1]:
+        began = time.perf_counter()
+        fixes = list(query(driver_id))
+        cold.append((time.perf_counter() - began) * 1000)
         assert fixes, "every driver has a track"
-    return timings
+    warm = []
+    for _ in range(5):
+        began = time.perf_counter()
+        list(query(sample[0]))
+        warm.append((time.perf_counter() - began) * 1000)
+    sql, params = query(sample[-1]).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        plan = [row[0] for row in cursor.fetchall()]
+    figures = {
+        "fixes": len(fixes),
+        "drivers": len(cold),
+        "p50": round(statistics.median(cold), 1),
+        "p95": round(_pct(cold, 0.95), 1),
+        "max": round(max(cold), 1),
+        "warm_p50": round(statistics.median(warm), 1),
+    }
+    return figures, plan
 
 
 def _write_path(
@@ -270,17 +304,15 @@ def main() -> None:
             f"{loaded / timings['copy']:,.0f} rows/s, all steps {loaded / total:,.0f} rows/s; "
             f"partition {size / 2**20:,.0f} MiB ({size / loaded:.0f} B a row with its key)"
         )
-        track = _track(company_id, driver_ids, day)
-        results["track_ms"] = {
-            "fixes": loaded // len(driver_ids),
-            "p50": round(statistics.median(track), 1),
-            "max": round(max(track), 1),
-            "drivers": len(track),
-        }
+        track, plan = _track(company_id, driver_ids, day)
+        results["track_ms"] = track
+        results["track_plan"] = plan
         print(
-            f"one driver's day ({loaded // len(driver_ids)} fixes): p50 "
-            f"{statistics.median(track):.1f} ms, max {max(track):.1f} ms over {len(track)} drivers"
+            f"one driver's day ({track['fixes']} fixes), {track['drivers']} drivers read once: "
+            f"p50 {track['p50']} ms, p95 {track['p95']} ms, max {track['max']} ms; the same "
+            f"driver again p50 {track['warm_p50']} ms; the plan of another:"
         )
+        print("\n".join(f"    {line}" for line in plan))
         lat, flushes, sent = _write_path(company_id, driver_ids, args.rate, args.write_seconds)
         results["write_path_ms"] = {
             "batches_per_s": round(sent / args.write_seconds),
