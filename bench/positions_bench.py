@@ -1,12 +1,15 @@
 """Positions on the day-partitioned table (PostgreSQL only): load, write path, track, retention.
 
     DATABASE_URL=postgres://…/atmr_positions_bench python bench/positions_bench.py \
-        [--rows 2000000] [--drivers 10000] [--rate 667] [--write-seconds 20]
+        [--rows 2000000] [--drivers 10000] [--rate 667] [--write-seconds 20] \
+        [--load partition|parent] [--json FILE]
 
 Creates its own company and drivers, then:
-1. loads `--rows` fixes for one day (today + 3, UTC) with COPY, as 10,000 phones sending a fix
-   every 15 s would produce them (time-ordered, drivers interleaved); a full day at 10,000
-   drivers is 29 M rows: scale `--rows` to what the machine can take and extrapolate;
+1. loads `--rows` fixes for one day (today + 3, UTC; a day the bench owns: it refuses one that
+   holds fixes) with COPY, as 10,000 phones sending a fix every 15 s would produce them
+   (time-ordered, drivers interleaved); a full day at 10,000 drivers is 28.8 M rows (a few
+   minutes). `--load partition` (default) is a bulk load: COPY into the day's bare table, then
+   its key, then ATTACH; `--load parent` sends the rows through the partitioned table;
 2. reads one driver's track for that day (the selector, 50 drivers at random, each once;
    one again, warm; the plan of another with its buffers);
 3. runs the websocket write path (`location_batches_store`, the coalescing writer's call) at
