@@ -43,10 +43,13 @@ serve: $(STAMP)
 	PORT=$(PORT) WS_PORT=$(WS_PORT) $(PY) atmr/serve.py
 
 # Bounded wrk loads against that stack on PostgreSQL and Redis (a local `atmr_bench` database
-# unless DATABASE_URL is set); writes bench/results/<date>.md. Needs wrk: installed with
-# apt-get when missing and running as root, otherwise it stops and says so.
+# unless DATABASE_URL is set), then the positions part (day partitions: COPY, write path,
+# retention; BENCH_POSITIONS_ROWS, default 2 M); writes bench/results/<date>.md. BENCH_ONLY
+# picks parts (health,lists,mix,scale,positions). Needs wrk (not for BENCH_ONLY=positions):
+# installed with apt-get when missing and running as root, otherwise it stops and says so.
 bench: $(STAMP)
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
+	@[ "$$BENCH_ONLY" = positions ] || command -v wrk >/dev/null \
+		|| { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
 	$(PY) bench/web_load/run.py
 

@@ -1,13 +1,17 @@
 """Positions on the day-partitioned table (PostgreSQL only): load, write path, track, retention.
 
     DATABASE_URL=postgres://…/atmr_positions_bench python bench/positions_bench.py \
-        [--rows 2000000] [--drivers 10000] [--rate 667] [--write-seconds 20]
+        [--rows 2000000] [--drivers 10000] [--rate 667] [--write-seconds 20] \
+        [--load partition|parent] [--json FILE]
 
 Creates its own company and drivers, then:
-1. loads `--rows` fixes for one day (today + 3, UTC) with COPY, as 10,000 phones sending a fix
-   every 15 s would produce them (time-ordered, drivers interleaved); a full day at 10,000
-   drivers is 29 M rows: scale `--rows` to what the machine can take and extrapolate;
-2. reads one driver's track for that day (the selector, 20 drivers at random);
+1. loads `--rows` fixes for one day (today + 3, UTC; a day the bench owns: it refuses one that
+   holds fixes) with COPY, as 10,000 phones sending a fix every 15 s would produce them
+   (time-ordered, drivers interleaved); a full day at 10,000 drivers is 28.8 M rows (a few
+   minutes). `--load partition` (default) is a bulk load: COPY into the day's bare table, then
+   its key, then ATTACH; `--load parent` sends the rows through the partitioned table;
+2. reads one driver's track for that day (the selector, 50 drivers at random, each once;
+   one again, warm; the plan of another with its buffers);
 3. runs the websocket write path (`location_batches_store`, the coalescing writer's call) at
    `--rate` batches/s of 3 fixes for `--write-seconds`, flushing whatever is due every 2 ms as
    the server's writer does, and reports each batch's wait + store time;
@@ -18,19 +22,27 @@ Everything is bounded (rows, seconds); the company and its drivers are deleted a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.django_env import django_setup
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
 MAX_ROWS = 40_000_000
 MAX_WRITE_SECONDS = 300
+TABLE = "drivers_driverlocation"
+COPY_COLUMNS = "company_id, driver_id, lat, lon, speed, recorded_at, received_at"
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -59,45 +71,141 @@ def _setup(drivers: int) -> tuple[str, list[str]]:
     return str(company.id), [str(d.id) for d in rows]
 
 
-def _copy_day(company_id: str, driver_ids: list[str], rows: int, day_start: datetime) -> float:
+def _day_rounds(
+    company_id: str, driver_ids: list[str], rows: int, day_start: datetime
+) -> Iterator[str]:
+    """COPY text for one day, a driver-round (one fix from every driver) per chunk.
+
+    10,000 phones sending a fix every 12 h / (rows / drivers): time-ordered, drivers
+    interleaved, from 06:00 to 18:00 UTC. Each driver's part of a line is built once; a round
+    is one string (~1 MB at 10,000 drivers), so the client stays far from being the limit.
+    """
+    per_driver = max(1, rows // len(driver_ids))
+    step = timedelta(seconds=43_200 / per_driver)  # spread over 12 hours
+    start = day_start + timedelta(hours=6)
+    received = datetime.now(UTC).isoformat()
+    heads = [f"{company_id}\t{d}\t{46.2 + i * 1e-5:.6f}\t" for i, d in enumerate(driver_ids)]
+    for n in range(per_driver):
+        tail = f"{6.1 + n * 1e-5:.6f}\t8.0\t{(start + n * step).isoformat()}\t{received}\n"
+        yield "".join([head + tail for head in heads])
+
+
+def _copy_via_parent(
+    company_id: str, driver_ids: list[str], rows: int, day_start: datetime
+) -> dict[str, float]:
+    """COPY through the partitioned parent into the day's attached partition: every row is
+    routed, inserted into the key's index and queued for two deferred foreign-key checks."""
     from django.db import connection, transaction
 
-    per_driver = max(1, rows // len(driver_ids))
-    step = timedelta(seconds=max(1, 43_200 // per_driver))  # spread over 12 hours
-    start = day_start + timedelta(hours=6)
-    received = datetime.now(UTC)
+    began = time.perf_counter()
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {TABLE} ({COPY_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for chunk in _day_rounds(company_id, driver_ids, rows, day_start):
+            copy.write(chunk)
+    return {"copy": time.perf_counter() - began}
+
+
+def _copy_into_partition(
+    company_id: str, driver_ids: list[str], rows: int, day_start: datetime
+) -> dict[str, float]:
+    """Load a day the way a bulk load is done: into a bare table, then key it, then attach it.
+
+    1. the (empty, bench-only) day partition is dropped and created again as a plain table
+       with the parent's columns and checks but no index and no foreign key, and filled with
+       COPY ... FREEZE in the transaction that created it (no routing, no per-row index
+       insert, no per-row foreign-key trigger, no later freeze by vacuum);
+    2. its key is built once over the sorted rows (`maintenance_work_mem` raised for that
+       session only);
+    3. ATTACH PARTITION adopts that index as the parent key's partition, checks the day bounds
+       in one scan and the two foreign keys in one join each.
+    """
+    from django.db import connection, transaction
+
+    from drivers.partitions import day_start as midnight
+    from drivers.partitions import location_partition_drop, partition_name
+
+    day = day_start.date()
+    name = partition_name(day)  # ours (a date), never input
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        if cursor.fetchone()[0]:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {name})")  # noqa: S608
+            if cursor.fetchone()[0]:
+                sys.exit(f"{name} already holds fixes: the bench loads an empty day only")
+            location_partition_drop(day)
+    timings = {}
     began = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        copy_sql = (
-            "COPY drivers_driverlocation "
-            "(company_id, driver_id, lat, lon, speed, recorded_at, received_at) FROM STDIN"
+        cursor.execute(
+            f"CREATE TABLE {name} (LIKE {TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
         )
-        # Text lines a driver-round at a time: write_row per row made the client the limit.
+        copy_sql = f"COPY {name} ({COPY_COLUMNS}) FROM STDIN (FREEZE)"
         with cursor.cursor.copy(copy_sql) as copy:
-            for n in range(per_driver):
-                tail = (
-                    f"\t{6.1 + n * 1e-5:.6f}\t8.0\t{(start + n * step).isoformat()}\t{received}\n"
-                )
-                copy.write(
-                    "".join(
-                        f"{company_id}\t{d}\t{46.2 + i * 1e-5:.6f}{tail}"
-                        for i, d in enumerate(driver_ids)
-                    )
-                )
-    return time.perf_counter() - began
+            for chunk in _day_rounds(company_id, driver_ids, rows, day_start):
+                copy.write(chunk)
+    timings["copy"] = time.perf_counter() - began
+    began = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        cursor.execute(
+            f"ALTER TABLE {name} ADD CONSTRAINT {name}_key "
+            "PRIMARY KEY (company_id, driver_id, recorded_at)"
+        )
+    timings["key"] = time.perf_counter() - began
+    low, high = midnight(day), midnight(day + timedelta(days=1))
+    began = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE {TABLE} ATTACH PARTITION {name} "
+            f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
+        )
+    timings["attach"] = time.perf_counter() - began
+    return timings
 
 
-def _track(company_id: str, driver_ids: list[str], day_start: datetime) -> list[float]:
+def _track(
+    company_id: str, driver_ids: list[str], day_start: datetime
+) -> tuple[dict[str, float], list[str]]:
+    """One driver's track for the day through the selector: 50 drivers at random, each read
+    once (cold: a driver's fixes of a day lie on as many heap pages as it has fixes, since the
+    phones' rows arrive interleaved), then one of them again (warm), and the plan of another
+    with its buffer counts."""
+    from django.db import connection
+
     from drivers.locations import location_track_day
 
-    timings = []
-    for driver_id in random.sample(driver_ids, min(20, len(driver_ids))):
-        began = time.perf_counter()
+    def query(driver_id: str) -> QuerySet:
         qs = location_track_day(company_id=company_id, driver_id=driver_id, day=day_start.date())
-        fixes = list(qs.values_list("recorded_at", "lat", "lon"))
-        timings.append((time.perf_counter() - began) * 1000)
+        return qs.values_list("recorded_at", "lat", "lon")
+
+    sample = random.sample(driver_ids, min(51, len(driver_ids)))
+    cold = []
+    for driver_id in sample[:-1]:
+        began = time.perf_counter()
+        fixes = list(query(driver_id))
+        cold.append((time.perf_counter() - began) * 1000)
         assert fixes, "every driver has a track"
-    return timings
+    warm = []
+    for _ in range(5):
+        began = time.perf_counter()
+        list(query(sample[0]))
+        warm.append((time.perf_counter() - began) * 1000)
+    sql, params = query(sample[-1]).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        plan = [row[0] for row in cursor.fetchall()]
+    figures = {
+        "fixes": len(fixes),
+        "drivers": len(cold),
+        "p50": round(statistics.median(cold), 1),
+        "p95": round(_pct(cold, 0.95), 1),
+        "max": round(max(cold), 1),
+        "warm_p50": round(statistics.median(warm), 1),
+    }
+    return figures, plan
 
 
 def _write_path(
@@ -143,9 +251,19 @@ def main() -> None:
     parser.add_argument("--drivers", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=667.0)
     parser.add_argument("--write-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--load",
+        choices=("partition", "parent"),
+        default="partition",
+        help="partition: COPY into the day's bare table, key it, attach it (default); "
+        "parent: COPY through the partitioned table, as the phones' rows arrive",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     if not 1 <= args.rows <= MAX_ROWS or not 0 < args.write_seconds <= MAX_WRITE_SECONDS:
         sys.exit(f"--rows 1..{MAX_ROWS}, --write-seconds up to {MAX_WRITE_SECONDS}")
+    if not 1 <= args.drivers <= min(args.rows, 100_000):
+        sys.exit("--drivers 1..min(rows, 100000)")
     if "postgres" not in os.environ.get("DATABASE_URL", ""):
         sys.exit("positions_bench needs DATABASE_URL on PostgreSQL (partitions)")
     django_setup("positions_bench.sqlite3")
@@ -162,25 +280,52 @@ def main() -> None:
 
     location_partitions_ensure(days_ahead=7)
     day = day_start(datetime.now(UTC).date() + timedelta(days=3))
+    name = partition_name(day.date())  # ours, not input
     company_id, driver_ids = _setup(args.drivers)
+    results: dict[str, object] = {"drivers": args.drivers, "load_method": args.load}
     try:
-        copy_s = _copy_day(company_id, driver_ids, args.rows, day)
-        name = partition_name(day.date())  # ours, not input
+        load = _copy_into_partition if args.load == "partition" else _copy_via_parent
+        timings = load(company_id, driver_ids, args.rows, day)
         with connection.cursor() as cursor:
+            began = time.perf_counter()
             cursor.execute(f"ANALYZE {name}")
+            timings["analyze"] = time.perf_counter() - began
             cursor.execute(f"SELECT count(*), pg_total_relation_size(%s) FROM {name}", [name])  # noqa: S608
             loaded, size = cursor.fetchone()
+        total = sum(timings.values())
+        results |= {
+            "rows": loaded,
+            "load_s": {k: round(v, 2) for k, v in timings.items()},
+            "load_total_s": round(total, 1),
+            "copy_rows_per_s": round(loaded / timings["copy"]),
+            "rows_per_s": round(loaded / total),
+            "partition_mib": round(size / 2**20),
+        }
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         print(
-            f"COPY: {loaded:,} rows in {copy_s:.1f} s ({loaded / copy_s:,.0f} rows/s), "
-            f"partition {size / 2**20:,.0f} MiB; 29 M rows at that rate: "
-            f"{29e6 / (loaded / copy_s) / 60:.1f} min"
+            f"load ({args.load}): {loaded:,} rows in {total:.1f} s ({steps}); COPY "
+            f"{loaded / timings['copy']:,.0f} rows/s, all steps {loaded / total:,.0f} rows/s; "
+            f"partition {size / 2**20:,.0f} MiB ({size / loaded:.0f} B a row with its key)"
         )
-        track = _track(company_id, driver_ids, day)
+        track, plan = _track(company_id, driver_ids, day)
+        results["track_ms"] = track
+        results["track_plan"] = plan
         print(
-            f"one driver's day ({loaded // len(driver_ids)} fixes): p50 "
-            f"{statistics.median(track):.1f} ms, max {max(track):.1f} ms over {len(track)} drivers"
+            f"one driver's day ({track['fixes']} fixes), {track['drivers']} drivers read once: "
+            f"p50 {track['p50']} ms, p95 {track['p95']} ms, max {track['max']} ms; the same "
+            f"driver again p50 {track['warm_p50']} ms; the plan of another:"
         )
+        print("\n".join(f"    {line}" for line in plan))
         lat, flushes, sent = _write_path(company_id, driver_ids, args.rate, args.write_seconds)
+        results["write_path_ms"] = {
+            "batches_per_s": round(sent / args.write_seconds),
+            "seconds": args.write_seconds,
+            "flushes": len(flushes),
+            "p50": round(_pct(lat, 0.5), 1),
+            "p95": round(_pct(lat, 0.95), 1),
+            "p99": round(_pct(lat, 0.99), 1),
+            "flush_p95": round(_pct(flushes, 0.95), 1),
+        }
         print(
             f"write path: {sent / args.write_seconds:.0f} batches/s of 3 fixes in {len(flushes)} "
             f"flushes; batch wait+store p50 {_pct(lat, 0.5):.1f} ms, p95 {_pct(lat, 0.95):.1f} "
@@ -188,13 +333,22 @@ def main() -> None:
         )
         began = time.perf_counter()
         location_partition_drop(day.date())
-        print(f"drop the day ({loaded:,} rows): {time.perf_counter() - began:.2f} s")
+        results["drop_s"] = round(time.perf_counter() - began, 2)
+        print(f"drop the day ({loaded:,} rows): {results['drop_s']:.2f} s")
     finally:
+        # The day is the bench's own (it was empty): whatever is left of it goes whole.
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM drivers_driverlocation WHERE company_id = %s", [company_id])
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+            if cursor.fetchone()[0]:
+                location_partition_drop(day.date())
+        location_partitions_ensure(days_ahead=7)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE} WHERE company_id = %s", [company_id])  # noqa: S608
         Driver.objects.filter(company_id=company_id).delete()
         User.objects.filter(company_id=company_id).delete()
         Company.objects.filter(id=company_id).delete()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

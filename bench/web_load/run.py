@@ -9,7 +9,13 @@ DATABASE_URL / REDIS_URL (default: a local `atmr_bench` database, created, and R
 BENCH_DURATION (s, default 20), BENCH_MIX_DURATION (s, default 60), BENCH_THINK_MIN_MS /
 BENCH_THINK_MAX_MS (mix think time, default 3000-9000), BENCH_SCALE_ROWS (default 1000000;
 0 skips the scale step), BENCH_PORT / BENCH_WS_PORT (default 8800/8801), BENCH_ONLY (a
-comma-separated subset of health,lists,mix,scale; default all).
+comma-separated subset of health,lists,mix,scale,positions; default all).
+
+The `positions` part (no server, no wrk) runs bench/positions_bench.py on the same database
+once the HTTP loads are over: a day of BENCH_POSITIONS_ROWS fixes (default 2,000,000; 29 M is
+a full day of 10,000 drivers) loaded with COPY into its day partition, one driver's track, the
+websocket write path at 667 batches/s for BENCH_POSITIONS_SECONDS (default 20), and dropping
+the day; its figures go in the results file beside the targets of issue 15.
 """
 
 from __future__ import annotations
@@ -101,6 +107,7 @@ class Bench:
         self.notes: list[str] = []
         self.explains: dict[str, str] = {}
         self.only = {part for part in os.environ.get("BENCH_ONLY", "").split(",") if part}
+        self.positions_figures: dict | None = None
 
     def wants(self, part: str) -> bool:
         return not self.only or part in self.only
@@ -311,6 +318,13 @@ class Bench:
 
     # --- the run --------------------------------------------------------------------------
     def main(self) -> int:
+        if self.only == {"positions"}:  # the positions part alone: no server, no wrk
+            self.database()
+            env = self.env()
+            stack.prepare(env)
+            self.positions(env)
+            print(f"results: {self.write()}")
+            return 0
         if not shutil.which("wrk"):
             print("make bench needs wrk (apt-get install -y wrk)", file=sys.stderr)
             return 2
@@ -342,6 +356,8 @@ class Bench:
                 self.results.append(self.fresh_bookings(server.web, big.note))
         finally:
             server.stop()
+        if self.wants("positions"):
+            self.positions(env)
         path = self.write()
         print(f"results: {path}")
         return 0
@@ -422,12 +438,78 @@ class Bench:
             result.note = f"100 users, think {self.think[0]}-{self.think[1]} ms"
             self.results.append(result)
 
+    # --- positions (no server) -------------------------------------------------------------
+    def positions(self, env: dict[str, str]) -> None:
+        """bench/positions_bench.py on this database, bounded by BENCH_POSITIONS_ROWS and
+        BENCH_POSITIONS_SECONDS; its JSON figures go in the results file."""
+        rows = env_int("BENCH_POSITIONS_ROWS", 2_000_000)
+        seconds = env_int("BENCH_POSITIONS_SECONDS", 20)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "positions.json"
+            command = [sys.executable, str(ROOT / "bench" / "positions_bench.py")]
+            command += ["--rows", str(rows), "--write-seconds", str(seconds), "--json", str(out)]
+            print(f"positions: {rows:,} fixes of 10,000 drivers, write path for {seconds} s")
+            before = os.getloadavg()
+            done = subprocess.run(command, env=env, cwd=ROOT, check=False)
+            if done.returncode or not out.exists():
+                self.notes.append(f"positions bench failed (exit {done.returncode}).")
+                return
+            self.positions_figures = {
+                **json.loads(out.read_text()),
+                "loadavg": (before, os.getloadavg()),
+            }
+
+    def positions_lines(self) -> list[str]:
+        p = self.positions_figures
+        if not p:
+            return []
+        steps = ", ".join(f"{k} {v} s" for k, v in p["load_s"].items())
+        track, write = p["track_ms"], p["write_path_ms"]
+        (b1, b5, b15), (a1, a5, a15) = p["loadavg"]
+        return [
+            "## Positions (day-partitioned table, bench/positions_bench.py)",
+            "",
+            f"{p['drivers']:,} drivers; load average {b1:.2f} {b5:.2f} {b15:.2f} before, "
+            f"{a1:.2f} {a5:.2f} {a15:.2f} after. A full day (10,000 drivers, 12 h, a fix every "
+            "15 s) is 28.8 M rows.",
+            "",
+            "| what | measured | target |",
+            "| --- | --- | --- |",
+            "| load a day with COPY "
+            + (
+                "(into the day's bare table, then its key, then ATTACH) "
+                if p["load_method"] == "partition"
+                else "(through the partitioned table) "
+            )
+            + f"| {p['rows']:,} rows in {p['load_total_s']} s ({steps}); COPY "
+            f"{p['copy_rows_per_s']:,} rows/s, all steps {p['rows_per_s']:,} rows/s; "
+            f"{p['partition_mib']:,} MiB | - |",
+            f"| write path, {write['batches_per_s']} batches/s of 3 fixes for "
+            f"{write['seconds']:.0f} s | batch wait+store p50 {write['p50']} ms, p95 "
+            f"{write['p95']} ms, p99 {write['p99']} ms; flush p95 {write['flush_p95']} ms "
+            "| p95 as before partitioning (22 ms end to end) |",
+            f"| drop the day | {p['drop_s']} s for {p['rows']:,} rows | < 5 s |",
+            f"| one driver's track for the day ({track['fixes']:,} fixes) | read once: p50 "
+            f"{track['p50']} ms, p95 {track['p95']} ms, max {track['max']} ms over "
+            f"{track['drivers']} drivers; read again: p50 {track['warm_p50']} ms | < 50 ms |",
+            "",
+        ]
+
     # --- the report -----------------------------------------------------------------------
     def write(self) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
         suffix = "".join(f"-{part}" for part in sorted(self.only))  # partial runs: own file
         path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}{suffix}.md"
         ceiling = next((r for r in self.results if r.name.startswith("GET /api/health")), None)
+        if self.only == {"positions"}:
+            title = f"# Positions benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+            machine = (
+                f"Machine: {psutil.cpu_count()} cores, "
+                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}."
+            )
+            body = [*[f"- {n}" for n in self.notes], "", *self.positions_lines()]
+            path.write_text("\n".join([title, "", machine, "", *body]))
+            return path
         lines = [
             f"# HTTP benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
@@ -463,7 +545,8 @@ class Bench:
                 f"| {sql} | {r.web_cpu:.0f} % | {r.pg_cpu:.0f} % | {r.other_cpu:.0f} % "
                 f"| {rss} | {r.note} |"
             )
-        lines += ["", *[f"- {n}" for n in self.notes], "", "## EXPLAIN (ANALYZE, BUFFERS)", ""]
+        lines += ["", *[f"- {n}" for n in self.notes], "", *self.positions_lines()]
+        lines += ["## EXPLAIN (ANALYZE, BUFFERS)", ""] if self.explains else []
         for title, plan in self.explains.items():
             lines += [f"### {title}", "", "```", plan, "```", ""]
         path.write_text("\n".join(lines))

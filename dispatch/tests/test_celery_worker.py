@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from bookings.models import Booking
 from dispatch import execution, selectors, services
 from dispatch.models import DispatchRun
 from tests.factories import ZURICH, BookingFactory, ClientFactory, DriverFactory
-from tests.processes import child_database_url
+from tests.processes import celery_worker_start
 
 pytestmark = [
     pytest.mark.real_clock,  # other processes run on the machine's clock
@@ -46,34 +45,9 @@ def start_worker(transactional_db) -> Iterator[Callable[..., tuple[subprocess.Po
     started: list[tuple[subprocess.Popen, Path]] = []
 
     def start(**extra_env: str) -> tuple[subprocess.Popen, Path]:
-        env = {
-            **os.environ,
-            "DATABASE_URL": child_database_url(),
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "CONN_MAX_AGE": "0",
-            **extra_env,
-        }
         log = Path(tempfile.mkstemp(suffix=".log")[1])
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "atmr",
-                    "worker",
-                    "--pool=solo",
-                    "--queues=dispatch",  # a dispatch worker, as in production
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel=INFO",
-                ],
-                cwd=settings.BASE_DIR,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        # A dispatch worker, as in production.
+        process = celery_worker_start(log, queues="dispatch", **extra_env)
         started.append((process, log))
         return process, log
 
