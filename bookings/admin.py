@@ -573,16 +573,26 @@ EXCEPTION_INLINE_FIELDS = ("kind", "first_day", "last_day", "reason", "created_a
 
 
 class StandingOrderExceptionInline(admin.TabularInline):
-    """Skipped days and pauses: added with the list's actions (through the services)."""
+    """Skipped days and pauses: added with the list's actions, taken back with the row's
+    "delete" box; both through the services (`StandingOrderAdmin.save_related`)."""
 
     model = StandingOrderException
     fields = EXCEPTION_INLINE_FIELDS
     readonly_fields = EXCEPTION_INLINE_FIELDS
     extra = 0
-    can_delete = False
+    verbose_name = "skipped day or pause"
+    verbose_name_plural = "skipped days and pauses (tick “delete” to take one back)"
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser or is_company_staff(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # `obj` is the order: an ended one keeps its exceptions (the service refuses too).
+        allowed = self.has_view_permission(request, obj)
+        return allowed and isinstance(obj, StandingOrder) and obj.ended_at is None
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -667,7 +677,20 @@ class StandingOrderAdmin(CompanyScopedAdmin):
             )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """Exceptions are added by the actions, through the services."""
+        """Exceptions are added by the actions; a ticked "delete" takes one back through
+        `standing_order_exception_remove` (never a plain row delete: the days come back)."""
+        for formset in formsets:
+            # What formset.save() would have set, for the admin's change message.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            for row in formset.deleted_forms:
+                exception = row.instance
+                try:
+                    order_services.standing_order_exception_remove(exception=exception)
+                except DomainError as exc:
+                    self.message_user(request, f"{exception}: {exc.detail}", messages.WARNING)
+                else:
+                    formset.deleted_objects.append(exception)
+                    self.message_user(request, f"Taken back: {exception}.", messages.SUCCESS)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # an order is ended (its trips cancelled with a reason), never deleted

@@ -112,3 +112,46 @@ def test_a_trips_page_links_to_its_standing_order(company, staff_web):
     page = staff_web.get(f"/admin/bookings/booking/{trip.id}/change/").content.decode()
     assert f"/admin/bookings/standingorder/{order.id}/change/" in page
     assert f"trip of {trip.occurrence_date:%Y-%m-%d}" in page
+
+
+def test_ticking_delete_on_a_skip_books_the_day_again(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_pause(order=order, first=date(2027, 1, 4), last=date(2027, 1, 8))
+    skip, pause = order.exceptions.order_by("first_day")
+    change = f"/admin/bookings/standingorder/{order.id}/change/"
+    assert 'name="exceptions-0-DELETE"' in staff_web.get(change).content.decode()
+    data = form(
+        client,
+        pickup_address=order.pickup_address,
+        pickup_lat=order.pickup_lat,
+        pickup_lon=order.pickup_lon,
+        mobility=order.mobility,
+        **{
+            "exceptions-TOTAL_FORMS": "2",
+            "exceptions-INITIAL_FORMS": "2",
+            "exceptions-0-id": str(skip.id),
+            "exceptions-0-order": str(order.id),
+            "exceptions-0-DELETE": "on",
+            "exceptions-1-id": str(pause.id),
+            "exceptions-1-order": str(order.id),
+        },
+    )
+    response = staff_web.post(change, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(order.exceptions.values_list("kind", flat=True)) == ["pause"]
+    day = Booking.objects.filter(standing_order=order, occurrence_date=date(2026, 12, 21))
+    assert day.exclude(status="cancelled").count() == 2  # out and back, booked again
+
+
+def test_an_ended_orders_exceptions_cannot_be_deleted(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_end(order=order, day=date(2026, 12, 23))
+    page = staff_web.get(f"/admin/bookings/standingorder/{order.id}/change/").content.decode()
+    assert "2026-12-21" in page or "Dec. 21, 2026" in page
+    assert 'name="exceptions-0-DELETE"' not in page
