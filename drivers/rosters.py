@@ -543,13 +543,10 @@ def _check_free(
     def hm(moment: datetime) -> str:
         return f"{timezone.localtime(moment, tz):%H:%M}"
 
-    clash = (
-        Shift.objects.filter(driver=driver, off=False, date__in=(day - DAY, day + DAY))
-        .filter(start__lt=end, end__gt=start)
-        .exclude(id=getattr(other_than, "id", None))
-        .order_by("start")
-        .first()
-    )
+    around = Shift.objects.filter(driver=driver, off=False, date__in=(day - DAY, day + DAY))
+    if other_than is not None:
+        around = around.exclude(id=other_than.id)
+    clash = around.filter(start__lt=end, end__gt=start).order_by("start").first()
     if clash is not None:
         field = "start" if clash.start < start else "end"
         raise RosterInvalid(
