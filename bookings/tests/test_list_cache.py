@@ -69,6 +69,8 @@ def test_another_company_never_gets_the_page(company, dispatcher_client, other_d
     assert other_dispatcher_client.get(URL).json()["count"] == 0
 
 
+# The day before the trips' day: a whole-day run of today is refused (only "from now").
+@pytest.mark.clock("2026-11-30T14:00:00Z", tick=True)
 def test_a_dispatch_run_shows_in_the_list(
     company, dispatcher_client, django_capture_on_commit_callbacks
 ):
