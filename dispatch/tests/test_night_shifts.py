@@ -7,11 +7,19 @@ from datetime import date, datetime, time
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 
 from dispatch import selectors
 from dispatch.models import RunAssignment
 from drivers import rosters
-from tests.factories import ZURICH, BookingFactory, DriverFactory, VehicleFactory, at
+from tests.factories import (
+    ZURICH,
+    BookingFactory,
+    DriverFactory,
+    UserFactory,
+    VehicleFactory,
+    at,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eve_of_test_day")]
 TUESDAY = date(2026, 12, 1)
@@ -124,3 +132,40 @@ def test_a_night_shift_starting_in_the_evening_is_planned_from_its_start(
     assert run["unassigned"] == []
     late.refresh_from_db()
     assert late.driver_id == crew.night.id
+
+
+def test_manual_assignment_at_two_takes_the_night_shift_of_the_evening_before(
+    company, crew, dispatcher_client
+):
+    rosters.roster_set(driver=crew.night, entries=[{"weekday": 1, **NIGHT, **NIGHT_BREAK}])
+    two = _trip(company, 2)
+    url = f"/api/bookings/{two.id}/assign"
+    response = dispatcher_client.post(url, {"driver": str(crew.night.id)}, format="json")
+    assert response.status_code == 200, response.json()
+    two.refresh_from_db()
+    assert (two.driver_id, two.vehicle_id) == (crew.night.id, crew.van.id)
+    seven = _trip(company, 7)  # the night shift is over by then
+    response = dispatcher_client.post(
+        f"/api/bookings/{seven.id}/assign", {"driver": str(crew.night.id)}, format="json"
+    )
+    assert response.status_code in (400, 409) and response.json()["field"] == "driver"
+
+
+def test_a_replan_at_one_in_the_morning_plans_with_the_night_shift_still_running(
+    company, crew, client_for, django_capture_on_commit_callbacks
+):
+    rosters.roster_set(driver=crew.night, entries=[{"weekday": 1, **NIGHT, **NIGHT_BREAK}])
+    half_past_two = _trip(company, 2, 30)
+    with time_machine.travel(datetime(2026, 12, 1, 1, 0, tzinfo=ZURICH), tick=True):
+        dispatcher_client = client_for(UserFactory(company=company, role="dispatcher"))
+        with django_capture_on_commit_callbacks(execute=True):
+            response = dispatcher_client.post(
+                "/api/dispatch/run",
+                {"date": "2026-12-01", "mode": "auto", "from": "now"},
+                format="json",
+            )
+        assert response.status_code == 202, response.json()
+        run = dispatcher_client.get(f"/api/dispatch/runs/{response.json()['id']}").json()
+    assert run["status"] == "succeeded", run
+    half_past_two.refresh_from_db()
+    assert half_past_two.driver_id == crew.night.id
