@@ -305,9 +305,9 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
     return created
 
 
-def _check_week(entries: Sequence[RosterEntryInput]) -> None:
-    """A night shift must be over before the next weekday's shift starts (Sunday's runs into
-    Monday's)."""
+def roster_week_error(entries: Sequence[RosterEntryInput]) -> str | None:
+    """Why the week's shifts overlap, else None: a night shift must be over before the next
+    weekday's shift starts (Sunday's runs into Monday's)."""
     by_weekday = {e["weekday"]: e for e in entries}
     for entry in entries:
         follows = by_weekday.get(entry["weekday"] % 7 + 1)
@@ -315,11 +315,17 @@ def _check_week(entries: Sequence[RosterEntryInput]) -> None:
         if follows is None or end > start or follows["start"] >= end:
             continue
         day, next_day = WEEKDAYS[entry["weekday"]], WEEKDAYS[follows["weekday"]]
-        raise RosterInvalid(
+        return (
             f"{day}'s shift runs to {end:%H:%M} on {next_day}, after {next_day}'s starts "
-            f"at {follows['start']:%H:%M}.",
-            field="entries",
+            f"at {follows['start']:%H:%M}."
         )
+    return None
+
+
+def _check_week(entries: Sequence[RosterEntryInput]) -> None:
+    error = roster_week_error(entries)
+    if error:
+        raise RosterInvalid(error, field="entries")
 
 
 def roster_seed(*, driver: Driver) -> list[RosterEntry]:

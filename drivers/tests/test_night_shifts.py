@@ -151,3 +151,35 @@ def test_office_shift_an_absence_covers_whole_is_refused(bare_driver, dispatcher
     response = dispatcher_client.post("/api/shifts", body, format="json")
     assert response.status_code == 400 and response.json()["field"] == "start"
     assert not Shift.objects.filter(driver=bare_driver, off=False).exists()
+
+
+def test_admin_week_whose_night_runs_into_the_next_day_is_a_form_error(bare_driver, admin_web):
+    url = f"/admin/drivers/driver/{bare_driver.id}/change/"
+    form = {
+        "user": bare_driver.user_id,
+        "phone": bare_driver.phone,
+        "status": bare_driver.status,
+        "default_vehicle": bare_driver.default_vehicle_id,
+        "active": "on",
+        "home_lat": bare_driver.home_lat,
+        "home_lon": bare_driver.home_lon,
+        "roster-TOTAL_FORMS": "2",
+        "roster-INITIAL_FORMS": "0",
+        "roster-MIN_NUM_FORMS": "0",
+        "roster-MAX_NUM_FORMS": "7",
+        "roster-0-weekday": "1",
+        "roster-0-start": "22:00",
+        "roster-0-end": "06:00",
+        "roster-0-break_minutes": "0",
+        "roster-1-weekday": "2",
+        "roster-1-start": "05:00",
+        "roster-1-end": "12:00",
+        "roster-1-break_minutes": "0",
+    }
+    refused = admin_web.post(url, form)
+    assert refused.status_code == 200
+    assert "Mon&#x27;s shift runs to 06:00 on Tue" in refused.content.decode()
+    assert not Shift.objects.filter(driver=bare_driver).exists()
+    form["roster-1-start"] = "06:00"
+    assert admin_web.post(url, form).status_code == 302
+    assert Shift.objects.get(driver=bare_driver, date=MONDAY).end == _utc(2026, 12, 1, 5)
