@@ -82,7 +82,7 @@ class RosterWeekFormSet(BaseInlineFormSet):
             and f.cleaned_data.get("start")
             and f.cleaned_data.get("end")
         ]
-        error = rosters.roster_week_error(week)  # type: ignore[arg-type]
+        error = rosters.roster_week_error(week)
         if error:
             raise ValidationError(error)
 
