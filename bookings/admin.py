@@ -609,6 +609,15 @@ class PauseForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False)
 
 
+class UnskipForm(forms.Form):
+    date = forms.DateField(help_text="The skipped day to book again (YYYY-MM-DD).")
+
+
+class UnpauseForm(forms.Form):
+    first = forms.DateField(label="From", help_text="First day of the pause.")
+    last = forms.DateField(label="To", help_text="Last day of the pause.")
+
+
 class EndForm(forms.Form):
     date = forms.DateField(help_text="The last day with trips; later trips are cancelled.")
     reason = forms.CharField(max_length=300, required=False)
@@ -634,7 +643,7 @@ class StandingOrderAdmin(CompanyScopedAdmin):
     list_select_related = ["client"]
     search_fields = ["client__last_name", "client__first_name", "dropoff_address", "notes"]
     autocomplete_fields = ["client"]
-    actions = ["skip_day", "pause_orders", "end_orders"]
+    actions = ["skip_day", "unskip_day", "pause_orders", "unpause_orders", "end_orders"]
 
     @admin.display(description="Days")
     def days(self, order: StandingOrder) -> str:
@@ -761,6 +770,37 @@ class StandingOrderAdmin(CompanyScopedAdmin):
             explanation="The trips of these orders in that time are cancelled.",
             apply=lambda o, d: order_services.standing_order_pause(
                 order=o, first=d["first"], last=d["last"], reason=d["reason"]
+            ),
+        )
+
+    @admin.action(description="Take back a skipped day of the selected orders…")
+    def unskip_day(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=UnskipForm,
+            action="unskip_day",
+            title="Take back a skipped day",
+            explanation="That day's trips of these orders are booked again (within the horizon).",
+            apply=lambda o, d: order_services.standing_order_unskip(order=o, day=d["date"]),
+        )
+
+    @admin.action(description="Take back a pause of the selected orders…")
+    def unpause_orders(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=UnpauseForm,
+            action="unpause_orders",
+            title="Take back a pause",
+            explanation="The trips of these orders from today on in that pause are booked "
+            "again (within the horizon); days gone by stay as they were.",
+            apply=lambda o, d: order_services.standing_order_unpause(
+                order=o, first=d["first"], last=d["last"]
             ),
         )
 

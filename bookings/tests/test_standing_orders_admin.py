@@ -155,3 +155,31 @@ def test_an_ended_orders_exceptions_cannot_be_deleted(company, staff_web):
     page = staff_web.get(f"/admin/bookings/standingorder/{order.id}/change/").content.decode()
     assert "2026-12-21" in page or "Dec. 21, 2026" in page
     assert 'name="exceptions-0-DELETE"' not in page
+
+
+def test_the_list_actions_skip_and_take_back_a_day_and_a_pause(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    changelist = "/admin/bookings/standingorder/"
+
+    def act(action, **fields):
+        body = {"action": action, "_selected_action": [order.id], "confirm": "1", **fields}
+        return staff_web.post(changelist, body, follow=True)
+
+    asked = staff_web.post(changelist, {"action": "unskip_day", "_selected_action": [order.id]})
+    assert asked.status_code == 200 and "Take back a skipped day" in asked.content.decode()
+    act("skip_day", date="2026-12-21")
+    day = Booking.objects.filter(standing_order=order, occurrence_date=date(2026, 12, 21))
+    assert not day.exists() and order.exceptions.count() == 1
+    done = act("unskip_day", date="2026-12-21")
+    assert "1 standing order(s) updated." in done.content.decode()
+    assert day.exclude(status="cancelled").count() == 2 and not order.exceptions.exists()
+    refused = act("unskip_day", date="2026-12-21")  # nothing skipped: said, nothing changes
+    assert "is not skipped" in refused.content.decode()
+    act("pause_orders", first="2026-12-28", last="2027-01-08")
+    assert order.exceptions.get().kind == "pause"
+    act("unpause_orders", first="2026-12-28", last="2027-01-08")
+    assert not order.exceptions.exists()
+    live = Booking.objects.filter(standing_order=order, occurrence_leg="outbound")
+    assert {b.occurrence_date.day for b in live.exclude(status="cancelled")} == {18, 21, 23, 28, 30}
