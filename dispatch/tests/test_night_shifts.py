@@ -169,3 +169,21 @@ def test_a_replan_at_one_in_the_morning_plans_with_the_night_shift_still_running
     assert run["status"] == "succeeded", run
     half_past_two.refresh_from_db()
     assert half_past_two.driver_id == crew.night.id
+
+
+def test_manual_assignment_in_the_early_hours_ignores_tonights_trips(
+    company, crew, dispatcher_client
+):
+    rosters.roster_set(
+        driver=crew.night, entries=[{"weekday": 1, **NIGHT}, {"weekday": 2, **NIGHT}]
+    )
+    tonight = _trip(company, 22, 45)
+    ok = dispatcher_client.post(
+        f"/api/bookings/{tonight.id}/assign", {"driver": str(crew.night.id)}, format="json"
+    )
+    assert ok.status_code == 200, ok.json()
+    two = _trip(company, 2)
+    response = dispatcher_client.post(
+        f"/api/bookings/{two.id}/assign", {"driver": str(crew.night.id)}, format="json"
+    )
+    assert response.status_code == 200, response.json()
