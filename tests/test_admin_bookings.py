@@ -312,6 +312,8 @@ def test_bookings_are_not_deleted_from_the_admin(company, staff_web):
 
 
 # --- creating a booking ----------------------------------------------------------------------
+# The eve of the trip's day: a new trip of today would also get an insertion proposal event.
+@pytest.mark.clock("2026-11-30T14:00:00Z", tick=True)
 def test_create_goes_through_the_service_and_tells_the_office(
     company, staff_web, listener, django_capture_on_commit_callbacks
 ):
