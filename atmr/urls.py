@@ -97,6 +97,16 @@ api = [
         name="standing-order-pause",
     ),
     path(
+        "standing-orders/<uuid:order_id>/unskip",
+        bookings_api.StandingOrderUnskipApi.as_view(),
+        name="standing-order-unskip",
+    ),
+    path(
+        "standing-orders/<uuid:order_id>/unpause",
+        bookings_api.StandingOrderUnpauseApi.as_view(),
+        name="standing-order-unpause",
+    ),
+    path(
         "standing-orders/<uuid:order_id>/end",
         bookings_api.StandingOrderEndApi.as_view(),
         name="standing-order-end",

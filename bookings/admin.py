@@ -573,16 +573,26 @@ EXCEPTION_INLINE_FIELDS = ("kind", "first_day", "last_day", "reason", "created_a
 
 
 class StandingOrderExceptionInline(admin.TabularInline):
-    """Skipped days and pauses: added with the list's actions (through the services)."""
+    """Skipped days and pauses: added with the list's actions, taken back with the row's
+    "delete" box; both through the services (`StandingOrderAdmin.save_related`)."""
 
     model = StandingOrderException
     fields = EXCEPTION_INLINE_FIELDS
     readonly_fields = EXCEPTION_INLINE_FIELDS
     extra = 0
-    can_delete = False
+    verbose_name = "skipped day or pause"
+    verbose_name_plural = "skipped days and pauses (tick “delete” to take one back)"
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser or is_company_staff(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # `obj` is the order: an ended one keeps its exceptions (the service refuses too).
+        allowed = self.has_view_permission(request, obj)
+        return allowed and isinstance(obj, StandingOrder) and obj.ended_at is None
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -597,6 +607,15 @@ class PauseForm(forms.Form):
     first = forms.DateField(label="From", help_text="First day paused.")
     last = forms.DateField(label="To", help_text="Last day paused (inclusive).")
     reason = forms.CharField(max_length=300, required=False)
+
+
+class UnskipForm(forms.Form):
+    date = forms.DateField(help_text="The skipped day to book again (YYYY-MM-DD).")
+
+
+class UnpauseForm(forms.Form):
+    first = forms.DateField(label="From", help_text="First day of the pause.")
+    last = forms.DateField(label="To", help_text="Last day of the pause.")
 
 
 class EndForm(forms.Form):
@@ -624,7 +643,7 @@ class StandingOrderAdmin(CompanyScopedAdmin):
     list_select_related = ["client"]
     search_fields = ["client__last_name", "client__first_name", "dropoff_address", "notes"]
     autocomplete_fields = ["client"]
-    actions = ["skip_day", "pause_orders", "end_orders"]
+    actions = ["skip_day", "unskip_day", "pause_orders", "unpause_orders", "end_orders"]
 
     @admin.display(description="Days")
     def days(self, order: StandingOrder) -> str:
@@ -667,7 +686,20 @@ class StandingOrderAdmin(CompanyScopedAdmin):
             )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """Exceptions are added by the actions, through the services."""
+        """Exceptions are added by the actions; a ticked "delete" takes one back through
+        `standing_order_exception_remove` (never a plain row delete: the days come back)."""
+        for formset in formsets:
+            # What formset.save() would have set, for the admin's change message.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            for row in formset.deleted_forms:
+                exception = row.instance
+                try:
+                    order_services.standing_order_exception_remove(exception=exception)
+                except DomainError as exc:
+                    self.message_user(request, f"{exception}: {exc.detail}", messages.WARNING)
+                else:
+                    formset.deleted_objects.append(exception)
+                    self.message_user(request, f"Taken back: {exception}.", messages.SUCCESS)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # an order is ended (its trips cancelled with a reason), never deleted
@@ -738,6 +770,37 @@ class StandingOrderAdmin(CompanyScopedAdmin):
             explanation="The trips of these orders in that time are cancelled.",
             apply=lambda o, d: order_services.standing_order_pause(
                 order=o, first=d["first"], last=d["last"], reason=d["reason"]
+            ),
+        )
+
+    @admin.action(description="Take back a skipped day of the selected orders…")
+    def unskip_day(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=UnskipForm,
+            action="unskip_day",
+            title="Take back a skipped day",
+            explanation="That day's trips of these orders are booked again (within the horizon).",
+            apply=lambda o, d: order_services.standing_order_unskip(order=o, day=d["date"]),
+        )
+
+    @admin.action(description="Take back a pause of the selected orders…")
+    def unpause_orders(
+        self, request: HttpRequest, queryset: QuerySet[StandingOrder]
+    ) -> HttpResponse | None:
+        return self._order_action(
+            request,
+            queryset,
+            form_class=UnpauseForm,
+            action="unpause_orders",
+            title="Take back a pause",
+            explanation="The trips of these orders from today on in that pause are booked "
+            "again (within the horizon); days gone by stay as they were.",
+            apply=lambda o, d: order_services.standing_order_unpause(
+                order=o, first=d["first"], last=d["last"]
             ),
         )
 

@@ -49,6 +49,8 @@ from bookings.serializers import (
     StandingOrderOutputSerializer,
     StandingOrderPauseInputSerializer,
     StandingOrderSkipInputSerializer,
+    StandingOrderUnpauseInputSerializer,
+    StandingOrderUnskipInputSerializer,
     StandingOrderUpdateInputSerializer,
     StandingOrderUpdateOutputSerializer,
     booking_list_data,
@@ -413,6 +415,34 @@ class StandingOrderPauseApi(_StandingOrderApi):
         order_services.standing_order_pause(
             order=order, first=data["from"], last=data["to"], reason=data["reason"]
         )
+        return self.respond(self.get_order(order_id))
+
+
+class StandingOrderUnskipApi(_StandingOrderApi):
+    @extend_schema(
+        request=StandingOrderUnskipInputSerializer,
+        responses={200: StandingOrderOutputSerializer, 409: conflict("the order has ended.")},
+    )
+    def post(self, request: Request, order_id: UUID) -> Response:
+        """Take back a skipped day (today or later): its trips are booked again if the day
+        is within the company's horizon."""
+        order = self.get_order(order_id)
+        data = self.validated(StandingOrderUnskipInputSerializer)
+        order_services.standing_order_unskip(order=order, day=data["date"])
+        return self.respond(self.get_order(order_id))
+
+
+class StandingOrderUnpauseApi(_StandingOrderApi):
+    @extend_schema(
+        request=StandingOrderUnpauseInputSerializer,
+        responses={200: StandingOrderOutputSerializer, 409: conflict("the order has ended.")},
+    )
+    def post(self, request: Request, order_id: UUID) -> Response:
+        """Take back a pause (named by its `from` and `to`). Its days from today on get their
+        trips again within the horizon; a pause that began before today ends yesterday."""
+        order = self.get_order(order_id)
+        data = self.validated(StandingOrderUnpauseInputSerializer)
+        order_services.standing_order_unpause(order=order, first=data["from"], last=data["to"])
         return self.respond(self.get_order(order_id))
 
 

@@ -701,6 +701,18 @@ class StandingOrderPauseInputSerializer(serializers.Serializer):
         return _renamed(super().get_fields(), "from_", "from")
 
 
+class StandingOrderUnskipInputSerializer(serializers.Serializer):
+    date = DayField(help_text="A skipped day of the order, today or later (local).")
+
+
+class StandingOrderUnpauseInputSerializer(serializers.Serializer):
+    from_ = DayField(help_text="First day of the pause, as listed in `pauses`.")
+    to = DayField(help_text="Last day of the pause, as listed in `pauses`.")
+
+    def get_fields(self) -> dict[str, Any]:
+        return _renamed(super().get_fields(), "from_", "from")
+
+
 class StandingOrderEndInputSerializer(serializers.Serializer):
     date = DayField(
         required=False, help_text="The last day with trips (default: today); later ones cancel."

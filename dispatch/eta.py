@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 from uuid import UUID
 
@@ -43,6 +43,7 @@ from dispatch.models import DispatchSettings
 from dispatch.selectors import dispatch_settings_get
 from dispatch.travel import travel_pairs_provider, travel_source
 from drivers.models import Driver, Shift
+from drivers.rosters import shifts_on_day
 from realtime.events import build_eta_updated, build_late_risk
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from realtime.publish import publish_many_on_commit
@@ -140,7 +141,7 @@ def etas_store(
         company, dispatch_settings_get(company_id=company_id), place_extra_seconds(bookings), now
     )
     drivers = _drivers(company_id, plans)
-    shifts = _shifts(company_id, plans, now.astimezone(company.tz).date())
+    shifts = _shifts(company_id, plans, now, company.tz)
     results = drivers_etas(
         [(plan, drivers.get(d), shifts.get(d)) for d, plan in plans.items()], context
     )
@@ -330,11 +331,23 @@ def _drivers(company_id: UUID | str, plans: dict[str, LivePlan]) -> dict[str, di
     return {str(row["id"]): dict(row) for row in rows}
 
 
-def _shifts(company_id: UUID | str, plans: dict[str, LivePlan], day: date) -> dict[str, Shift]:
-    rows = Shift.objects.filter(
-        company_id=company_id, date=day, off=False, driver_id__in=list(plans)
-    ).only("driver_id", "start", "end")
-    return {str(s.driver_id): s for s in rows}
+def _shifts(
+    company_id: UUID | str, plans: dict[str, LivePlan], now: datetime, tz: tzinfo
+) -> dict[str, Shift]:
+    """Each driver's shift of today that is on now or comes next (a night shift of yesterday
+    still running counts), else its last one."""
+    rows = (
+        shifts_on_day(company_id=company_id, day=now.astimezone(tz).date(), tz=tz)
+        .filter(driver_id__in=list(plans))
+        .only("driver_id", "start", "end")
+        .order_by("-start")
+    )
+    out: dict[str, Shift] = {}
+    for shift in rows:  # latest first: an earlier one still running replaces it
+        key = str(shift.driver_id)
+        if key not in out or shift.end > now:
+            out[key] = shift
+    return out
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def _plan_day(run: DispatchRun, say: Callable[[str], None]) -> None:
     bookings = selectors.day_bookings(company_id=company.id, day=run.service_date, tz=company.tz)
     # The roster's shifts of a day beyond the horizon (or before the nightly job) are made now.
     shifts_generate(company=company, first=run.service_date, last=run.service_date)
-    drivers = selectors.shift_drivers(company_id=company.id, day=run.service_date)
+    drivers = selectors.shift_drivers(company_id=company.id, day=run.service_date, tz=company.tz)
     waiting = selectors.day_will_call_waiting(
         company_id=company.id, day=run.service_date, tz=company.tz
     )

@@ -141,7 +141,7 @@ def live_load(
         rows = rows.exclude(~Q(id=only), status=S.PENDING).only(*PROPOSAL_FIELDS)
     else:
         shifts_generate(company=company, first=day, last=day)
-    shifts = selectors.shift_drivers(company_id=company.id, day=day)
+    shifts = selectors.shift_drivers(company_id=company.id, day=day, tz=tz)
     bookings = list(rows.order_by("scheduled_at", "id"))
     busy = {b.driver_id for b in bookings if b.status in STARTED}
     shifts = [s for s in shifts if s.end > ready or s.driver_id in busy]

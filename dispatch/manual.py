@@ -66,15 +66,17 @@ def _shift_for(booking: Booking, driver: Driver) -> Shift:
     return shift
 
 
-def _day_of(booking: Booking, driver: Driver) -> list[Booking]:
+def _day_of(booking: Booking, shift: Shift) -> list[Booking]:
+    """The driver's other trips of the day within this shift: a night driver's trips of the
+    shift that starts tonight do not compete with those of the one that began last night."""
     company = company_get(company_id=booking.company_id)
     day = booking.scheduled_at.astimezone(company.tz).date()
     start, end = day_bounds(day, company.tz)
     return list(
         Booking.objects.filter(
-            Q(driver=driver, status__in=selectors.PLANNED_STATUSES),
-            scheduled_at__gte=start,
-            scheduled_at__lt=end,
+            Q(driver=shift.driver, status__in=selectors.PLANNED_STATUSES),
+            scheduled_at__gte=max(start, shift.start),
+            scheduled_at__lt=min(end, shift.end),
         )
         .exclude(id=booking.id)
         .order_by("scheduled_at")
@@ -96,7 +98,7 @@ def _fits(target: Booking, others: list[Booking], shift: Shift) -> bool:
 
 
 def _check_day(booking: Booking, shift: Shift) -> None:
-    others = _day_of(booking, shift.driver)
+    others = _day_of(booking, shift)
     if _fits(booking, others, shift):
         return
     if not _fits(booking, [], shift):

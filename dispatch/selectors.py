@@ -16,6 +16,7 @@ from bookings.will_call import WAITING
 from dispatch import reasons
 from dispatch.models import DispatchRun, DispatchSettings, RouteStop, UnassignedTrip
 from drivers.models import Driver, Shift, Vehicle
+from drivers.rosters import shifts_on_day
 
 # Trips a run plans: new ones, and those already given to a driver but not yet started
 # (pinned to that driver), en route or with the driver waiting at the pick-up (arrived).
@@ -70,22 +71,59 @@ def _day_planned(company_id: UUID | str, day: date, tz: ZoneInfo) -> QuerySet[Bo
     )
 
 
-def shift_drivers(*, company_id: UUID | str, day: date) -> list[Shift]:
-    """The day's shifts a run can plan with: active drivers on a shift dated `day` with an
-    active vehicle, each shift with its driver and that day's vehicle. Generate the day's
-    shifts first (`drivers.rosters.shifts_generate`) so a roster's day is there."""
-    return list(
-        Shift.objects.filter(
-            company_id=company_id,
-            date=day,
-            off=False,
-            driver__active=True,
-            vehicle__isnull=False,
-            vehicle__active=True,
-        )
+def shift_drivers(*, company_id: UUID | str, day: date, tz: ZoneInfo) -> list[Shift]:
+    """The shifts a run of the local `day` plans with, one per driver (the engine's vehicle
+    is the driver): active drivers on a shift that is on during the day (the night shift of
+    the evening before included, `shifts_on_day`) with an active vehicle, each with its
+    driver and that shift's vehicle. Generate the day's shifts first
+    (`drivers.rosters.shifts_generate`) so a roster's day is there.
+
+    A driver with two such shifts (a night shift ending in the morning and the next one
+    starting in the evening) gets them as one span (`shift_span`)."""
+    rows = (
+        shifts_on_day(company_id=company_id, day=day, tz=tz)
+        .filter(driver__active=True, vehicle__isnull=False, vehicle__active=True)
         .select_related("driver__user", "vehicle")
-        .order_by("driver_id")
+        .order_by("driver_id", "start")
     )
+    by_driver: dict[UUID, list[Shift]] = {}
+    for shift in rows:
+        by_driver.setdefault(shift.driver_id, []).append(shift)
+    begins, ends = day_bounds(day, tz)
+    return [shift_span(shifts, begins, ends) for shifts in by_driver.values()]
+
+
+def shift_span(shifts: list[Shift], begins: datetime, ends: datetime) -> Shift:
+    """One driver's shifts on a day (in time order, at most two: they never overlap) as the
+    one shift the engine plans.
+
+    Two with the same vehicle and no breaks of their own become one unsaved shift from the
+    first's start to the second's end, whose break is the time between them (the engine
+    takes one break per vehicle). Otherwise the one with more of the day is planned, with its
+    break, and the other not that day.
+    """
+    if len(shifts) == 1:
+        return shifts[0]
+    first, second = shifts[0], shifts[-1]
+    if first.vehicle_id == second.vehicle_id and not first.break_minutes + second.break_minutes:
+        gap = int((second.start - first.end).total_seconds() // 60)
+        return Shift(
+            id=second.id,
+            company_id=second.company_id,
+            driver=second.driver,
+            date=second.date,
+            start=first.start,
+            end=second.end,
+            vehicle=second.vehicle,
+            break_earliest=first.end if gap else None,
+            break_latest=second.start if gap else None,
+            break_minutes=gap,
+        )
+
+    def within(shift: Shift) -> float:
+        return (min(shift.end, ends) - max(shift.start, begins)).total_seconds()
+
+    return max(shifts, key=within)
 
 
 def run_superseding(*, run: DispatchRun) -> DispatchRun | None:

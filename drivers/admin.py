@@ -8,8 +8,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from atmr.accounts.selectors import company_get
@@ -66,11 +68,31 @@ class RosterEntryForm(forms.ModelForm):
         return data
 
 
+class RosterWeekFormSet(BaseInlineFormSet):
+    """The week as a whole: a night shift must end before the next weekday's starts."""
+
+    def clean(self) -> None:
+        super().clean()
+        week = [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data
+            and not f.cleaned_data.get("DELETE")
+            and f.cleaned_data.get("weekday")
+            and f.cleaned_data.get("start")
+            and f.cleaned_data.get("end")
+        ]
+        error = rosters.roster_week_error(week)
+        if error:
+            raise ValidationError(error)
+
+
 class RosterEntryInline(admin.TabularInline):
     """The driver's week; an end at or before the start is the next day."""
 
     model = RosterEntry
     form = RosterEntryForm
+    formset = RosterWeekFormSet
     extra = 0
     max_num = 7
     fk_name = "driver"

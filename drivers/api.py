@@ -145,15 +145,17 @@ class ShiftListCreateApi(CompanyListApiView):
     def get_queryset(self):
         query = ShiftListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
+        on = query.validated_data.get("on")
         return rosters.shift_list(
             company_id=self.company_id,
             day=query.validated_data.get("date"),
             driver_id=query.validated_data.get("driver"),
+            on=None if on is None else (on, company_get(company_id=self.company_id).tz),
         )
 
     @extend_schema(parameters=[ShiftListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """List shifts, by the local day they start and by driver."""
+        """List shifts, by the local day they start (`date`) or are on (`on`), and by driver."""
         return super().get(request, *args, **kwargs)
 
     @extend_schema(

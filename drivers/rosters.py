@@ -13,6 +13,12 @@ Rules, in one place for the API, the admin, the nightly job and dispatch:
   has begun.
 - An absence cuts every shift it overlaps, edited ones included: a shift it covers goes; of
   the rest the longest part outside the absence stays (a driver has one shift a day).
+- A driver's shifts never overlap: a night shift must end before the next day's starts. The
+  office is refused an overlapping shift, or one an absence covers whole (a 400 naming the
+  field); a week whose night shift runs into the next day's is refused; generation cuts a
+  roster shift where it would run into a shift it does not touch (edited, or begun).
+- A local day's shifts (`shifts_on_day`, what dispatch plans and the board draws) are those
+  on at some moment of it: the day's own, and the night shift of the day before until it ends.
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.exceptions import Conflict, DomainError, NotFound
-from drivers.models import Absence, Driver, RosterEntry, Shift, Vehicle
+from drivers.models import WEEKDAYS, Absence, Driver, RosterEntry, Shift, Vehicle
 
 # Days ahead the shifts exist for, until the company has its own setting (issue 11:
 # `Company.order_horizon_days`, added with standing orders).
@@ -174,17 +180,38 @@ def roster_get(*, company_id: UUID | str, driver_id: UUID | str) -> QuerySet[Ros
 
 
 def shift_list(
-    *, company_id: UUID | str, day: date | None = None, driver_id: UUID | str | None = None
+    *,
+    company_id: UUID | str,
+    day: date | None = None,
+    driver_id: UUID | str | None = None,
+    on: tuple[date, tzinfo] | None = None,
 ) -> QuerySet[Shift]:
-    """A company's shifts (the removed ones left out), with driver and vehicle joined."""
+    """A company's shifts (the removed ones left out), with driver and vehicle joined: `day`
+    those dated that day, `on` (a local day and the company's zone) those on during it."""
     qs = Shift.objects.filter(company_id=company_id, off=False).select_related(
         "driver__user", "vehicle"
     )
     if day is not None:
         qs = qs.filter(date=day)
+    if on is not None:
+        qs = qs.filter(id__in=shifts_on_day(company_id=company_id, day=on[0], tz=on[1]))
     if driver_id is not None:
         qs = qs.filter(driver_id=driver_id)
     return qs.order_by("date", "start", "driver_id")
+
+
+def shifts_on_day(*, company_id: UUID | str, day: date, tz: tzinfo) -> QuerySet[Shift]:
+    """The shifts on at some moment of the local `day` (removed ones left out): those dated
+    that day, and the night shifts of the day before that run past its midnight. Served by
+    the (company, date) index."""
+    begins, ends = local_moment(day, time.min, tz), local_moment(day + DAY, time.min, tz)
+    return Shift.objects.filter(
+        company_id=company_id,
+        off=False,
+        date__in=(day - DAY, day),
+        start__lt=ends,
+        end__gt=begins,
+    )
 
 
 def absence_list(
@@ -254,6 +281,7 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
     weekdays = [e["weekday"] for e in entries]
     if len(set(weekdays)) != len(weekdays):
         raise RosterInvalid("Each weekday may appear once.", field="entries")
+    _check_week(entries)
     rows = []
     for entry in entries:
         _check_vehicle(driver.company_id, entry.get("vehicle"))
@@ -275,6 +303,29 @@ def roster_set(*, driver: Driver, entries: Sequence[RosterEntryInput]) -> list[R
     created = RosterEntry.objects.bulk_create(rows)
     shifts_generate_horizon(company=driver.company, driver_ids=[driver.id])
     return created
+
+
+def roster_week_error(entries: Sequence[RosterEntryInput]) -> str | None:
+    """Why the week's shifts overlap, else None: a night shift must be over before the next
+    weekday's shift starts (Sunday's runs into Monday's)."""
+    by_weekday = {e["weekday"]: e for e in entries}
+    for entry in entries:
+        follows = by_weekday.get(entry["weekday"] % 7 + 1)
+        start, end = entry["start"], entry["end"]
+        if follows is None or end > start or follows["start"] >= end:
+            continue
+        day, next_day = WEEKDAYS[entry["weekday"]], WEEKDAYS[follows["weekday"]]
+        return (
+            f"{day}'s shift runs to {end:%H:%M} on {next_day}, after {next_day}'s starts "
+            f"at {follows['start']:%H:%M}."
+        )
+    return None
+
+
+def _check_week(entries: Sequence[RosterEntryInput]) -> None:
+    error = roster_week_error(entries)
+    if error:
+        raise RosterInvalid(error, field="entries")
 
 
 def roster_seed(*, driver: Driver) -> list[RosterEntry]:
@@ -320,7 +371,8 @@ def shifts_generate(
     """Make the shifts of days first..last (never before today) match the roster minus the
     absences. Idempotent; returns how many shifts it created, changed or removed.
 
-    Four queries whatever the size (entries, absences, shifts, then the writes).
+    Five queries whatever the size (entries, absences, the shifts it leaves alone around and
+    in the range, shifts, then the writes).
     """
     tz = company.tz
     now = timezone.now()
@@ -331,10 +383,14 @@ def shifts_generate(
         "driver"
     )
     shifts = Shift.objects.filter(company=company, date__gte=first, date__lte=last)
-    if driver_ids is not None:
-        ids = list(driver_ids)
-        entries, shifts = entries.filter(driver_id__in=ids), shifts.filter(driver_id__in=ids)
-    wanted = _wanted(list(entries), first, last, tz, _absences_by_driver(company, first, last))
+    ids_or_none = None if driver_ids is None else list(driver_ids)
+    if ids_or_none is not None:
+        entries = entries.filter(driver_id__in=ids_or_none)
+        shifts = shifts.filter(driver_id__in=ids_or_none)
+    blocked = _absences_by_driver(company, first, last)
+    for driver_id, spans in _kept_spans(company, first, last, now, driver_ids=ids_or_none).items():
+        blocked[driver_id].extend(spans)
+    wanted = _wanted(list(entries), first, last, tz, blocked)
     changed = 0
     for shift in shifts:
         key = (shift.driver_id, shift.date)
@@ -371,6 +427,24 @@ def _absences_by_driver(
         company=company, ends_at__gt=since, starts_at__lt=until
     ).values_list("driver_id", "starts_at", "ends_at"):
         out[driver_id].append((starts_at, ends_at))
+    return out
+
+
+def _kept_spans(
+    company: Company, first: date, last: date, now: datetime, *, driver_ids: list[Any] | None
+) -> dict[UUID, list[tuple[datetime, datetime]]]:
+    """Spans of the shifts a generation of first..last leaves as they are (the office's, those
+    begun, and those of the days either side): a roster shift must not run into them."""
+    kept = (
+        Shift.objects.filter(company=company, off=False)
+        .filter(date__gte=first - DAY, date__lte=last + DAY)
+        .filter(Q(edited=True) | Q(start__lte=now) | Q(date__lt=first) | Q(date__gt=last))
+    )
+    if driver_ids is not None:
+        kept = kept.filter(driver_id__in=driver_ids)
+    out: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for driver_id, start, end in kept.values_list("driver_id", "start", "end"):
+        out[driver_id].append((start, end))
     return out
 
 
@@ -442,6 +516,7 @@ def shift_create(*, company: Company, data: ShiftInput) -> Shift:
         raise NotFound("Unknown driver.", field="driver")
     _check_vehicle(company.id, data.get("vehicle"))
     fields = _shift_fields(data["date"], company.tz, data)
+    _check_free(driver, data["date"], fields["start"], fields["end"], company.tz)
     vehicle = data.get("vehicle") or driver.default_vehicle
     shift = Shift.objects.select_for_update().filter(driver=driver, date=data["date"]).first()
     if shift is not None and not shift.off:
@@ -456,6 +531,42 @@ def shift_create(*, company: Company, data: ShiftInput) -> Shift:
     except IntegrityError:  # created meanwhile by a generation or another request
         raise ShiftExists("The driver already has a shift on this day.", field="date") from None
     return _absences_cut(shift)
+
+
+def _check_free(
+    driver: Driver,
+    day: date,
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+    *,
+    other_than: Shift | None = None,
+) -> None:
+    """Refuse (400) a shift that overlaps the driver's shift of the day before or after (a
+    night shift runs into the next day), or that an absence covers whole; an absence over
+    part of it cuts it afterwards (`_absences_cut`)."""
+
+    def hm(moment: datetime) -> str:
+        return f"{timezone.localtime(moment, tz):%H:%M}"
+
+    around = Shift.objects.filter(driver=driver, off=False, date__in=(day - DAY, day + DAY))
+    if other_than is not None:
+        around = around.exclude(id=other_than.id)
+    clash = around.filter(start__lt=end, end__gt=start).order_by("start").first()
+    if clash is not None:
+        field = "start" if clash.start < start else "end"
+        raise RosterInvalid(
+            f"The driver's shift of {clash.date:%Y-%m-%d} runs {hm(clash.start)}-"
+            f"{hm(clash.end)}: the shifts would overlap.",
+            field=field,
+        )
+    gone = list(
+        Absence.objects.filter(driver=driver, starts_at__lt=end, ends_at__gt=start).values_list(
+            "starts_at", "ends_at"
+        )
+    )
+    if gone and shift_cut(ShiftTimes(start, end), gone) is None:
+        raise RosterInvalid("The driver is absent for the whole shift.", field="start")
 
 
 def shift_clock(shift: Shift, tz: ZoneInfo) -> ShiftInput:
@@ -482,7 +593,9 @@ def shift_update(*, shift: Shift, changes: ShiftInput) -> Shift:
     merged: ShiftInput = {**shift_clock(shift, tz), **changes}
     if "break_minutes" in changes and not changes["break_minutes"]:
         merged["break_earliest"] = merged["break_latest"] = None
-    for name, value in _shift_fields(shift.date, tz, merged).items():
+    fields = _shift_fields(shift.date, tz, merged)
+    _check_free(shift.driver, shift.date, fields["start"], fields["end"], tz, other_than=shift)
+    for name, value in fields.items():
         setattr(shift, name, value)
     # No vehicle given (null) means the driver's default one, as in the roster.
     shift.vehicle, shift.edited = merged.get("vehicle") or shift.driver.default_vehicle, True

@@ -264,6 +264,11 @@ class ShiftListQuerySerializer(serializers.Serializer):
     """Query parameters of `GET /api/shifts`."""
 
     date = DayField(required=False, help_text="The local day the shifts start, YYYY-MM-DD.")
+    on = DayField(
+        required=False,
+        help_text="The shifts on during this local day, YYYY-MM-DD: those that start that day "
+        "and the night shift of the day before while it runs past midnight.",
+    )
     driver = serializers.UUIDField(required=False)
 
 

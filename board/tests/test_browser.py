@@ -27,7 +27,7 @@ from django.db import connection
 
 from atmr.accounts.tokens import refresh_token_for
 from bookings.models import Booking
-from drivers.models import Driver
+from drivers.models import Driver, Shift
 from realtime.events import build_late_risk
 from realtime.groups import group_for_company_dispatch
 from realtime.publish import publish
@@ -473,4 +473,31 @@ def test_an_arrived_driver_shows_its_wait_until_the_no_show_time(browser, server
     waiting = page.locator("#arrived li")
     assert waiting.count() == 1
     assert re.search(r"no-show possible in [5-8] min", waiting.inner_text())
+    page.close()
+
+
+def test_a_night_driver_shows_last_nights_tail_and_tonights_start(browser, server, day):
+    """Two shifts on today (the one from yesterday evening, the one starting tonight), each
+    drawn within the day."""
+    company = day["company"]
+    night = DriverFactory(company=company, roster=False)
+    tz = company.tz
+    today = datetime.now(tz).date()
+    for date_, start in ((today - timedelta(days=1), 22), (today, 22)):
+        begins = datetime.combine(date_, datetime.min.time(), tz).replace(hour=start)
+        Shift.objects.create(
+            company=company,
+            driver=night,
+            date=date_,
+            start=begins,
+            end=begins + timedelta(hours=8),
+            vehicle=night.default_vehicle,
+        )
+    page = _board(browser, server, day["dispatcher"])
+    shifts = page.locator(f".tl-row[data-driver='{night.id}'] .tl-shift")
+    assert shifts.count() == 2
+    head = page.locator(".tl-head").bounding_box()
+    for n in range(2):  # within the timeline, not stretched to yesterday or tomorrow
+        box = shifts.nth(n).bounding_box()
+        assert box["x"] >= head["x"] and box["x"] + box["width"] <= head["x"] + head["width"] + 1
     page.close()

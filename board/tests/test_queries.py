@@ -16,7 +16,7 @@ BOARD_READS = [
     "/api/companies/me",
     "/api/bookings?date=2026-12-01&page_size=500",
     "/api/drivers?page_size=500",
-    "/api/shifts?date=2026-12-01&page_size=500",
+    "/api/shifts?on=2026-12-01&page_size=500",
     "/api/reason-codes?kind=cancellation&active=true",
     "/api/chat/messages?limit=50",
     "/api/dispatch/runs?date=2026-12-01&page_size=5",

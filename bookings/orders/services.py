@@ -13,7 +13,7 @@ home. A place id (`pickup_place`) resolves to a `Place` before it reaches these 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -48,8 +48,11 @@ __all__ = [
     "StandingOrderUpdate",
     "standing_order_create",
     "standing_order_end",
+    "standing_order_exception_remove",
     "standing_order_pause",
     "standing_order_skip",
+    "standing_order_unpause",
+    "standing_order_unskip",
     "standing_order_update",
     "standing_orders_materialise",
     "standing_orders_materialise_all",
@@ -370,6 +373,8 @@ def standing_order_skip(
         company=company, order=order, kind="skip", first_day=day, last_day=day, reason=reason
     )
     _withdraw_days(order, day, day, SKIPPED, now)
+    # As with a pause, a count of trips runs a day longer: book that day if it is near.
+    standing_orders_materialise(company=company, order_ids=[order.id], now=now)
     return order
 
 
@@ -406,6 +411,68 @@ def standing_order_pause(
     # A count of trips runs longer by the days paused: book those now if they are near.
     standing_orders_materialise(company=company, order_ids=[order.id], now=now)
     return order
+
+
+# --- taking a skip or a pause back -----------------------------------------------------------
+@transaction.atomic
+def standing_order_exception_remove(
+    *, exception: StandingOrderException, now: datetime | None = None
+) -> StandingOrder:
+    """Take back a skipped day or a pause from today on; the past stays as it was.
+
+    A skip of a day gone by, or a pause over, is refused (field `date` / `to`); a pause that
+    began before today is cut to end yesterday. The days given back are booked again up to the
+    horizon (`standing_orders_materialise`), and with a count of trips the series ends sooner
+    again: its booked trips past the new last day that have not started are cancelled
+    (`series_changed`), as an edit would.
+    """
+    now = now or timezone.now()
+    order = _lock(exception.order)
+    _check_live(order)
+    company = order.company
+    today = local_today(company, now)
+    if exception.last_day < today:
+        past = "That day has passed." if exception.kind == "skip" else "That pause is over."
+        raise DomainError(past, field="date" if exception.kind == "skip" else "to")
+    if exception.first_day < today:
+        exception.last_day = today - timedelta(days=1)
+        exception.save(update_fields=["last_day"])
+    else:
+        exception.delete()
+    _resync(order, order, company, now, StandingOrderUpdate(order=order))
+    standing_orders_materialise(company=company, order_ids=[order.id], now=now)
+    return order
+
+
+def _exception_of(
+    order: StandingOrder, kind: str, first: date, last: date
+) -> StandingOrderException | None:
+    return StandingOrderException.objects.filter(
+        order_id=order.id, kind=kind, first_day=first, last_day=last
+    ).first()
+
+
+def standing_order_unskip(
+    *, order: StandingOrder, day: date, now: datetime | None = None
+) -> StandingOrder:
+    """Book a skipped day again (see `standing_order_exception_remove`)."""
+    found = _exception_of(order, "skip", day, day)
+    if found is None:
+        raise DomainError(f"{day.isoformat()} is not skipped.", field="date")
+    return standing_order_exception_remove(exception=found, now=now)
+
+
+def standing_order_unpause(
+    *, order: StandingOrder, first: date, last: date, now: datetime | None = None
+) -> StandingOrder:
+    """Take back the pause `first`..`last` (see `standing_order_exception_remove`)."""
+    found = _exception_of(order, "pause", first, last)
+    if found is None:
+        raise DomainError(
+            f"The order has no pause from {first.isoformat()} to {last.isoformat()}.",
+            field="from",
+        )
+    return standing_order_exception_remove(exception=found, now=now)
 
 
 @transaction.atomic

@@ -398,3 +398,97 @@ def test_new_trips_of_today_and_tomorrow_are_announced_on_commit(
     with django_capture_on_commit_callbacks(execute=True):
         services.standing_orders_materialise(company=company)
     assert sent == []
+
+
+# --- taking a skip or a pause back ------------------------------------------------------------
+def live_days(order, leg="outbound"):
+    trips = Booking.objects.filter(standing_order=order, occurrence_leg=leg).exclude(
+        status="cancelled"
+    )
+    return sorted(b.occurrence_date.day for b in trips)
+
+
+def test_unskip_books_the_day_again_and_keeps_the_cancelled_trips(company, clock):
+    order = dialysis(company)
+    services.standing_order_skip(order=order, day=date(2026, 12, 21), reason="check-up")
+    assert live_days(order) == [18, 23, 28, 30]
+    services.standing_order_unskip(order=order, day=date(2026, 12, 21))
+    assert live_days(order) == [18, 21, 23, 28, 30]
+    assert live_days(order, "return") == [18, 21, 23, 28, 30]
+    assert Booking.objects.filter(standing_order=order, cancel_reason="skipped").count() == 2
+    assert not order.exceptions.exists()
+    with pytest.raises(DomainError) as caught:  # nothing is skipped any more
+        services.standing_order_unskip(order=order, day=date(2026, 12, 21))
+    assert caught.value.field == "date"
+    assert services.standing_orders_materialise(company=company) == []
+
+
+def test_unskip_of_a_day_gone_by_is_refused_and_changes_nothing(company, clock):
+    order = dialysis(company)
+    services.standing_order_skip(order=order, day=date(2026, 12, 18))
+    clock.move_to(datetime(2026, 12, 19, 9, 0, tzinfo=ZURICH))
+    with pytest.raises(DomainError) as caught:
+        services.standing_order_unskip(order=order, day=date(2026, 12, 18))
+    assert caught.value.field == "date"
+    assert order.exceptions.count() == 1 and 18 not in live_days(order)
+
+
+def test_unskip_beyond_the_horizon_books_nothing_yet(company, clock):
+    order = dialysis(company)
+    services.standing_order_skip(order=order, day=date(2027, 2, 1))
+    services.standing_order_unskip(order=order, day=date(2027, 2, 1))
+    assert not order.exceptions.exists() and live_days(order) == [18, 21, 23, 28, 30]
+
+
+def test_unpause_that_began_before_today_keeps_the_past(company, clock):
+    order = dialysis(company)
+    services.standing_order_pause(order=order, first=date(2026, 12, 21), last=date(2026, 12, 30))
+    assert live_days(order) == [18]
+    clock.move_to(datetime(2026, 12, 23, 6, 0, tzinfo=ZURICH))  # before that day's 07:00
+    services.standing_order_unpause(order=order, first=date(2026, 12, 21), last=date(2026, 12, 30))
+    pause = order.exceptions.get()
+    assert (pause.first_day, pause.last_day) == (date(2026, 12, 21), date(2026, 12, 22))
+    # The horizon now runs to 6 January (Friday the 1st is a public holiday).
+    assert live_days(order) == [4, 6, 18, 23, 28, 30]
+    # The 21st stays cancelled as it was; nothing is booked on a day gone by.
+    on_21st = Booking.objects.filter(standing_order=order, occurrence_date=date(2026, 12, 21))
+    assert not on_21st.exists()
+    assert Booking.objects.filter(standing_order=order, cancel_reason="paused").count() == 8
+
+
+def test_unpause_refuses_an_unknown_or_finished_pause(company, clock):
+    order = dialysis(company)
+    services.standing_order_pause(order=order, first=date(2026, 12, 21), last=date(2026, 12, 23))
+    with pytest.raises(DomainError) as caught:
+        services.standing_order_unpause(
+            order=order, first=date(2026, 12, 21), last=date(2026, 12, 22)
+        )
+    assert caught.value.field == "from"
+    clock.move_to(datetime(2026, 12, 24, 9, 0, tzinfo=ZURICH))
+    with pytest.raises(DomainError) as caught:
+        services.standing_order_unpause(
+            order=order, first=date(2026, 12, 21), last=date(2026, 12, 23)
+        )
+    assert caught.value.field == "to"
+    assert order.exceptions.count() == 1
+
+
+def test_unskip_with_a_count_ends_the_series_sooner_again(company, clock):
+    order = dialysis(company, end_date=None, occurrences=3, start_date=date(2026, 12, 18))
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    assert live_days(order) == [18, 23, 28]
+    services.standing_order_unskip(order=order, day=date(2026, 12, 21))
+    assert live_days(order) == [18, 21, 23]
+    withdrawn = Booking.objects.get(
+        standing_order=order, cancel_reason="series_changed", occurrence_leg="outbound"
+    )
+    assert withdrawn.scheduled_at.astimezone(ZURICH).date() == date(2026, 12, 28)
+
+
+def test_an_ended_order_keeps_its_exceptions(company, clock):
+    order = dialysis(company)
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_end(order=order, day=date(2026, 12, 23))
+    with pytest.raises(services.StandingOrderEnded):
+        services.standing_order_unskip(order=order, day=date(2026, 12, 21))
+    assert order.exceptions.count() == 1

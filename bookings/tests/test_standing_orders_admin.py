@@ -112,3 +112,74 @@ def test_a_trips_page_links_to_its_standing_order(company, staff_web):
     page = staff_web.get(f"/admin/bookings/booking/{trip.id}/change/").content.decode()
     assert f"/admin/bookings/standingorder/{order.id}/change/" in page
     assert f"trip of {trip.occurrence_date:%Y-%m-%d}" in page
+
+
+def test_ticking_delete_on_a_skip_books_the_day_again(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_pause(order=order, first=date(2027, 1, 4), last=date(2027, 1, 8))
+    skip, pause = order.exceptions.order_by("first_day")
+    change = f"/admin/bookings/standingorder/{order.id}/change/"
+    assert 'name="exceptions-0-DELETE"' in staff_web.get(change).content.decode()
+    data = form(
+        client,
+        pickup_address=order.pickup_address,
+        pickup_lat=order.pickup_lat,
+        pickup_lon=order.pickup_lon,
+        mobility=order.mobility,
+        **{
+            "exceptions-TOTAL_FORMS": "2",
+            "exceptions-INITIAL_FORMS": "2",
+            "exceptions-0-id": str(skip.id),
+            "exceptions-0-order": str(order.id),
+            "exceptions-0-DELETE": "on",
+            "exceptions-1-id": str(pause.id),
+            "exceptions-1-order": str(order.id),
+        },
+    )
+    response = staff_web.post(change, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(order.exceptions.values_list("kind", flat=True)) == ["pause"]
+    day = Booking.objects.filter(standing_order=order, occurrence_date=date(2026, 12, 21))
+    assert day.exclude(status="cancelled").count() == 2  # out and back, booked again
+
+
+def test_an_ended_orders_exceptions_cannot_be_deleted(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_end(order=order, day=date(2026, 12, 23))
+    page = staff_web.get(f"/admin/bookings/standingorder/{order.id}/change/").content.decode()
+    assert "2026-12-21" in page or "Dec. 21, 2026" in page
+    assert 'name="exceptions-0-DELETE"' not in page
+
+
+def test_the_list_actions_skip_and_take_back_a_day_and_a_pause(company, staff_web):
+    client = ClientFactory(company=company)
+    assert staff_web.post(ADD, form(client)).status_code == 302
+    order = StandingOrder.objects.get()
+    changelist = "/admin/bookings/standingorder/"
+
+    def act(action, **fields):
+        body = {"action": action, "_selected_action": [order.id], "confirm": "1", **fields}
+        return staff_web.post(changelist, body, follow=True)
+
+    asked = staff_web.post(changelist, {"action": "unskip_day", "_selected_action": [order.id]})
+    assert asked.status_code == 200 and "Take back a skipped day" in asked.content.decode()
+    act("skip_day", date="2026-12-21")
+    day = Booking.objects.filter(standing_order=order, occurrence_date=date(2026, 12, 21))
+    assert not day.exists() and order.exceptions.count() == 1
+    done = act("unskip_day", date="2026-12-21")
+    assert "1 standing order(s) updated." in done.content.decode()
+    assert day.exclude(status="cancelled").count() == 2 and not order.exceptions.exists()
+    refused = act("unskip_day", date="2026-12-21")  # nothing skipped: said, nothing changes
+    assert "is not skipped" in refused.content.decode()
+    act("pause_orders", first="2026-12-28", last="2027-01-08")
+    assert order.exceptions.get().kind == "pause"
+    act("unpause_orders", first="2026-12-28", last="2027-01-08")
+    assert not order.exceptions.exists()
+    live = Booking.objects.filter(standing_order=order, occurrence_leg="outbound")
+    assert {b.occurrence_date.day for b in live.exclude(status="cancelled")} == {18, 21, 23, 28, 30}

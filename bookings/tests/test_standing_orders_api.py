@@ -180,6 +180,14 @@ def test_other_companys_order_is_a_404_at_every_door(
         c.post(f"{base}/pause", {"from": "2027-01-04", "to": "2027-01-08"}, format="json")
     ).status_code == 404
     assert c.post(f"{base}/end", {}, format="json").status_code == 404
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_pause(order=order, first=date(2027, 1, 4), last=date(2027, 1, 8))
+    assert c.post(f"{base}/unskip", {"date": "2026-12-21"}, format="json").status_code == 404
+    assert (
+        c.post(f"{base}/unpause", {"from": "2027-01-04", "to": "2027-01-08"}, format="json")
+    ).status_code == 404
+    assert order.exceptions.count() == 2
+    order.exceptions.all().delete()
     assert c.get(f"{base}/occurrences").status_code == 404
     assert c.get(URL).json()["count"] == 0
     order.refresh_from_db()
@@ -373,3 +381,70 @@ def test_an_orders_places_are_checked_like_a_bookings(
     response = dispatcher_client.post(URL, neither, format="json")
     assert response.status_code == 400 and "dropoff" in response.json()
     assert not StandingOrder.objects.exists()
+
+
+def test_unskip_and_unpause_take_back_through_the_api(dispatcher_client, company, patient):
+    order = make_order(company, patient)
+    base = f"{URL}/{order.id}"
+    dispatcher_client.post(f"{base}/skip", {"date": "2026-12-21"}, format="json")
+    dispatcher_client.post(
+        f"{base}/pause", {"from": "2026-12-28", "to": "2027-01-08"}, format="json"
+    )
+    live = Booking.objects.filter(standing_order=order).exclude(status="cancelled")
+    assert live.count() == 4  # the 18th and the 23rd, out and back
+    unskipped = dispatcher_client.post(f"{base}/unskip", {"date": "2026-12-21"}, format="json")
+    assert unskipped.status_code == 200 and unskipped.json()["skipped_dates"] == []
+    unpaused = dispatcher_client.post(
+        f"{base}/unpause", {"from": "2026-12-28", "to": "2027-01-08"}, format="json"
+    )
+    assert unpaused.status_code == 200 and unpaused.json()["pauses"] == []
+    assert sorted(b.occurrence_date.day for b in live.filter(occurrence_leg="outbound")) == [
+        18,
+        21,
+        23,
+        28,
+        30,
+    ]
+    assert live.count() == 10
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("unskip", {}, "date"),
+        ("unskip", {"date": "21.12.2026"}, "date"),
+        ("unskip", {"date": "2026-12-23"}, "date"),  # not skipped
+        ("unskip", {"date": "2026-12-16"}, "date"),  # gone by
+        ("unpause", {"to": "2027-01-08"}, "from"),
+        ("unpause", {"from": "2027-01-04"}, "to"),
+        ("unpause", {"from": "2027-01-05", "to": "2027-01-08"}, "from"),  # no such pause
+    ],
+)
+def test_unskip_and_unpause_bad_input_is_a_400_naming_the_field(
+    dispatcher_client, company, patient, path, body, field
+):
+    order = make_order(company, patient)
+    services.standing_order_pause(order=order, first=date(2027, 1, 4), last=date(2027, 1, 8))
+    response = dispatcher_client.post(f"{URL}/{order.id}/{path}", body, format="json")
+    assert response.status_code == 400
+    data = response.json()
+    assert data.get("field") == field or field in data
+    assert order.exceptions.count() == 1
+
+
+def test_unskip_of_an_ended_order_is_a_409(dispatcher_client, company, patient):
+    order = make_order(company, patient)
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    services.standing_order_end(order=order, day=date(2026, 12, 23))
+    response = dispatcher_client.post(
+        f"{URL}/{order.id}/unskip", {"date": "2026-12-21"}, format="json"
+    )
+    assert response.status_code == 409 and response.json()["code"] == "standing_order_ended"
+
+
+def test_drivers_may_not_take_back_a_skip(driver_client, company, patient):
+    order = make_order(company, patient)
+    services.standing_order_skip(order=order, day=date(2026, 12, 21))
+    response = driver_client.post(f"{URL}/{order.id}/unskip", {"date": "2026-12-21"}, format="json")
+    assert response.status_code in (403, 404)
+    assert order.exceptions.count() == 1

@@ -103,7 +103,7 @@ def test_every_plan_of_a_rostered_day_passes_the_checker_with_breaks(company, fl
     for hour in (7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18):
         _trip(company, hour, 15, mobility="wheelchair" if hour % 3 == 0 else "walks")
     rosters.shifts_generate(company=company, first=TUESDAY, last=TUESDAY)
-    shifts = selectors.shift_drivers(company_id=company.id, day=TUESDAY)
+    shifts = selectors.shift_drivers(company_id=company.id, day=TUESDAY, tz=company.tz)
     bookings = selectors.day_bookings(company_id=company.id, day=TUESDAY, tz=company.tz)
     day = adapters.day_locations(bookings, shifts, Location(company.lat, company.lon))
     conf = selectors.dispatch_settings_get(company_id=company.id)
@@ -120,7 +120,7 @@ def test_the_checker_refuses_a_route_that_skips_its_break(company, fleet):
     """The gate a run relies on: without the break the same route fails the checker."""
     _trip(company, 9)
     rosters.shifts_generate(company=company, first=TUESDAY, last=TUESDAY)
-    shifts = [s for s in selectors.shift_drivers(company_id=company.id, day=TUESDAY)]
+    shifts = [s for s in selectors.shift_drivers(company_id=company.id, day=TUESDAY, tz=company.tz)]
     bookings = selectors.day_bookings(company_id=company.id, day=TUESDAY, tz=company.tz)
     day = adapters.day_locations(bookings, shifts, Location(company.lat, company.lon))
     conf = selectors.dispatch_settings_get(company_id=company.id)
@@ -268,7 +268,8 @@ def test_the_demo_day_plans_rosters_and_names_true_reasons():
     run.refresh_from_db()
     assert run.status == "succeeded", run.error  # every plan passed the checker
     shifts = {
-        str(s.driver_id): s for s in selectors.shift_drivers(company_id=company.id, day=TUESDAY)
+        str(s.driver_id): s
+        for s in selectors.shift_drivers(company_id=company.id, day=TUESDAY, tz=company.tz)
     }
     for route in run.routes:
         shift = shifts[route["driver"]]

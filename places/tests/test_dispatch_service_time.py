@@ -26,7 +26,7 @@ def test_extra_service_minutes_reach_the_problem(company, django_assert_num_quer
     bookings = [to_big, from_big, plain]
     DriverFactory(company=company)
     shifts_generate(company=company, first=at(9).date(), last=at(9).date())
-    shifts = shift_drivers(company_id=company.id, day=at(9).date())
+    shifts = shift_drivers(company_id=company.id, day=at(9).date(), tz=company.tz)
     day = adapters.day_locations(bookings, shifts, Location(46.5, 6.6))
     size = len(day.locations)
     matrix = TravelMatrix([[60] * size for _ in range(size)], [[1000] * size for _ in range(size)])

@@ -134,19 +134,29 @@ function renderLists(trips) {
   }).join("");
 }
 
+// The local day after `d` ("YYYY-MM-DD"): calendar arithmetic, so DST does not matter.
+function nextDay(d) {
+  const [y, m, dd] = d.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, dd + 1)).toISOString().slice(0, 10);
+}
+
 function timelineRows(trips) {
   const rows = new Map();
   const row = (id) => {
     if (!rows.has(id)) {
       const d = state.drivers.get(id);
-      rows.set(id, {id, name: d ? driverName(d) : "(unknown driver)", shift: null, trips: []});
+      rows.set(id, {id, name: d ? driverName(d) : "(unknown driver)", shifts: [], trips: []});
     }
     return rows.get(id);
   };
+  // The shifts on during the day (a night shift of the evening before until it ends, one
+  // starting tonight until midnight), drawn within the day.
+  const [dayFrom, dayTo] = [zone.at(day, "00:00"), zone.at(nextDay(day), "00:00")];
+  const clip = (a, b) => ({start: Math.max(a, dayFrom), end: Math.min(b, dayTo)});
   for (const s of state.shifts.values()) {
     const breaks = s.break_earliest && s.break_latest
-      ? [{start: parse(s.break_earliest), end: parse(s.break_latest)}] : [];
-    row(s.driver).shift = {start: parse(s.start), end: parse(s.end), breaks};
+      ? [clip(parse(s.break_earliest), parse(s.break_latest))].filter((b) => b.start < b.end) : [];
+    row(s.driver).shifts.push({...clip(parse(s.start), parse(s.end)), breaks});
   }
   for (const b of trips) if (driverOf(b)) row(driverOf(b)).trips.push(tripView(b));
   return [...rows.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -158,7 +168,7 @@ function renderTimeline(trips) {
   const waiting = trips.filter(isWaiting).map(tripView);
   let from = zone.at(day, "06:00"), to = zone.at(day, "20:00");
   for (const r of rows) {
-    if (r.shift) { from = Math.min(from, r.shift.start); to = Math.max(to, r.shift.end); }
+    for (const sh of r.shifts) { from = Math.min(from, sh.start); to = Math.max(to, sh.end); }
     for (const t of r.trips) { from = Math.min(from, t.start); to = Math.max(to, t.end); }
   }
   for (const t of [...unassigned, ...waiting]) { from = Math.min(from, t.start); to = Math.max(to, t.end); }
@@ -278,7 +288,7 @@ async function loadAll() {
     client.get("/api/companies/me"),
     client.all(`/api/bookings?date=${day}&page_size=500`),
     client.all("/api/drivers?page_size=500"),
-    client.all(`/api/shifts?date=${day}&page_size=500`),
+    client.all(`/api/shifts?on=${day}&page_size=500`),
     client.get("/api/reason-codes?kind=cancellation&active=true"),
     client.get("/api/chat/messages?limit=50"),
     loadRun(),

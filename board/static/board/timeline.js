@@ -51,7 +51,7 @@ export class Timeline {
     });
   }
 
-  // view: {from, to (ms), now, zone, rows: [{id, name, shift: {start, end, breaks}, trips}],
+  // view: {from, to (ms), now, zone, rows: [{id, name, shifts: [{start, end, breaks}], trips}],
   //        unassigned: [trip], waiting: [trip]}; trip: {id, start, end, status, lateness, label}
   render(view) {
     const width = Math.max(900, this.el.parentElement.clientWidth - NAME_W - 4);
@@ -96,9 +96,9 @@ export class Timeline {
       const packed = pack(row.trips);
       html.push(`<div class="tl-row" data-driver="${esc(row.id)}" style="width:${NAME_W + width}px;${height(packed)}">`);
       html.push(`<span class="tl-name" title="${esc(row.name)}">${esc(row.name)}</span>`);
-      if (row.shift) {
-        html.push(`<div class="tl-shift" style="left:${x(row.shift.start)}px;width:${w(row.shift.start, row.shift.end)}px"></div>`);
-        for (const b of row.shift.breaks) {
+      for (const shift of row.shifts) {
+        html.push(`<div class="tl-shift" style="left:${x(shift.start)}px;width:${w(shift.start, shift.end)}px"></div>`);
+        for (const b of shift.breaks) {
           html.push(`<div class="tl-break" title="break" style="left:${x(b.start)}px;width:${w(b.start, b.end)}px"></div>`);
         }
       }
