@@ -134,6 +134,9 @@ class _LazyRows:
         return iter(self.to_rows(self.queryset))
 
 
+_Rows = list[dict[str, Any]]
+
+
 class _JsonPage(list[None]):
     """A page of rows PostgreSQL wrote as JSON (`text`): to the paginator, `found` rows."""
 
@@ -180,8 +183,8 @@ class RowListApiView(CompanyListApiView):
     json_rows: JsonRows | None = None
     # The page's cache key and the versions it is built under, when `get` may cache it.
     _page_key: tuple[str, list_cache.Version] | None = None
-    _page_ids: list[str] | None = None
-    prefetched: dict[str, Any] = {}  # noqa: RUF012 - replaced per request, never mutated
+    _page_ids: Sequence[str] | None = None
+    prefetched: dict[str, Any] = {}
 
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -252,7 +255,7 @@ class RowListApiView(CompanyListApiView):
             return Response(self._noted(self.rows(queryset)))
         return self.get_paginated_response(self._noted(page))
 
-    def _noted(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _noted(self, rows: _Rows) -> _Rows:
         """`rows`, their ids noted for a page whose ETA keys are overlaid."""
         if self.eta_columns is not None:
             self._page_ids = [str(row["id"]) for row in rows]
@@ -277,11 +280,12 @@ class RowListApiView(CompanyListApiView):
             return Response(self._json_data(text, ids))
         paginator = self.paginator
         assert isinstance(paginator, PageNumberPagination)
-        page = paginator.page.object_list
-        assert isinstance(page, _JsonPage)
-        return self.get_paginated_response(self._json_data(page.text, page.ids))
+        assert paginator.page is not None
+        fetched = paginator.page.object_list
+        assert isinstance(fetched, _JsonPage)
+        return self.get_paginated_response(self._json_data(fetched.text, fetched.ids))
 
-    def _json_data(self, text: str, ids: list[str]) -> orjson.Fragment:
+    def _json_data(self, text: str, ids: Sequence[str]) -> orjson.Fragment:
         self._page_ids = ids
         return orjson.Fragment(f"[{self.json_text(text)}]")
 

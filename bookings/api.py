@@ -23,10 +23,12 @@ from atmr.permissions import ADMIN, EVERYONE, OFFICE
 from atmr.schema import conflict
 from bookings import reasons, selectors, services, will_call
 from bookings.models import Booking, Client, ReasonCode, StandingOrder
-from bookings.selectors import BookingListFilter
 from bookings.orders import selectors as order_selectors
 from bookings.orders import services as order_services
+from bookings.selectors import BookingListFilter
 from bookings.serializers import (
+    BOOKING_ETA_SPAN,
+    BOOKING_JSON_ROWS,
     BookingAssignInputSerializer,
     BookingCancelInputSerializer,
     BookingCreateInputSerializer,
@@ -54,8 +56,6 @@ from bookings.serializers import (
     StandingOrderSkipInputSerializer,
     StandingOrderUpdateInputSerializer,
     StandingOrderUpdateOutputSerializer,
-    BOOKING_ETA_SPAN,
-    BOOKING_JSON_ROWS,
     booking_list_data,
     booking_list_json_links,
     client_list_data,
@@ -81,12 +81,15 @@ class _BookingApi(CompanyApiView):
 
 def _list_filter(params: dict[str, Any], tz: Callable[[], ZoneInfo]) -> BookingListFilter:
     """The validated query as the selector's filter (`tz`: the company's, read only for a day)."""
-    code, code_id = params.get("cancel_code"), None
+    code: str | None = params.get("cancel_code")
+    code_id = None
     if code is not None:
         try:
-            code, code_id = None, UUID(code)
+            code_id = UUID(code)
         except ValueError:  # a code, not an id
             code = code.strip().lower()
+        else:
+            code = None
     return BookingListFilter(
         between=selectors.day_bounds(params["date"], tz()) if "date" in params else None,
         statuses=tuple(sorted(params.get("status", ()))),

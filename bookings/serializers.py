@@ -220,7 +220,9 @@ def _ready_link_sql(ref: Callable[[str], str]) -> str:
 
 
 # PostgreSQL writes the same list's JSON itself (atmr/json_sql.py).
-BOOKING_JSON_ROWS = JsonRows(BOOKING_LIST, booking_list_build, fields={"ready_link": _ready_link_sql})
+BOOKING_JSON_ROWS = JsonRows(
+    BOOKING_LIST, booking_list_build, fields={"ready_link": _ready_link_sql}
+)
 _LINK_MARK = re.compile(r'"ready_link":!([0-9a-f-]{36})\.(\d+)!')
 
 

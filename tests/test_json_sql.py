@@ -25,6 +25,15 @@ postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="PostgreSQL writes the JSON"
 )
 
+
+def _written(to_json, sql_type: str, value: object) -> str:
+    """`value` as PostgreSQL's JSON text for a column of `sql_type`."""
+    sql = f"SELECT {to_json('v')} FROM (SELECT %s::{sql_type} AS v) AS t"  # noqa: S608 - ours
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        return cursor.fetchone()[0]
+
+
 FLOATS = [
     0.0,
     -0.0,
@@ -56,17 +65,13 @@ FLOATS = [
 @postgres_only
 @pytest.mark.parametrize("value", FLOATS)
 def test_floats_are_written_as_orjson_writes_them(value):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {json_float('v')} FROM (SELECT %s::float8 AS v) AS t", [value])
-        assert cursor.fetchone()[0].encode() == orjson.dumps(value)
+    assert _written(json_float, "float8", value).encode() == orjson.dumps(value)
 
 
 @postgres_only
 def test_null_nan_and_infinities_are_null():
-    with connection.cursor() as cursor:
-        for value in ["NaN", "Infinity", "-Infinity", None]:
-            cursor.execute(f"SELECT {json_float('v')} FROM (SELECT %s::float8 AS v) AS t", [value])
-            assert cursor.fetchone()[0] == "null"
+    for value in ["NaN", "Infinity", "-Infinity", None]:
+        assert _written(json_float, "float8", value) == "null"
 
 
 @postgres_only
@@ -80,9 +85,10 @@ def test_null_nan_and_infinities_are_null():
     ],
 )
 def test_datetimes_are_written_as_the_api_writes_them(value):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {json_datetime('v')} FROM (SELECT %s::timestamptz AS v) AS t", [value])
-        assert cursor.fetchone()[0] == orjson.dumps(iso_datetime(value, UTC)).decode()
+    assert (
+        _written(json_datetime, "timestamptz", value)
+        == orjson.dumps(iso_datetime(value, UTC)).decode()
+    )
 
 
 def _every_kind(company) -> Booking:
