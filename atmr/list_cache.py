@@ -115,7 +115,8 @@ def page_get(
     version = (found.pop(version_key, None) or 0, found.pop(eta_key, None) or 0)
     stored = found.pop(key, None)
     body = None
-    if stored is not None and stored[0][0] == version[0]:
+    # (A page stored by an older release is a pair: taken as a miss.)
+    if stored is not None and len(stored) == 3 and stored[0][0] == version[0]:
         if stored[0][1] == version[1]:
             body = stored[1]
         elif etas == "overlay" and span is not None:

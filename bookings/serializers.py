@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -275,8 +274,9 @@ def booking_eta_fragment(
     lateness: str,
     ride_too_long: bool,
 ) -> bytes:
-    """A row's ETA keys and values exactly as the list writes them (`BOOKING_ETA_SPAN`)."""
-    tz = timezone.get_current_timezone()
+    """A row's ETA keys and values exactly as the list writes them (`BOOKING_ETA_SPAN`; the
+    API writes UTC whatever zone is active, atmr/timezones.py)."""
+    tz = UTC
     values = {
         "eta_pickup": iso_datetime(eta_pickup, tz),
         "eta_dropoff": iso_datetime(eta_dropoff, tz),
