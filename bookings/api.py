@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -79,6 +79,29 @@ class _BookingApi(CompanyApiView):
         return booking
 
 
+# Validated list queries by query string and day: building the query serializer (it deep-copies
+# its fields) cost more than running the list's SQL. Validating depends on nothing else (a
+# day's range is checked against today); bounded, per process.
+_VALIDATED: dict[tuple[str, date], dict[str, Any]] = {}
+_VALIDATED_MAX = 1024
+
+
+def _list_query_validated(query: QueryDict) -> dict[str, Any]:
+    key = (query.urlencode(), timezone.now().date())
+    found = _VALIDATED.get(key)
+    if found is None:
+        serializer = BookingListQuerySerializer(data=query)
+        serializer.is_valid(raise_exception=True)  # a bad query is a 400 every time
+        found = {
+            k: frozenset(v) if isinstance(v, set) else v
+            for k, v in serializer.validated_data.items()
+        }
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = found
+    return found
+
+
 def _list_filter(params: dict[str, Any], tz: Callable[[], ZoneInfo]) -> BookingListFilter:
     """The validated query as the selector's filter (`tz`: the company's, read only for a day)."""
     code: str | None = params.get("cancel_code")
@@ -118,9 +141,8 @@ class BookingListCreateApi(RowListApiView, _BookingApi):
     def list_filter(self) -> BookingListFilter:
         """The validated query (a 400 naming each bad parameter)."""
         if self._filter is None:
-            query = BookingListQuerySerializer(data=self.request.query_params)
-            query.is_valid(raise_exception=True)
-            self._filter = _list_filter(query.validated_data, self._company_tz)
+            params = _list_query_validated(self.request.query_params)
+            self._filter = _list_filter(params, self._company_tz)
         return self._filter
 
     def _company_tz(self) -> ZoneInfo:
