@@ -29,7 +29,15 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import DateField, F, FloatField, QuerySet, TimeField
+from django.db.models import (
+    BooleanField,
+    DateField,
+    F,
+    FloatField,
+    IntegerField,
+    QuerySet,
+    TimeField,
+)
 
 from atmr.row_shapes import Col, RowShape, _Obj
 
@@ -237,6 +245,11 @@ def _value(col: Col, sql: str, field: Any) -> str:
         raise TypeError(f"{col.column}: no JSON SQL for {type(field).__name__}")
     if isinstance(field, FloatField):
         return json_float(sql)
+    # `to_json` looks its argument's type up on every call: only text needs its escaping.
+    if isinstance(field, BooleanField):
+        return f"(CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' ELSE 'null' END)"
+    if isinstance(field, IntegerField):
+        return f"coalesce({sql}::text, 'null')"
     return f"coalesce(to_json({sql})::text, 'null')"
 
 
