@@ -142,3 +142,20 @@ def test_a_position_keeps_every_page_and_a_listed_change_retires_them(trip, disp
     body, queries = _get(dispatcher_client, BOOKINGS)
     assert queries > 0 and body["results"][0]["status"] == "en_route"
     assert _get(dispatcher_client, DRIVERS)[1] > 0  # a booking's save retires every list
+
+
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="SQLite's writer writes every computed trip"
+)
+def test_a_trip_that_left_the_live_statuses_meanwhile_shows_what_the_table_has(
+    trip, refresh, dispatcher_client, monkeypatch
+):
+    """The refresh's UPDATE skips a trip no longer live when it writes (here: as if the trip
+    had been completed between the computation and the write); the list overlays only the
+    trips it wrote (`RETURNING id`), so the page stays what the table holds."""
+    _get(dispatcher_client, BOOKINGS)
+    monkeypatch.setattr("dispatch.eta.LIVE_STATUSES", ("en_route",))  # the write's filter only
+    refresh()
+    body, queries = _get(dispatcher_client, BOOKINGS)
+    assert queries == 0 and body["results"][0]["eta_pickup"] is None
+    assert dispatcher_client.get(BOOKINGS).content == _fresh(dispatcher_client, BOOKINGS)
