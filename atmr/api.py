@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar, overload
 
+import orjson
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBase
+from django.utils import timezone
 from rest_framework import generics, mixins
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.negotiation import BaseContentNegotiation
@@ -21,6 +23,7 @@ from rest_framework.serializers import BaseSerializer
 
 from atmr import list_cache
 from atmr.accounts.authentication import ClaimsUser, request_claims_user
+from atmr.json_sql import JsonRows
 from atmr.permissions import OFFICE, CompanyRolePermission
 
 NO_DRIVER = "00000000-0000-0000-0000-000000000000"
@@ -131,32 +134,95 @@ class _LazyRows:
         return iter(self.to_rows(self.queryset))
 
 
+_Rows = list[dict[str, Any]]
+
+
+class _JsonPage(list[None]):
+    """A page of rows PostgreSQL wrote as JSON (`text`): to the paginator, `found` rows."""
+
+    def __init__(self, found: int, text: str, ids: list[str]) -> None:
+        super().__init__([None] * found)
+        self.text, self.ids = text, ids
+
+
+class _LazyJson:
+    """What Django's paginator needs (count, slicing), answered by a `JsonRows`."""
+
+    def __init__(self, rows: JsonRows, shape: Hashable, params: dict[str, Any]) -> None:
+        self.rows, self.shape, self.params = rows, shape, params
+
+    def count(self) -> int:
+        return self.rows.count(self.shape, self.params)
+
+    def __getitem__(self, index: slice) -> _JsonPage:
+        start, stop = index.start or 0, index.stop
+        found, text, ids = self.rows.page(
+            self.shape, self.params, offset=start, limit=stop - start, keep=stop - start
+        )
+        return _JsonPage(found, text, ids)
+
+
 class RowListApiView(CompanyListApiView):
     """A hot list answered from `.values_list()` rows, without a serializer per row.
 
     `rows(queryset)` fetches and shapes a page; `serializer_class` still documents the shape in
     the OpenAPI schema and answers single objects. A contract test keeps both identical.
+
+    With `json_rows` (atmr/json_sql.py) and PostgreSQL, PostgreSQL writes the page's rows
+    from SQL compiled once per filter shape: the view then gives `list_query()` (the shape
+    and the parameters) instead of filtering a queryset.
     """
 
     # Serve unchanged pages from the cache (see atmr/list_cache.py) for up to this long.
     page_ttl_s = list_cache.PAGE_TTL_S
-    # The list shows ETAs or lateness: an ETA refresh retires its pages (list_cache.etas_changed).
-    shows_etas = False
+    # The list shows ETAs between these two marks of each row: a cached page overlays what
+    # ETA refreshes wrote since (list_cache.etas_written) rather than being retired...
+    eta_columns: list_cache.EtaSpan | None = None
+    # ...unless the query has one of these parameters (rows chosen by their ETAs).
+    eta_filters: tuple[str, ...] = ()
+    json_rows: JsonRows | None = None
     # The page's cache key and the versions it is built under, when `get` may cache it.
     _page_key: tuple[str, list_cache.Version] | None = None
+    _page_ids: Sequence[str] | None = None
+    prefetched: dict[str, Any] = {}
 
     def rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def list_query(self) -> tuple[Hashable, dict[str, Any]]:
+        """The filter shape and parameters `json_rows` compiles (400 on a bad query)."""
+        raise NotImplementedError
+
+    def json_text(self, text: str) -> str:
+        """The rows' JSON as PostgreSQL wrote it, finished (a view may replace marks)."""
+        return text
+
+    def prefetch_keys(self) -> list[str]:
+        """Cache keys to read with the page (`self.prefetched`): what a miss will need."""
+        return []
+
+    def _eta_mode(self) -> list_cache.EtaMode:
+        if self.eta_columns is None:
+            return "none"
+        if any(name in self.request.GET for name in self.eta_filters):
+            return "retire"
+        return "overlay"
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Authentication and the role check have run: the key holds the company and who asks.
         viewer = self.driver_id or "office"
         key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
-        version, body = list_cache.page_get(self.company_id, key, etas=self.shows_etas)
+        found = list_cache.page_get(
+            self.company_id,
+            key,
+            etas=self._eta_mode(),
+            span=self.eta_columns,
+            also=self.prefetch_keys(),
+        )
         # `Cache-Control: no-cache` (a screen's explicit refresh) skips the stored page.
-        if body is not None and "no-cache" not in request.headers.get("Cache-Control", ""):
-            return HttpResponse(body, content_type="application/json")
-        self._page_key = (key, version)
+        if found.body is not None and "no-cache" not in request.headers.get("Cache-Control", ""):
+            return HttpResponse(found.body, content_type="application/json")
+        self._page_key, self.prefetched = (key, found.version), found.also
         return super().get(request, *args, **kwargs)
 
     # DRF finalizes any HttpResponseBase (here a cached page, a plain HttpResponse, gets its
@@ -169,10 +235,14 @@ class RowListApiView(CompanyListApiView):
         if cached_as is not None and isinstance(response, Response) and response.status_code == 200:
             key, version = cached_as
             response.render()
-            list_cache.page_set(key, version, response.content, self.page_ttl_s)
+            ids = self._page_ids if self.eta_columns is not None else None
+            if self.eta_columns is None or ids is not None:
+                list_cache.page_set(key, version, response.content, self.page_ttl_s, ids)
         return response
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if self.json_rows is not None and self.json_rows.usable() and _utc():
+            return self._json_list(request)
         queryset = self.filter_queryset(self.get_queryset())
         first = self._first_page(request, queryset)
         if first is not None:
@@ -182,8 +252,42 @@ class RowListApiView(CompanyListApiView):
             _LazyRows(queryset, self.rows)  # type: ignore[arg-type]
         )
         if page is None:
-            return Response(self.rows(queryset))
-        return self.get_paginated_response(page)
+            return Response(self._noted(self.rows(queryset)))
+        return self.get_paginated_response(self._noted(page))
+
+    def _noted(self, rows: _Rows) -> _Rows:
+        """`rows`, their ids noted for a page whose ETA keys are overlaid."""
+        if self.eta_columns is not None:
+            self._page_ids = [str(row["id"]) for row in rows]
+        return rows
+
+    def _json_list(self, request: Request) -> Response:
+        """The page from `json_rows`: one query, two when page one is not the only page."""
+        rows = self.json_rows
+        assert rows is not None
+        shape, params = self.list_query()
+        size = self._page_one_size(request)
+        if size is not None:
+            found, text, ids = rows.page(shape, params, offset=0, limit=size + 1, keep=size)
+            data = self._json_data(text, ids)
+            if found <= size:
+                body = {"count": found, "next": None, "previous": None, "results": data}
+                return Response(body)
+            page = _JsonPage(size, text, ids)
+            return self._page_one(request, page, size, _LazyJson(rows, shape, params), data)
+        if self.paginate_queryset(_LazyJson(rows, shape, params)) is None:  # type: ignore[arg-type]
+            found, text, ids = rows.page(shape, params, offset=0, limit=_ALL, keep=_ALL)
+            return Response(self._json_data(text, ids))
+        paginator = self.paginator
+        assert isinstance(paginator, PageNumberPagination)
+        assert paginator.page is not None
+        fetched = paginator.page.object_list
+        assert isinstance(fetched, _JsonPage)
+        return self.get_paginated_response(self._json_data(fetched.text, fetched.ids))
+
+    def _json_data(self, text: str, ids: Sequence[str]) -> orjson.Fragment:
+        self._page_ids = ids
+        return orjson.Fragment(f"[{self.json_text(text)}]")
 
     def _first_page(self, request: Request, queryset: QuerySet[Any]) -> Response | None:
         """Page one in one query when it is the only page, two otherwise (never three).
@@ -196,8 +300,10 @@ class RowListApiView(CompanyListApiView):
             return None
         rows = self.rows(queryset[: size + 1])
         if len(rows) <= size:
+            self._noted(rows)
             return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
-        return self._page_one(request, rows[:size], size, _LazyRows(queryset, self.rows))
+        page = self._noted(rows[:size])
+        return self._page_one(request, page, size, _LazyRows(queryset, self.rows))
 
     def _page_one_size(self, request: Request) -> int | None:
         """The page size when the request asks page one of a numbered list, else None."""
@@ -208,11 +314,22 @@ class RowListApiView(CompanyListApiView):
             return None
         return paginator.get_page_size(request) or None
 
-    def _page_one(self, request: Request, rows: Sequence[Any], size: int, every: Any) -> Response:
-        """Page one from its fetched `rows`; `every` (anything with `count()`) gives the total
-        and the next link. Only after `_page_one_size` answered a size."""
+    def _page_one(
+        self, request: Request, rows: Sequence[Any], size: int, every: Any, data: Any = None
+    ) -> Response:
+        """Page one from its fetched `rows` (answered as `data` when given); `every` (anything
+        with `count()`) gives the total and the next link. Only after `_page_one_size`
+        answered a size."""
         paginator = self.paginator
         assert isinstance(paginator, PageNumberPagination)
         pages = paginator.django_paginator_class(every, size)
         paginator.request, paginator.page = request, Page(rows, 1, pages)
-        return paginator.get_paginated_response(rows)
+        return paginator.get_paginated_response(rows if data is None else data)
+
+
+_ALL = 2**62  # no LIMIT (an unpaginated list)
+
+
+def _utc() -> bool:
+    """atmr/json_sql.py writes datetimes in UTC, the API's zone; another keeps Python's path."""
+    return timezone.get_current_timezone_name() == "UTC"

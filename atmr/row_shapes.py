@@ -100,14 +100,18 @@ class RowShape:
         return self._compiled[1](rows, timezone.get_current_timezone())
 
     @cached_property
-    def _compiled(self) -> tuple[tuple[str | Expression, ...], Callable[..., list[dict]]]:
-        root = _Obj(
+    def tree(self) -> _Obj:
+        """The shape as nested objects of columns (atmr/json_sql.py writes it in SQL)."""
+        return _Obj(
             {
                 name: self._node(name, field)
                 for name, field in self.serializer_class().fields.items()
             }
         )
-        return _compile(root)
+
+    @cached_property
+    def _compiled(self) -> tuple[tuple[str | Expression, ...], Callable[..., list[dict]]]:
+        return _compile(self.tree)
 
     def _node(self, name: str, field: serializers.Field, prefix: str = "") -> Col | _Obj:
         if isinstance(field, serializers.SerializerMethodField):

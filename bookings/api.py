@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Hashable
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from atmr.accounts.selectors import company_get
+from atmr.accounts.selectors import company_cache_key, company_get
 from atmr.api import AnyAccept, CompanyApiView, CompanyListApiView, RowListApiView
 from atmr.permissions import ADMIN, EVERYONE, OFFICE
 from atmr.schema import conflict
@@ -23,7 +25,10 @@ from bookings import reasons, selectors, services, will_call
 from bookings.models import Booking, Client, ReasonCode, StandingOrder
 from bookings.orders import selectors as order_selectors
 from bookings.orders import services as order_services
+from bookings.selectors import BookingListFilter
 from bookings.serializers import (
+    BOOKING_ETA_SPAN,
+    BOOKING_JSON_ROWS,
     BookingAssignInputSerializer,
     BookingCancelInputSerializer,
     BookingCreateInputSerializer,
@@ -54,6 +59,7 @@ from bookings.serializers import (
     StandingOrderUpdateInputSerializer,
     StandingOrderUpdateOutputSerializer,
     booking_list_data,
+    booking_list_json_links,
     client_list_data,
 )
 from dispatch.manual import booking_assign_checked
@@ -75,31 +81,92 @@ class _BookingApi(CompanyApiView):
         return booking
 
 
+# Validated list queries by query string and day: building the query serializer (it deep-copies
+# its fields) cost more than running the list's SQL. Validating depends on nothing else (a
+# day's range is checked against today); bounded, per process.
+_VALIDATED: dict[tuple[str, date], dict[str, Any]] = {}
+_VALIDATED_MAX = 1024
+
+
+def _list_query_validated(query: QueryDict) -> dict[str, Any]:
+    key = (query.urlencode(), timezone.now().date())
+    found = _VALIDATED.get(key)
+    if found is None:
+        serializer = BookingListQuerySerializer(data=query)
+        serializer.is_valid(raise_exception=True)  # a bad query is a 400 every time
+        found = {
+            k: frozenset(v) if isinstance(v, set) else v
+            for k, v in serializer.validated_data.items()
+        }
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = found
+    return found
+
+
+def _list_filter(params: dict[str, Any], tz: Callable[[], ZoneInfo]) -> BookingListFilter:
+    """The validated query as the selector's filter (`tz`: the company's, read only for a day)."""
+    code: str | None = params.get("cancel_code")
+    code_id = None
+    if code is not None:
+        try:
+            code_id = UUID(code)
+        except ValueError:  # a code, not an id
+            code = code.strip().lower()
+        else:
+            code = None
+    return BookingListFilter(
+        between=selectors.day_bounds(params["date"], tz()) if "date" in params else None,
+        statuses=tuple(sorted(params.get("status", ()))),
+        driver_id=params.get("driver"),
+        client_id=params.get("client"),
+        cancel_code_id=code_id,
+        cancel_code=code,
+        cancelled_late=params.get("cancelled_late"),
+        late=params.get("late"),
+        will_call=params.get("will_call"),
+        ordering=params["ordering"],
+    )
+
+
 class BookingListCreateApi(RowListApiView, _BookingApi):
     """A day's bookings (drivers: their own), and new bookings (office staff)."""
 
     filter_backends: list[type] = []
-    shows_etas = True
+    # The ETA columns of a cached page are overlaid from what the ETA refresh wrote since
+    # (atmr/list_cache.py); only `late=` decides membership by them.
+    eta_columns = BOOKING_ETA_SPAN
+    eta_filters = ("late",)
+    json_rows = BOOKING_JSON_ROWS
+    _filter: BookingListFilter | None = None
+
+    def list_filter(self) -> BookingListFilter:
+        """The validated query (a 400 naming each bad parameter)."""
+        if self._filter is None:
+            params = _list_query_validated(self.request.query_params)
+            self._filter = _list_filter(params, self._company_tz)
+        return self._filter
+
+    def _company_tz(self) -> ZoneInfo:
+        company = self.prefetched.get(company_cache_key(self.company_id))
+        return (company or company_get(company_id=self.company_id)).tz
+
+    def prefetch_keys(self) -> list[str]:
+        # Read with the cached page (one round trip): a miss needs the company's zone.
+        return [company_cache_key(self.company_id)] if "date" in self.request.GET else []
 
     def filter_queryset(self, queryset: QuerySet[Booking, _Row]) -> QuerySet[Booking, _Row]:
-        query = BookingListQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        tz = company_get(company_id=self.company_id).tz if "date" in params else None
-        if "will_call" in params:
-            queryset = will_call.will_call_filter(queryset, params["will_call"])
-        return selectors.booking_filter(
-            queryset,
-            day=params.get("date"),
-            tz=tz,
-            statuses=params.get("status", ()),
-            driver_id=params.get("driver"),
-            client_id=params.get("client"),
-            ordering=params["ordering"],
-            cancel_code=params.get("cancel_code"),
-            cancelled_late=params.get("cancelled_late"),
-            late=params.get("late"),
-        )
+        return selectors.booking_filter(queryset, self.list_filter())
+
+    def list_query(self) -> tuple[Hashable, dict[str, Any]]:
+        by = self.list_filter()
+        params: dict[str, Any] = {"company_id": UUID(self.company_id), **by.params()}
+        if self.driver_id is not None:
+            params["me"] = UUID(self.driver_id)
+        return by.shape(), params
+
+    def json_text(self, text: str) -> str:
+        return booking_list_json_links(text, self.request)
 
     @extend_schema(parameters=[BookingListQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:

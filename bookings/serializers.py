@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from atmr.fields import CompanyDateTimeField, CompanyObjectField, DayField, LocalTimeField
-from atmr.row_shapes import Col, RowShape
+from atmr.json_sql import JsonRows
+from atmr.row_shapes import Col, RowShape, iso_datetime
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from bookings.models import Booking, Client, Mobility, ReasonCode
 from bookings.reasons import ReasonCodeInvalid, reason_code_choose
+from bookings.selectors import booking_list_build
 from bookings.services import Place, place_stop
 from bookings.will_call import DEFAULT_READY_IN_MINUTES, MAX_READY_IN_MINUTES, ready_link_url
 from drivers.models import Driver
@@ -201,6 +207,85 @@ BOOKING_LIST = RowShape(
     },
 )
 CLIENT_LIST = RowShape(ClientOutputSerializer)
+
+
+def _ready_link_sql(ref: Callable[[str], str]) -> str:
+    """A will-call return's link as a mark `booking_list_json_links` replaces (signing stays in
+    Python): `!id.version!` where JSON has a value, so no string can hold it."""
+    return (
+        f"CASE WHEN {ref('will_call')} THEN '!' || {ref('id')}::text || '.' ||"
+        f" {ref('ready_link_version')}::text || '!' ELSE 'null' END"
+    )
+
+
+# PostgreSQL writes the same list's JSON itself (atmr/json_sql.py).
+BOOKING_JSON_ROWS = JsonRows(
+    BOOKING_LIST, booking_list_build, fields={"ready_link": _ready_link_sql}
+)
+_LINK_MARK = re.compile(r'"ready_link":!([0-9a-f-]{36})\.(\d+)!')
+
+
+def booking_list_json_links(text: str, request: Any = None) -> str:
+    """`BOOKING_JSON_ROWS`' text with its ready-link marks replaced as `booking_list_data`
+    writes the links (null for drivers)."""
+    if '"ready_link":!' not in text:
+        return text
+    driver = _is_driver(request)
+
+    def link(match: re.Match[str]) -> str:
+        if driver:
+            return '"ready_link":null'
+        url = ready_link_url(booking_id=match[1], version=int(match[2]), request=request)
+        return '"ready_link":' + orjson.dumps(url).decode()
+
+    return _LINK_MARK.sub(link, text)
+
+
+# The ETA columns, one run of keys in the list's rows: an ETA refresh writes them for the
+# list's cached pages to overlay (atmr/list_cache.py, dispatch/eta.py).
+BOOKING_ETA_FIELDS = (
+    "eta_pickup",
+    "eta_dropoff",
+    "eta_computed_at",
+    "eta_source",
+    "lateness",
+    "ride_too_long",
+)
+
+
+def _eta_span() -> tuple[bytes, bytes]:
+    fields = list(BookingOutputSerializer.Meta.fields)
+    first = fields.index(BOOKING_ETA_FIELDS[0])
+    after = first + len(BOOKING_ETA_FIELDS)
+    if tuple(fields[first:after]) != BOOKING_ETA_FIELDS or after >= len(fields):
+        raise TypeError("BookingOutputSerializer: the ETA fields must follow each other")
+    return f'"{fields[first]}":'.encode(), f',"{fields[after]}":'.encode()
+
+
+BOOKING_ETA_SPAN = _eta_span()
+
+
+def booking_eta_fragment(
+    *,
+    eta_pickup: datetime | None,
+    eta_dropoff: datetime | None,
+    eta_computed_at: datetime | None,
+    eta_source: str,
+    lateness: str,
+    ride_too_long: bool,
+) -> bytes:
+    """A row's ETA keys and values exactly as the list writes them (`BOOKING_ETA_SPAN`; the
+    API writes UTC whatever zone is active, atmr/timezones.py)."""
+    tz = UTC
+    values = {
+        "eta_pickup": iso_datetime(eta_pickup, tz),
+        "eta_dropoff": iso_datetime(eta_dropoff, tz),
+        "eta_computed_at": iso_datetime(eta_computed_at, tz),
+        "eta_source": eta_source,
+        "lateness": lateness,
+        "ride_too_long": ride_too_long,
+    }
+    return orjson.dumps(values)[1:-1]
 
 
 def booking_list_data(queryset: QuerySet[Booking], request: Any = None) -> list[dict[str, Any]]:

@@ -32,8 +32,9 @@ from django.utils import timezone
 
 from atmr.accounts.models import Company
 from atmr.accounts.selectors import company_get
-from atmr.list_cache import etas_changed
+from atmr.list_cache import etas_written
 from bookings.models import Booking
+from bookings.serializers import booking_eta_fragment
 from dispatch.adapters import place_extra_seconds, stop_service_seconds
 from dispatch.engine.geo import Location
 from dispatch.engine.travel.providers import PairTimes
@@ -358,12 +359,14 @@ SET eta_pickup = v.pickup, eta_dropoff = v.dropoff, eta_computed_at = %s, eta_so
 FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[],
             %s::bool[]) AS v(id, pickup, dropoff, source, lateness, too_long)
 WHERE b.id = v.id AND b.company_id = %s AND b.status = ANY(%s)
+RETURNING b.id
 """
 
 
 def _write(company_id: UUID | str, results: list[DriverEtas], now: datetime) -> None:
     """One statement for every trip of every driver (PostgreSQL); a trip no longer live
-    (completed, cancelled meanwhile) keeps what it had."""
+    (completed, cancelled meanwhile) keeps what it had. The trips written go to the bookings
+    list's cached pages as fragments (`list_cache.etas_written`): those pages survive."""
     trips = [(r.source, t) for r in results for t in r.trips.values()]
     if not trips:
         return
@@ -377,9 +380,29 @@ def _write(company_id: UUID | str, results: list[DriverEtas], now: datetime) -> 
             cursor.execute(
                 _UPDATE_SQL, [now, *columns, company_id, [str(s) for s in LIVE_STATUSES]]
             )
+            written = {str(row[0]) for row in cursor.fetchall()}
     else:
         _write_orm(trips, now)
-    etas_changed(company_id)  # only the lists showing ETAs (the bookings list)
+        written = {str(t.booking.id) for _, t in trips}
+    etas_written(company_id, _fragments(trips, written, now))
+
+
+def _fragments(
+    trips: list[tuple[str, TripEta]], written: set[str], now: datetime
+) -> dict[str, bytes]:
+    fragments = {}
+    for source, t in trips:
+        key = str(t.booking.id)
+        if key in written:
+            fragments[key] = booking_eta_fragment(
+                eta_pickup=t.eta_pickup,
+                eta_dropoff=t.eta_dropoff,
+                eta_computed_at=now,
+                eta_source=source,
+                lateness=t.lateness,
+                ride_too_long=t.ride_too_long,
+            )
+    return fragments
 
 
 def _write_orm(trips: list[tuple[str, TripEta]], now: datetime) -> None:

@@ -1,11 +1,14 @@
-"""An ETA refresh retires the cached pages that show ETAs (the bookings list) and no other; a
-position keeps every page; a change a list shows retires them all (atmr/list_cache.py)."""
+"""An ETA refresh retires no cached page: the bookings list's pages show the new ETAs at once,
+overlaid from what the refresh wrote (no query), except the pages chosen by lateness
+(`late=`), which it retires; a position keeps every page; a change a list shows retires them
+all (atmr/list_cache.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -34,21 +37,92 @@ def trip(company):
     return BookingFactory(company=company, driver=driver, status="assigned", scheduled_at=at(8, 30))
 
 
-def test_an_eta_refresh_retires_the_bookings_pages_only(trip, dispatcher_client):
+@pytest.fixture
+def refresh(trip, django_capture_on_commit_callbacks):
+    """The ETA refresh, committed (its fragments go out on commit)."""
+
+    def run() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            company_etas_refresh(company_id=trip.company_id)
+
+    return run
+
+
+def _fresh(client, url: str) -> bytes:
+    """The page built from the database now (past the cache)."""
+    response = client.get(url, HTTP_CACHE_CONTROL="no-cache")
+    assert response.status_code == 200
+    return response.content
+
+
+def test_an_eta_refresh_keeps_the_bookings_pages_and_they_show_the_new_etas(
+    trip, refresh, dispatcher_client
+):
     before, _ = _get(dispatcher_client, BOOKINGS)
     drivers, _ = _get(dispatcher_client, DRIVERS)
     assert before["results"][0]["eta_pickup"] is None
     assert _get(dispatcher_client, BOOKINGS)[1] == 0  # both are cached now
     assert _get(dispatcher_client, DRIVERS)[1] == 0
 
-    company_etas_refresh(company_id=trip.company_id)
+    refresh()
 
-    after, queries = _get(dispatcher_client, BOOKINGS)
-    assert queries > 0  # rebuilt: the cached page showed no ETA
-    row = after["results"][0]
+    with CaptureQueriesContext(connection) as queries:
+        cached = dispatcher_client.get(BOOKINGS)
+    assert len(queries) == 0  # the cached page, its ETAs overlaid
+    row = cached.json()["results"][0]
     assert row["eta_pickup"] is not None and row["eta_source"] == "straight_line"
     assert row["eta_computed_at"] == "2026-12-01T07:00:00Z"
+    assert row["lateness"] in {"on_time", "at_risk", "late"}
+    assert cached.content == _fresh(dispatcher_client, BOOKINGS)  # byte for byte
     assert _get(dispatcher_client, DRIVERS) == (drivers, 0)  # kept: it shows no ETA
+
+
+def test_each_refresh_overlays_its_own_etas(trip, refresh, dispatcher_client):
+    refresh()
+    _get(dispatcher_client, BOOKINGS)  # built after the first refresh: holds its ETAs
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        refresh()
+    body, queries = _get(dispatcher_client, BOOKINGS)
+    assert queries == 0
+    assert body["results"][0]["eta_computed_at"] == "2026-12-01T07:01:00Z"
+    assert dispatcher_client.get(BOOKINGS).content == _fresh(dispatcher_client, BOOKINGS)
+
+
+def test_a_driver_page_is_overlaid_too(trip, refresh, company):
+    from conftest import _client_for
+
+    client = _client_for(trip.driver.user)
+    _get(client, BOOKINGS)
+    refresh()
+    body, queries = _get(client, BOOKINGS)
+    assert queries == 0 and body["results"][0]["eta_source"] == "straight_line"
+    assert client.get(BOOKINGS).content == _fresh(client, BOOKINGS)
+
+
+def test_an_eta_refresh_retires_the_pages_chosen_by_lateness(trip, refresh, dispatcher_client):
+    late = f"{BOOKINGS}&late=false"
+    assert _get(dispatcher_client, late)[0]["count"] == 1
+    assert _get(dispatcher_client, late)[1] == 0
+    refresh()
+    body, queries = _get(dispatcher_client, late)
+    assert queries > 0  # rebuilt: its rows depend on the ETAs
+    assert body["results"][0]["eta_source"] == "straight_line"
+
+
+def test_a_trip_the_refresh_did_not_write_keeps_what_the_database_has(
+    trip, refresh, dispatcher_client, company
+):
+    """A trip that left the live statuses keeps its last ETAs in the table; the overlay
+    shows what the table has, not what the refresh computed."""
+    refresh()
+    other = BookingFactory(company=company, driver=trip.driver, status="completed")
+    _get(dispatcher_client, BOOKINGS)
+    refresh()
+    body, queries = _get(dispatcher_client, BOOKINGS)
+    assert queries == 0
+    done = next(r for r in body["results"] if r["id"] == str(other.id))
+    assert done["eta_pickup"] is None
+    assert dispatcher_client.get(BOOKINGS).content == _fresh(dispatcher_client, BOOKINGS)
 
 
 def test_a_position_keeps_every_page_and_a_listed_change_retires_them(trip, dispatcher_client):
@@ -68,3 +142,20 @@ def test_a_position_keeps_every_page_and_a_listed_change_retires_them(trip, disp
     body, queries = _get(dispatcher_client, BOOKINGS)
     assert queries > 0 and body["results"][0]["status"] == "en_route"
     assert _get(dispatcher_client, DRIVERS)[1] > 0  # a booking's save retires every list
+
+
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="SQLite's writer writes every computed trip"
+)
+def test_a_trip_that_left_the_live_statuses_meanwhile_shows_what_the_table_has(
+    trip, refresh, dispatcher_client, monkeypatch
+):
+    """The refresh's UPDATE skips a trip no longer live when it writes (here: as if the trip
+    had been completed between the computation and the write); the list overlays only the
+    trips it wrote (`RETURNING id`), so the page stays what the table holds."""
+    _get(dispatcher_client, BOOKINGS)
+    monkeypatch.setattr("dispatch.eta.LIVE_STATUSES", ("en_route",))  # the write's filter only
+    refresh()
+    body, queries = _get(dispatcher_client, BOOKINGS)
+    assert queries == 0 and body["results"][0]["eta_pickup"] is None
+    assert dispatcher_client.get(BOOKINGS).content == _fresh(dispatcher_client, BOOKINGS)

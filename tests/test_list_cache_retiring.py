@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _version(company_id) -> int:
-    return list_cache.page_get(company_id, "lists:page:none")[0]
+    return list_cache.page_get(company_id, "lists:page:none").version
 
 
 def test_a_position_keeps_the_cached_pages_and_a_status_retires_them(driver):

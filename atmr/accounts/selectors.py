@@ -17,6 +17,11 @@ _COMPANY_TTL_S = 300
 _SUSPENDED_KEY = "company:suspended:{}"
 
 
+def company_cache_key(company_id: uuid.UUID | str) -> str:
+    """Where `company_get` caches the company (a hot read may fetch it with other keys)."""
+    return _COMPANY_KEY.format(company_id)
+
+
 def company_get(*, company_id: uuid.UUID | str) -> Company:
     """The company, from the cache when possible (invalidated on every save, see signals)."""
     key = _COMPANY_KEY.format(company_id)
