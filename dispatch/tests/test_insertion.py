@@ -122,6 +122,48 @@ def test_other_companys_booking_is_404_and_drivers_may_not_ask(
     assert driver_client.get(url(live_day[2])).status_code == 403
 
 
+def test_proposals_read_the_same_rows_for_two_drivers_or_six(company):
+    """The places' extra service time (and the rest) is read once for every candidate driver,
+    not once per driver; and it still lengthens the stop at such a place."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from places.tests.factories import PlaceFactory
+
+    hug = PlaceFactory(name="HUG", extra_service_minutes=7)
+
+    def driver_with_a_trip(hour):
+        BookingFactory(
+            company=company,
+            driver=DriverFactory(company=company),
+            status="assigned",
+            scheduled_at=at(hour),
+            dropoff_place=hug,
+        )
+
+    def queries(booking):
+        with CaptureQueriesContext(connection) as ctx:
+            found = insertion.booking_insertions(booking=booking)
+        return len(ctx.captured_queries), found
+
+    for hour in (11, 12):
+        driver_with_a_trip(hour)
+    plain = BookingFactory(company=company, scheduled_at=at(14))
+    at_hug = BookingFactory(company=company, scheduled_at=at(14), pickup_place=hug)
+    _, found_at_hug = queries(at_hug)  # the first also caches the company, makes settings
+    two, found = queries(plain)
+    for hour in (11, 12, 13, 13):
+        driver_with_a_trip(hour)
+    six, _ = queries(plain)
+    assert two == six
+    # The same driver and position for both: the pick-up at the HUG takes 7 minutes longer.
+    plain_at = {(p.driver_id, p.position): p for p in found}
+    pairs = [(plain_at[p.driver_id, p.position], p) for p in found_at_hug]
+    assert pairs and all(
+        longer.dropoff_at - alone.dropoff_at == timedelta(minutes=7) for alone, longer in pairs
+    )
+
+
 # --- over OSRM -------------------------------------------------------------------------------
 def osrm_day(company, drivers=6):
     """`drivers` drivers, each with a trip of its own between two points of the map around
