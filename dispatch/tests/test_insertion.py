@@ -218,7 +218,7 @@ def test_proposals_over_osrm_ask_the_new_trips_cells_once_for_every_driver(
     new_trip = osrm_day(company)
     insertion.booking_insertions(booking=new_trip())  # the drivers' own cells are cached now
     new = new_trip()
-    cells = travel_provider().cache  # type: ignore[attr-defined]
+    cells = travel_provider().cache  # type: ignore[attr-defined]  # OSRM's: MatrixProvider has none
     reads = []
     read = cells.get_many
     monkeypatch.setattr(cells, "get_many", lambda *a: reads.append(a) or read(*a))

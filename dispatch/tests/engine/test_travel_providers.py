@@ -7,7 +7,8 @@ the in-memory KeyValueStore.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -213,7 +214,7 @@ class CountingStore(InMemoryStore):
         super().__init__()
         self.cell_reads = 0
 
-    def get_many(self, keys):  # type: ignore[no-untyped-def]
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(keys)
         self.cell_reads += any(">" in k for k in keys)  # cells, not the breaker's keys
         return super().get_many(keys)
