@@ -129,3 +129,8 @@ class ReusingRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
+
+    def validate_key(self, key: Any) -> None:
+        """Redis takes any key: no memcached portability warnings. Django checks every key
+        character by character; in a read of 3,500 travel-time cells (an insertion's
+        candidate drivers) that was 7 of 24 ms."""

@@ -228,6 +228,12 @@ DISPATCH_EAGER_IN_THREAD = not TESTING
 OSRM_URL = env_str("OSRM_URL") or ""
 OSRM_TIMEOUT_S = float(env_str("OSRM_TIMEOUT_S", "2.0") or 2.0)
 OSRM_MAX_TABLE_SIZE = env_int("OSRM_MAX_TABLE_SIZE", 100)
+# The server's algorithm (osrm-routed --algorithm): "ch" (docker-compose's) or "mld". Over
+# MLD a table of one or two points against many is asked one point per request (one search
+# each, not one per coordinate: dispatch/engine/travel/blocks.py).
+OSRM_ALGORITHM = env_str("OSRM_ALGORITHM", "ch") or "ch"
+if OSRM_ALGORITHM not in ("ch", "mld"):
+    raise ImproperlyConfigured("OSRM_ALGORITHM must be ch or mld.")
 
 # --- Places: geocoding and the admin's map picker --------------------------------------------
 # A Nominatim-compatible `/search` API; unset: addresses need their coordinates typed.

@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         server = start_osrm(args.osrm_port, max_table_size=1000) if provider == "osrm" else None
         settings.OSRM_URL = server.url if server else ""
         settings.OSRM_MAX_TABLE_SIZE = 1000
+        settings.OSRM_ALGORITHM = "mld"  # start_osrm's
         settings.OSRM_TIMEOUT_S = args.osrm_timeout
         try:
             for size in (int(s) for s in args.sizes.split(",")):

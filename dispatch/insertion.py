@@ -2,7 +2,8 @@
 proposal when a trip for today appears (created, released, unassigned).
 
 Each driver's remaining work is a small live day of its own (its trips and the new one, over
-a matrix of their places only), so a proposal costs little even on a large day; the engine
+a matrix of their places only), so a proposal costs little even on a large day (the drivers'
+matrices are asked together: one cache read and one OSRM fetch in all); the engine
 (`dispatch.engine.live.insertions`) tries every position after the fixed stops, ride limits,
 windows and the break included, and checks each proposed route with the checker.
 """
@@ -22,14 +23,14 @@ from atmr.accounts.selectors import company_get
 from atmr.exceptions import DomainError
 from bookings import services as booking_services
 from bookings.models import Booking
-from dispatch import live, selectors
-from dispatch.engine.geo import Location
+from dispatch import adapters, live, selectors
+from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.live import LiveDay, insertions
 from dispatch.engine.plan import Route
 from dispatch.engine.straight_line import haversine_m
 from dispatch.errors import BookingNotInsertable, InsertionStale
 from dispatch.models import DispatchSettings
-from dispatch.travel import travel_provider
+from dispatch.travel import travel_matrices_provider
 from drivers.models import Driver, Shift, Vehicle
 from realtime.events import build_insertion_proposed
 from realtime.groups import group_for_company_dispatch
@@ -118,12 +119,8 @@ def booking_insertions(
         shifts = {k: s for k, s in shifts.items() if k == str(driver_id)}
     else:
         shifts = {str(s.driver_id): s for s in _nearest(inp, target, list(shifts.values()))}
-    days = [
-        day
-        for shift in shifts.values()
-        for day in [_driver_day(inp.for_driver(shift, target), conf)]
-        if day is not None
-    ]
+    parts = [inp.for_driver(shift, target) for shift in shifts.values()]
+    days = [day for day in _driver_days(parts, conf) if day is not None]
     found = insertions(
         days,
         str(booking.id),
@@ -166,7 +163,7 @@ def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[
     """The NEAREST_DRIVERS drivers closest to the trip's pick-up (straight line) around its
     time: from their stops within NEAR_TIME of it, or from where they are when they have
     none then (free). A driver busy far away then is never among the best three, and each
-    driver considered costs a travel matrix."""
+    driver considered adds its cells to the travel matrices asked."""
     if len(shifts) <= NEAREST_DRIVERS:
         return shifts
     here = Location(target.pickup_lat, target.pickup_lon)
@@ -184,12 +181,31 @@ def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[
     return sorted(shifts, key=gap)[:NEAREST_DRIVERS]
 
 
+def _driver_days(parts: list[live.LiveInput], conf: DispatchSettings) -> list[LiveDay | None]:
+    """Each driver's small live day (`_driver_day`), their travel matrices asked together:
+    one cache read and one OSRM fetch for the new trip's cells against every driver's stops
+    (and any other missing cell), not one round trip each; and their places read once."""
+    provider = travel_matrices_provider()
+    matrices = provider.matrices([part.locations for part in parts])
+    # The places' extra service time: one query for every driver, not one each.
+    extra = adapters.place_extra_seconds([b for part in parts for b in part.bookings])
+    return [
+        _settled(part, matrix, conf, extra) for part, matrix in zip(parts, matrices, strict=True)
+    ]
+
+
 def _driver_day(inp: live.LiveInput, conf: DispatchSettings) -> LiveDay | None:
+    """One driver's small live day (`_driver_days`)."""
+    return _driver_days([inp], conf)[0]
+
+
+def _settled(
+    inp: live.LiveInput, matrix: TravelMatrix, conf: DispatchSettings, extra: dict[object, int]
+) -> LiveDay | None:
     """The driver's small live day; None (logged) when its rows contradict each other (more
     patients on board than its vehicle holds): that driver gets no proposal."""
-    matrix = travel_provider().matrix(inp.locations)
     try:
-        return live.live_day(inp, matrix, conf)
+        return live.live_day(inp, matrix, conf, extra)
     except ValueError as exc:
         logger.warning("No insertion for driver %s: %s", inp.shifts[0].driver_id, exc)
         return None

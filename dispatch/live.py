@@ -231,10 +231,17 @@ def _unpinned(r: Request) -> Request:
     return replace(r, equipment=frozenset(e for e in r.equipment if not e.startswith("driver:")))
 
 
-def live_day(inp: LiveInput, matrix: TravelMatrix, conf: DispatchSettings) -> LiveDay:
-    """The engine's settled live day for `inp` over `matrix` (its locations in order)."""
+def live_day(
+    inp: LiveInput,
+    matrix: TravelMatrix,
+    conf: DispatchSettings,
+    extra: dict[object, int] | None = None,
+) -> LiveDay:
+    """The engine's settled live day for `inp` over `matrix` (its locations in order);
+    `extra`: `adapters.place_extra_seconds` of (at least) its bookings, read when not given."""
     clock, n = inp.clock, len(inp.bookings)
-    extra = adapters.place_extra_seconds(inp.bookings)
+    if extra is None:
+        extra = adapters.place_extra_seconds(inp.bookings)
     requests = tuple(
         _unpinned(adapters.build_request(i, b, clock, matrix, conf, extra))
         for i, b in enumerate(inp.bookings)

@@ -63,6 +63,28 @@ def test_bad_boolean_in_environment_fails_at_startup():
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_bad_osrm_algorithm_fails_at_startup():
+    result = _manage("check", OSRM_ALGORITHM="fast")
+    assert result.returncode != 0
+    assert "OSRM_ALGORITHM must be ch or mld" in result.stderr
+
+
+def test_redis_cache_takes_keys_memcached_would_not(settings):
+    import warnings
+
+    from django.core.cache import CacheKeyWarning
+
+    from atmr.redis_cache import ReusingRedisCache
+
+    cache = ReusingRedisCache(settings.REDIS_URL, {"KEY_PREFIX": "atmr-test-keys"})
+    key = "a key with spaces " + "x" * 300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)
+        cache.set(key, 1, 60)
+        assert cache.get_many([key]) == {key: 1}
+        cache.delete(key)
+
+
 def test_redis_cache_reuses_one_client_per_pool():
     from atmr.redis_cache import ReusingRedisCache
 

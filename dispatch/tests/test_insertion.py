@@ -10,10 +10,13 @@ import pytest
 from bookings import services as booking_services
 from bookings import will_call
 from bookings.models import Booking
-from dispatch import insertion
+from dispatch import insertion, live
 from dispatch.engine.checker import check_route
 from dispatch.engine.live import insertions
+from dispatch.local_osrm.fault_proxy import Fault, Mode
+from dispatch.local_osrm.synthetic_map import land_points
 from dispatch.models import DispatchSettings
+from dispatch.travel import travel_provider
 from realtime.groups import group_for_company_dispatch, group_for_driver
 from tests.admin_helpers import EventListener
 from tests.factories import GENEVA, LAUSANNE, ZURICH, BookingFactory, DriverFactory, at
@@ -117,6 +120,161 @@ def test_other_companys_booking_is_404_and_drivers_may_not_ask(
     body = {"driver": str(live_day[0].id)}
     assert dispatcher_client.post(url(theirs, "insert"), body, format="json").status_code == 404
     assert driver_client.get(url(live_day[2])).status_code == 403
+
+
+def test_proposals_read_the_same_rows_for_two_drivers_or_six(company):
+    """The places' extra service time (and the rest) is read once for every candidate driver,
+    not once per driver; and it still lengthens the stop at such a place."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from places.tests.factories import PlaceFactory
+
+    hug = PlaceFactory(name="HUG", extra_service_minutes=7)
+
+    def driver_with_a_trip(hour):
+        BookingFactory(
+            company=company,
+            driver=DriverFactory(company=company),
+            status="assigned",
+            scheduled_at=at(hour),
+            dropoff_place=hug,
+        )
+
+    def queries(booking):
+        with CaptureQueriesContext(connection) as ctx:
+            found = insertion.booking_insertions(booking=booking)
+        return len(ctx.captured_queries), found
+
+    for hour in (11, 12):
+        driver_with_a_trip(hour)
+    plain = BookingFactory(company=company, scheduled_at=at(14))
+    at_hug = BookingFactory(company=company, scheduled_at=at(14), pickup_place=hug)
+    _, found_at_hug = queries(at_hug)  # the first also caches the company, makes settings
+    two, found = queries(plain)
+    for hour in (11, 12, 13, 13):
+        driver_with_a_trip(hour)
+    six, _ = queries(plain)
+    assert two == six
+    # The same driver and position for both: the pick-up at the HUG takes 7 minutes longer.
+    plain_at = {(p.driver_id, p.position): p for p in found}
+    pairs = [(plain_at[p.driver_id, p.position], p) for p in found_at_hug]
+    assert pairs and all(
+        longer.dropoff_at - alone.dropoff_at == timedelta(minutes=7) for alone, longer in pairs
+    )
+
+
+# --- over OSRM -------------------------------------------------------------------------------
+def osrm_day(company, drivers=6):
+    """`drivers` drivers, each with a trip of its own between two points of the map around
+    11:00-13:00; and a function making a new pending 12:30 trip between two other points."""
+    points = iter(land_points(2 * drivers + 4, seed=12))
+    for k in range(drivers):
+        a, b = next(points), next(points)
+        BookingFactory(
+            company=company,
+            driver=DriverFactory(company=company),
+            status="assigned",
+            scheduled_at=at(11 + k % 3),
+            pickup_lat=a.lat,
+            pickup_lon=a.lon,
+            dropoff_lat=b.lat,
+            dropoff_lon=b.lon,
+        )
+
+    def new_trip():
+        a, b = next(points), next(points)
+        return BookingFactory(
+            company=company,
+            scheduled_at=at(12, 30),
+            pickup_lat=a.lat,
+            pickup_lon=a.lon,
+            dropoff_lat=b.lat,
+            dropoff_lon=b.lon,
+        )
+
+    return new_trip
+
+
+def driver_by_driver(company, booking):
+    """The proposals as the engine gives them from each candidate driver's own matrix."""
+    conf = DispatchSettings.objects.get_or_create(company=company)[0]
+    lead = timedelta(minutes=conf.replan_lead_minutes)
+    inp = live.live_load(company=company, now=NOW, lead=lead, only=booking.id)
+    target = next(b for b in inp.bookings if b.id == booking.id)
+    parts = [inp.for_driver(shift, target) for shift in inp.shifts]
+    days = [live.live_day(p, travel_provider().matrix(p.locations), conf) for p in parts]
+    return insertions(days, str(booking.id))
+
+
+def test_proposals_over_osrm_ask_the_new_trips_cells_once_for_every_driver(
+    company, fault_proxy, settings, monkeypatch
+):
+    """Each candidate driver's small day needs the new trip's cells against its stops. Asked
+    together: one travel-time cache read and the same two OSRM tables (the trip's points to
+    every driver's stops, and back) for six drivers, where driver by driver it took a read
+    and two tables each; and the same proposals as each driver's own matrix gives."""
+    settings.OSRM_URL = fault_proxy.url
+    new_trip = osrm_day(company)
+    insertion.booking_insertions(booking=new_trip())  # the drivers' own cells are cached now
+    new = new_trip()
+    cells = travel_provider().cache  # type: ignore[attr-defined]  # OSRM's: MatrixProvider has none
+    reads = []
+    read = cells.get_many
+    monkeypatch.setattr(cells, "get_many", lambda *a: reads.append(a) or read(*a))
+    fault_proxy.clear_log()
+    found = insertion.booking_insertions(booking=new)
+    tables = [r for r in fault_proxy.requests if r.service == "table"]
+    assert len(reads) == 1
+    assert len(tables) == 2
+    trip = {(new.pickup_lon, new.pickup_lat), (new.dropoff_lon, new.dropoff_lat)}
+    assert all(
+        set(t.source_coordinates) == trip or set(t.destination_coordinates) == trip for t in tables
+    )
+    assert found, "the trip fits some driver's day"
+    monkeypatch.undo()
+    expected = driver_by_driver(company, new)  # from the cache: the same OSRM cells
+    assert [
+        (
+            str(p.driver_id),
+            p.position,
+            p.dropoff_position,
+            p.extra_drive_seconds,
+            p.lateness_caused_seconds,
+            p.delay_caused_seconds,
+        )
+        for p in found
+    ] == [
+        (
+            e.vehicle_id,
+            e.pickup_position,
+            e.dropoff_position,
+            e.extra_drive_seconds,
+            e.lateness_caused_seconds,
+            e.delay_caused_seconds,
+        )
+        for e in expected
+    ]
+    assert [p.extra_drive_seconds for p in found] != [
+        p.extra_drive_seconds for p in straight_line_proposals(settings, new)
+    ], "these are OSRM's times, not the estimate"
+
+
+def straight_line_proposals(settings, booking):
+    url, settings.OSRM_URL = settings.OSRM_URL, ""
+    try:
+        return insertion.booking_insertions(booking=booking)
+    finally:
+        settings.OSRM_URL = url
+
+
+def test_proposals_with_osrm_down_are_the_straight_lines(company, fault_proxy, settings):
+    settings.OSRM_URL, settings.OSRM_TIMEOUT_S = fault_proxy.url, 0.5
+    new = osrm_day(company)()
+    fault_proxy.set_fault(Fault(Mode.STATUS, status=503))
+    found = insertion.booking_insertions(booking=new)
+    assert fault_proxy.requests, "OSRM was asked"
+    assert found and found == straight_line_proposals(settings, new)
 
 
 # --- inserting --------------------------------------------------------------------------------

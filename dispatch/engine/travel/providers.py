@@ -14,7 +14,7 @@ from dispatch.engine.closing import ClosesOnExit
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.kvstore import InMemoryStore, KeyValueStore
 from dispatch.engine.osrm import CIRCUIT_OPEN, OsrmClient, OsrmError
-from dispatch.engine.travel.blocks import Block, plan_blocks, split_rectangle
+from dispatch.engine.travel.blocks import Block, one_to_many, plan_blocks, split_rectangle
 from dispatch.engine.travel.breaker import BreakerState, CircuitBreaker
 from dispatch.engine.travel.cell_cache import UNREACHABLE, Cell, CellCache
 
@@ -26,6 +26,12 @@ Pair = tuple[int, int]
 class MatrixProvider(Protocol):
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         """Square matrix over `locations` in order: seconds and metres, zero diagonal."""
+        ...
+
+
+class GroupsProvider(Protocol):
+    def matrices(self, groups: Sequence[Sequence[Location]]) -> list[TravelMatrix]:
+        """One square matrix per group of locations, each as `matrix(group)` gives it."""
         ...
 
 
@@ -50,6 +56,9 @@ class StraightLineProvider:
 
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         return straight_line.estimate_matrix(locations)
+
+    def matrices(self, groups: Sequence[Sequence[Location]]) -> list[TravelMatrix]:
+        return [self.matrix(group) for group in groups]
 
     def pairs(self, locations: Sequence[Location], pairs: Iterable[Pair]) -> PairTimes:
         """Seconds for just `pairs`; every pair between distinct points is an estimate."""
@@ -95,11 +104,14 @@ class OsrmMatrixProvider(ClosesOnExit):
         skip_waypoints: bool = True,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
+        one_to_many: bool = False,
     ) -> None:
         if max_table_size < 2:
             raise ValueError("max_table_size must be at least 2 (one source, one destination)")
         self.store: KeyValueStore = store if store is not None else InMemoryStore()
         self.max_table_size = max_table_size
+        # The server runs MLD: one or two points against many go one request each (`blocks`).
+        self.one_to_many = one_to_many
         self.cache = CellCache(
             self.store, prefix=cache_prefix, ttl_s=cache_ttl_s, decimals=coord_decimals
         )
@@ -140,12 +152,35 @@ class OsrmMatrixProvider(ClosesOnExit):
         cells, fallback = self._point_cells(points)
         return _expand(locations, points, index_of, cells, fallback)
 
+    def matrices(self, groups: Sequence[Sequence[Location]]) -> list[TravelMatrix]:
+        """One matrix per group of locations (each what `matrix(group)` gives), for the
+        cells of all of them at once: one cache read, one OSRM fetch of the missing cells
+        (their blocks sent together), one cache write. The small days of the drivers a new
+        trip might join share that trip's points: asked group by group, each would pay its
+        own round trips for them. Cells between points of different groups are not asked."""
+        first: dict[Location, int] = {}
+        index_of = [
+            [first.setdefault(self.cache.round(loc), len(first)) for loc in group]
+            for group in groups
+        ]
+        points = list(first)
+        wanted = {
+            (u, v) for indices in map(set, index_of) for u in indices for v in indices if u != v
+        }
+        cells, fallback = self._point_cells(points, wanted, sparse=False)
+        return [
+            _expand(group, points, indices, cells, fallback)
+            for group, indices in zip(groups, index_of, strict=True)
+        ]
+
     def pairs(self, locations: Sequence[Location], pairs: Iterable[Pair]) -> PairTimes:
         """Seconds for just `pairs` (the legs of one driver's route: a dozen cells where its
         full matrix has a hundred), with the same cache, breaker and fallback as `matrix`."""
         points, index_of = self._unique_points(locations)
         wanted = {(i, j): (index_of[i], index_of[j]) for i, j in pairs}
-        cells, fallback = self._point_cells(points, {p for p in wanted.values() if p[0] != p[1]})
+        cells, fallback = self._point_cells(
+            points, {p for p in wanted.values() if p[0] != p[1]}, sparse=True
+        )
         seconds = {pair: cells[u, v][0] if u != v else 0 for pair, (u, v) in wanted.items()}
         return PairTimes(seconds, frozenset(p for p, cell in wanted.items() if cell in fallback))
 
@@ -155,10 +190,10 @@ class OsrmMatrixProvider(ClosesOnExit):
         return list(first), index_of
 
     def _point_cells(
-        self, points: list[Location], wanted: Iterable[Pair] | None = None
+        self, points: list[Location], wanted: Iterable[Pair] | None = None, *, sparse: bool = False
     ) -> tuple[dict[Pair, Cell], set[Pair]]:
         """The `wanted` cells between unique points (default: every off-diagonal one), and
-        the set that are estimates."""
+        the set that are estimates. `sparse`: a few scattered pairs (see `_blocks`)."""
         if wanted is None:
             pairs = [(i, j) for i in range(len(points)) for j in range(len(points)) if i != j]
         else:
@@ -169,9 +204,7 @@ class OsrmMatrixProvider(ClosesOnExit):
             if (i, j) not in cells:
                 missing.setdefault(i, set()).add(j)
         if missing:
-            fetched = self._fetch(
-                points, self._blocks(missing, len(points), sparse=wanted is not None)
-            )
+            fetched = self._fetch(points, self._blocks(missing, len(points), sparse=sparse))
             self.cache.set_many(points, fetched)
             cells.update(fetched)
         fallback = {pair for pair in pairs if cells.get(pair, UNREACHABLE) == UNREACHABLE}
@@ -182,13 +215,17 @@ class OsrmMatrixProvider(ClosesOnExit):
     def _blocks(self, missing: dict[int, set[int]], n_points: int, *, sparse: bool) -> list[Block]:
         """A matrix's missing cells by `plan_blocks`; a few scattered pairs (`pairs`: each
         driver's position to its next stop) as one rectangle of their sources by their
-        destinations (at most one full table's cells), not one request per pair."""
+        destinations (at most one full table's cells), not one request per pair. Over MLD
+        (`one_to_many`), a block of one or two points against many goes as one request per
+        point."""
         columns = sorted({c for cols in missing.values() for c in cols})
         half = self.max_table_size // 2
         if not sparse or len(missing) * len(columns) > half * half:
             # Many legs missing (a cold cache): the rectangle would fetch far more than needed.
-            return plan_blocks(missing, n_points, self.max_table_size)
-        return split_rectangle(sorted(missing), columns, self.max_table_size)
+            blocks = plan_blocks(missing, n_points, self.max_table_size)
+        else:
+            blocks = split_rectangle(sorted(missing), columns, self.max_table_size)
+        return one_to_many(blocks) if self.one_to_many else blocks
 
     def _fetch(self, points: list[Location], blocks: list[Block]) -> dict[Pair, Cell]:
         """OSRM answers for the blocks that succeeded; failed blocks are simply absent."""

@@ -7,7 +7,8 @@ the in-memory KeyValueStore.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,8 +18,13 @@ from dispatch.engine import straight_line
 from dispatch.engine.geo import Location, TravelMatrix
 from dispatch.engine.kvstore import InMemoryStore
 from dispatch.engine.osrm import OsrmClient
-from dispatch.engine.travel import BreakerState, CircuitBreaker, OsrmMatrixProvider
-from dispatch.engine.travel.blocks import plan_blocks
+from dispatch.engine.travel import (
+    BreakerState,
+    CircuitBreaker,
+    OsrmMatrixProvider,
+    StraightLineProvider,
+)
+from dispatch.engine.travel.blocks import one_to_many, plan_blocks
 from dispatch.local_osrm.fault_proxy import Fault, FaultProxy, Mode, ProxiedRequest
 from dispatch.local_osrm.synthetic_map import land_points
 
@@ -198,6 +204,127 @@ def _sub(m: TravelMatrix, n: int) -> TravelMatrix:
     return TravelMatrix([r[:n] for r in m.durations[:n]], [r[:n] for r in m.distances[:n]])
 
 
+# --- several small matrices at once (insertion proposals) -------------------------------------
+
+
+class CountingStore(InMemoryStore):
+    """Counts the travel-time cache's reads (one `get_many` is one Redis MGET)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell_reads = 0
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        keys = list(keys)
+        self.cell_reads += any(">" in k for k in keys)  # cells, not the breaker's keys
+        return super().get_many(keys)
+
+
+def drivers_and_a_new_trip(drivers: int, own: int = 6) -> tuple[list[int], list[list[int]]]:
+    """Indices into POINTS_150: a new trip's two points, and per driver those two then its
+    own `own` points (as each candidate driver's small day lists them)."""
+    new = [0, 1]
+    return new, [new + list(range(2 + own * k, 2 + own * (k + 1))) for k in range(drivers)]
+
+
+def expected_cells(m: TravelMatrix, ref: TravelMatrix, group: list[int]) -> None:
+    for a, i in enumerate(group):
+        for b, j in enumerate(group):
+            assert (m.durations[a][b], m.distances[a][b]) == (
+                ref.durations[i][j],
+                ref.distances[i][j],
+            ), (i, j)
+
+
+@pytest.mark.parametrize("drivers", [3, 8])
+def test_matrices_ask_a_new_trips_cells_for_every_driver_at_once(
+    fault_proxy: FaultProxy, reference_150: TravelMatrix, drivers: int
+) -> None:
+    """The drivers' own cells are cached; the trip's are asked in one cache read and two
+    tables (its points to every driver's points, and back), however many drivers: asked
+    driver by driver it was a read and two tables each."""
+    new, groups = drivers_and_a_new_trip(drivers)
+    store = CountingStore()
+    with provider(fault_proxy.url, store=store) as p:
+        for group in groups:
+            p.matrix([POINTS_150[i] for i in group[2:]])
+        fault_proxy.clear_log()
+        store.cell_reads = 0
+        found = p.matrices([[POINTS_150[i] for i in group] for group in groups])
+    assert store.cell_reads == 1
+    assert len(fault_proxy.requests) == 2
+    new_coords = {lonlat(POINTS_150[i]) for i in new}
+    assert all(
+        set(r.source_coordinates) <= new_coords or set(r.destination_coordinates) <= new_coords
+        for r in fault_proxy.requests
+    )
+    # Each missing cell asked once, and nothing else: the trip's points to and from every
+    # driver's points (and each other).
+    everyone = {i for group in groups for i in group}
+    wanted = {(a, b) for a in new for b in everyone if a != b}
+    wanted |= {(b, a) for a, b in wanted}
+    coords = {lonlat(POINTS_150[i]): i for i in everyone}
+    pairs = asked_pairs(fault_proxy.requests)
+    assert {(coords[s], coords[d]) for s, d in pairs} == wanted
+    assert set(pairs.values()) == {1}
+    for m, group in zip(found, groups, strict=True):
+        assert m.fallback_cells == 0
+        expected_cells(m, reference_150, group)
+
+
+def test_matrices_over_mld_ask_one_point_per_table(
+    fault_proxy: FaultProxy, reference_150: TravelMatrix
+) -> None:
+    """Over MLD a table of one source (destination) is one search, of two a search per
+    coordinate: the trip's two points go as four tables, one point each."""
+    _, groups = drivers_and_a_new_trip(8)
+    with provider(fault_proxy.url, one_to_many=True) as p:
+        for group in groups:
+            p.matrix([POINTS_150[i] for i in group[2:]])
+        fault_proxy.clear_log()
+        found = p.matrices([[POINTS_150[i] for i in group] for group in groups])
+    assert len(fault_proxy.requests) == 4
+    assert all(len(r.sources) == 1 or len(r.destinations) == 1 for r in fault_proxy.requests)
+    assert set(asked_pairs(fault_proxy.requests).values()) == {1}
+    for m, group in zip(found, groups, strict=True):
+        expected_cells(m, reference_150, group)
+
+
+def test_matrices_cold_are_each_groups_matrix(
+    fault_proxy: FaultProxy, reference_150: TravelMatrix
+) -> None:
+    """Nothing cached: every group's cells in one fetch (these 26 points: one table; group
+    by group, seven)."""
+    _, groups = drivers_and_a_new_trip(4)
+    with provider(fault_proxy.url) as p:
+        found = p.matrices([[POINTS_150[i] for i in group] for group in groups])
+    for m, group in zip(found, groups, strict=True):
+        assert m.fallback_cells == 0
+        expected_cells(m, reference_150, group)
+    assert len(fault_proxy.requests) == 1
+
+
+def test_matrices_fall_back_when_osrm_fails(fault_proxy: FaultProxy) -> None:
+    _, groups = drivers_and_a_new_trip(3)
+    points = [[POINTS_150[i] for i in group] for group in groups]
+    fault_proxy.set_fault(Fault(Mode.STATUS, status=500))
+    with provider(fault_proxy.url, retries=0) as p:
+        found = p.matrices(points)
+    estimates = StraightLineProvider().matrices(points)
+    for m, estimate, group in zip(found, estimates, points, strict=True):
+        assert m.fallback_cells == len(group) * (len(group) - 1)
+        assert (m.durations, m.distances) == (estimate.durations, estimate.distances)
+
+
+def test_matrices_of_nothing() -> None:
+    with provider("http://127.0.0.1:9") as p:  # never asked
+        assert p.matrices([]) == []
+        assert p.matrices([[], [POINTS_150[0]]]) == [
+            TravelMatrix([], [], 0),
+            TravelMatrix([[0]], [[0]], 0),
+        ]
+
+
 # --- per-block fallback -----------------------------------------------------------------------
 
 
@@ -371,6 +498,40 @@ def test_plan_covers_every_missing_cell_once_within_limit(
     assert set(covered) >= chosen
     assert all(count == 1 for count in covered.values())
     assert all(len(b.sources) + len(b.destinations) <= limit for b in blocks)
+
+
+@given(
+    n=st.integers(2, 70),
+    limit=st.integers(2, 40),
+    data=st.data(),
+)
+def test_one_to_many_covers_the_same_cells_one_point_a_table(
+    n: int, limit: int, data: st.DataObject
+) -> None:
+    cells = [(i, j) for i in range(n) for j in range(n) if i != j]
+    chosen = data.draw(st.sets(st.sampled_from(cells), max_size=len(cells)))
+    missing: dict[int, set[int]] = {}
+    for i, j in chosen:
+        missing.setdefault(i, set()).add(j)
+    planned = plan_blocks(missing, n, limit)
+    blocks = one_to_many(planned)
+    assert Counter(c for b in blocks for c in b.cells()) == Counter(
+        c for b in planned for c in b.cells()
+    )
+    assert all(len(b.sources) + len(b.destinations) <= limit for b in blocks)
+    for block in blocks:
+        short = min(len(block.sources), len(block.destinations))
+        long = max(len(block.sources), len(block.destinations))
+        assert short == 1 or short > 2 or long < 16
+
+
+def test_one_to_many_cuts_a_new_trips_rows_and_columns() -> None:
+    rows, known = plan_blocks({0: set(range(1, 40)), 1: {0, *range(2, 40)}}, 40, 100), None
+    assert [(b.sources, len(b.destinations)) for b in one_to_many(rows)] == [((0,), 40), ((1,), 40)]
+    known = one_to_many(plan_blocks({i: {0, 1} for i in range(2, 40)}, 40, 100))
+    assert [(len(b.sources), b.destinations) for b in known] == [(38, (0,)), (38, (1,))]
+    small = plan_blocks({0: {1, 2}, 1: {0, 2}}, 3, 100)
+    assert one_to_many(small) == small
 
 
 def test_in_memory_store_follows_django_semantics() -> None:
