@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from atmr.exceptions import NotFound
+from atmr.json_sql import json_array_sql
 from drivers.models import Driver, DriverLocation
 from drivers.partitions import (
     DEFAULT_PARTITION,
@@ -301,3 +303,33 @@ def location_track_day(
         recorded_from=day_start(day),
         recorded_before=day_start(day + timedelta(days=1)),
     )
+
+
+def location_track_json(
+    *,
+    company_id: UUID | str,
+    driver_id: UUID | str,
+    recorded_from: datetime,
+    recorded_before: datetime,
+) -> str:
+    """One driver's fixes from `recorded_from` (inclusive) to `recorded_before` (exclusive),
+    oldest first, as the JSON array `DriverLocationOutputSerializer` and orjson would write.
+
+    No model instances: on PostgreSQL (in UTC, the API's zone) the database writes the array
+    in the query itself; otherwise it is written from `.values_list()` rows. Either way the
+    bytes are the serializer's (drivers/tests/test_track.py).
+    """
+    from drivers.serializers import LOCATION_TRACK  # serializers import the app's models
+
+    qs = location_list(
+        company_id=company_id,
+        driver_id=driver_id,
+        recorded_from=recorded_from,
+        recorded_before=recorded_before,
+    )
+    if connection.vendor == "postgresql" and timezone.get_current_timezone_name() == "UTC":
+        sql, params = json_array_sql(LOCATION_TRACK, qs)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
+    return orjson.dumps(LOCATION_TRACK.data(qs)).decode()
