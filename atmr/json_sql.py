@@ -210,29 +210,6 @@ class JsonRows:
         return f"(CASE WHEN {ref(node.null_when.column)} IS NULL THEN 'null' ELSE {body} END)"
 
 
-def json_array_sql(shape: RowShape, queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
-    """SQL and parameters of one value: the JSON array of `shape` over every row of the
-    (filtered, ordered) `queryset`, in its order, as the serializer and orjson would write it.
-    For a whole, bounded result (a driver's track of a day); pages go through `JsonRows`."""
-    rows = JsonRows(shape, lambda _key, _params: queryset)
-    root = shape.tree
-    aliases = {path: f"c{i}" for i, path in enumerate(_paths(root))}
-    selected = queryset.values(**{alias: F(path) for path, alias in aliases.items()})
-    compiler = selected.query.get_compiler(connection=connection)
-    inner_sql, params = compiler.as_sql()
-    types = {alias: expr.output_field for expr, _, alias in compiler.select}
-
-    def ref(path: str) -> str:
-        return f"s.{aliases[path]}"
-
-    row = rows._object(root, ref, types, aliases)
-    sql = (
-        f"SELECT '[' || coalesce(string_agg({row}, ',' ORDER BY s.n), '') || ']'"  # noqa: S608 - our columns, no input
-        f" FROM (SELECT row_number() OVER () AS n, t.* FROM ({inner_sql}) AS t) AS s"
-    )
-    return sql, tuple(params)
-
-
 def _concat(parts: list[str]) -> str:
     """`concat()` of `parts`, nested past PostgreSQL's 100 arguments."""
     if len(parts) <= _MAX_ARGS:
