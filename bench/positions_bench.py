@@ -14,7 +14,8 @@ Creates its own company and drivers, then:
 2. reads one driver's track for that day as the phones wrote it: through the track
    endpoint's call (`location_track_json`: rows, no model instances, to JSON), 50 drivers at
    random, each once; one again, warm; the same driver as model instances through the output
-   serializer (the way before) and as `values_list` tuples (no JSON); the plan of another with its buffers;
+   serializer (the way before) and as `values_list` tuples (no JSON); the plan of another
+   with its buffers;
 3. runs the websocket write path (`location_batches_store`, the coalescing writer's call) at
    `--rate` batches/s of 3 fixes for `--write-seconds`, flushing whatever is due every 2 ms as
    the server's writer does, and reports each batch's wait + store time; meanwhile, in a

@@ -139,6 +139,7 @@ def location_partition_drop(day: date) -> None:
 SORTED_MARK = "sorted by (company_id, driver_id, recorded_at)"
 _COLUMNS = "id, lat, lon, speed, heading, accuracy, recorded_at, received_at, company_id, driver_id"
 _KEY = "company_id, driver_id, recorded_at"
+_FOREIGN_KEYS = (("company_id", "accounts_company"), ("driver_id", "drivers_driver"))
 # The copy and its key: memory for this session's statements only.
 _SORT_WORK_MEM = "256MB"
 _SORT_MAINTENANCE_WORK_MEM = "512MB"
@@ -163,8 +164,10 @@ def location_partition_sort(day: date) -> bool:
     1. A trigger on the day's partition copies every fix written from now on (a phone's late
        batch) into `<day>_late`.
     2. `<day>_sorted` is filled with the day's rows in key order (the day is read, not locked:
-       phones and readers go on), keyed, given the foreign keys and a CHECK of the day's bounds
-       (so that ATTACH need not scan or join it), vacuumed (visibility map, frozen) and analysed.
+       phones and readers go on), keyed, given a CHECK of the day's bounds and the foreign keys
+       (added NOT VALID, then validated: the drivers' table is never locked against the phones'
+       updates for the join), so that ATTACH needs neither a scan nor a join; then vacuumed
+       (visibility map, frozen) and analysed.
     3. One short transaction (`LOCK_TIMEOUT`): DETACH the day (ACCESS EXCLUSIVE on the parent:
        inserts wait, for milliseconds), add the late fixes, swap the names, ATTACH the copy;
        readers see the old day or the sorted one, never a gap.
@@ -245,10 +248,21 @@ def _sorted_copy_build(name: str, day: date) -> None:
             f"ALTER TABLE {sorted_name} ADD CONSTRAINT {sorted_name}_bounds CHECK "
             f"(recorded_at >= '{low.isoformat()}' AND recorded_at < '{high.isoformat()}')"
         )
-        for column, target in (("company_id", "accounts_company"), ("driver_id", "drivers_driver")):
+        # NOT VALID here: adding a foreign key locks the referenced table against the phones'
+        # update of their drivers' last positions (SHARE ROW EXCLUSIVE), until this commits,
+        # so not for the join that validates it.
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        for column, target in _FOREIGN_KEYS:
             cursor.execute(
                 f"ALTER TABLE {sorted_name} ADD CONSTRAINT {sorted_name}_{column}_fk "
-                f"FOREIGN KEY ({column}) REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED"
+                f"FOREIGN KEY ({column}) REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED "
+                "NOT VALID"
+            )
+    # Validating takes ROW SHARE on the referenced table only: the phones' updates go on.
+    with transaction.atomic(), connection.cursor() as cursor:
+        for column, _ in _FOREIGN_KEYS:
+            cursor.execute(
+                f"ALTER TABLE {sorted_name} VALIDATE CONSTRAINT {sorted_name}_{column}_fk"
             )
     with connection.cursor() as cursor:
         if connection.in_atomic_block:  # a test's or a shell's transaction: no VACUUM there
