@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 40_000_000
 MAX_WRITE_SECONDS = 300
+# The write path's flushes over 100 ms: (seconds since it started, ms), to set beside the
+# nightly step's timeline.
+_SLOW_FLUSHES: list[tuple[float, int]] = []
 TABLE = "drivers_driverlocation"
 COPY_COLUMNS = "company_id, driver_id, lat, lon, speed, recorded_at, received_at"
 
@@ -265,7 +268,12 @@ def _nightly(name: str, day: datetime, how: str) -> dict[str, float]:
     began = time.perf_counter()
     try:
         if how == "sort":
-            steps = ("_late_fixes_capture", "_sorted_copy_build", "_sorted_copy_swap")
+            steps = (
+                "_late_fixes_capture",
+                "_sorted_copy_build",
+                "_sorted_copy_swap",
+                "_sort_leftovers_drop",  # its last call: the old day dropped
+            )
             originals = {step: getattr(partitions, step) for step in steps}
 
             def timer(step: str) -> object:
@@ -273,6 +281,7 @@ def _nightly(name: str, day: datetime, how: str) -> dict[str, float]:
                     t0 = time.perf_counter()
                     originals[step](*args)
                     timings[step.strip("_")] = round(time.perf_counter() - t0, 2)
+                    timings[f"{step.strip('_')}_ends_at"] = round(time.perf_counter() - began, 2)
 
                 return timed
 
@@ -308,6 +317,7 @@ def _write_path(
 
     latencies: list[float] = []
     flushes: list[float] = []
+    slow = _SLOW_FLUSHES
     began = time.perf_counter()
     sent = 0
     while (now := time.perf_counter()) - began < seconds:
@@ -333,6 +343,8 @@ def _write_path(
         location_batches_store(batches=batches)
         done = time.perf_counter()
         flushes.append((done - t0) * 1000)
+        if done - t0 > 0.1:
+            slow.append((round(t0 - began, 2), round((done - t0) * 1000)))
         latencies.extend((done - d) * 1000 for d in due_at)
         sent += due
     return latencies, flushes, sent
@@ -427,7 +439,9 @@ def main() -> None:
             sys.exit("the nightly step failed (see above)")
         results["nightly_s"] = nightly
         if nightly:
-            steps = ", ".join(f"{k} {v} s" for k, v in nightly.items() if k != "total")
+            steps = ", ".join(
+                f"{k} {v} s" for k, v in nightly.items() if k != "total" and "_at" not in k
+            )
             print(
                 f"nightly step ({args.nightly}) on the day, during the write path: "
                 f"{nightly['total']} s ({steps})"
@@ -437,6 +451,9 @@ def main() -> None:
             kept, size_after = cursor.fetchone()
         assert kept == loaded, f"the nightly step kept {kept:,} of {loaded:,} rows"
         results["partition_mib_after"] = round(size_after / 2**20)
+        results["slow_flushes"] = _SLOW_FLUSHES
+        if _SLOW_FLUSHES:
+            print(f"flushes over 100 ms (s from the start, ms): {_SLOW_FLUSHES[:20]}")
         results["write_path_ms"] = {
             "batches_per_s": round(sent / args.write_seconds),
             "seconds": args.write_seconds,

@@ -209,8 +209,29 @@ def _sort_leftovers_drop(name: str) -> None:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP TRIGGER IF EXISTS location_late_copy ON {name}")
-        for table in (f"{name}_sorted", f"{name}_unsorted", f"{name}_late"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    for table in (f"{name}_sorted", f"{name}_unsorted", f"{name}_late"):
+        _table_drop(table)
+
+
+def _table_drop(table: str) -> None:
+    """Drop a detached or never attached copy of a day, if it exists, without stalling the
+    phones: its foreign keys go first, each in a statement of its own (dropping one locks the
+    referenced table, which the phones' update of their drivers needs, for milliseconds),
+    then the table, whose files are unlinked at commit holding a lock on nothing else."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'f'",
+            [table],
+        )
+        foreign_keys = [row[0] for row in cursor.fetchall()]
+    for constraint in foreign_keys:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _late_fixes_capture(name: str) -> None:
