@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import statistics
@@ -190,7 +191,7 @@ def _track(
     from drf_orjson_renderer.renderers import ORJSONRenderer
 
     from drivers.locations import location_track_day, location_track_json
-    from drivers.serializers import DriverLocationOutputSerializer
+    from drivers.serializers import LOCATION_TRACK, DriverLocationOutputSerializer
 
     low, high = day_start, day_start + timedelta(days=1)
 
@@ -229,7 +230,8 @@ def _track(
         ),
         sample[0],
     )
-    sql, params = query(sample[-1]).query.sql_with_params()
+    # The endpoint's own query (the columns LOCATION_TRACK reads).
+    sql, params = query(sample[-1]).values_list(*LOCATION_TRACK.columns).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = [row[0] for row in cursor.fetchall()]
@@ -285,11 +287,20 @@ def _nightly(name: str, day: datetime, how: str) -> dict[str, float]:
 
                 return timed
 
+            class BuildSteps(logging.Handler):
+                def emit(self, record: logging.LogRecord) -> None:
+                    for k, v in getattr(record, "steps", {}).items():
+                        timings[f"build_{k}"] = v
+
+            handler = BuildSteps()
+            partitions.logger.addHandler(handler)
+            partitions.logger.setLevel(logging.INFO)
             for step in steps:
                 setattr(partitions, step, timer(step))
             try:
                 assert partitions.location_partition_sort(day.date())
             finally:
+                partitions.logger.removeHandler(handler)
                 for step, original in originals.items():
                     setattr(partitions, step, original)
         elif how == "cover":

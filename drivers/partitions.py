@@ -12,7 +12,9 @@ every function here is a no-op there.
 
 from __future__ import annotations
 
+import logging
 import re
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
@@ -24,6 +26,8 @@ _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 # DDL on the parent waits for running queries; never queue the phones' inserts behind it for
 # longer than this: the next beat run tries again.
 LOCK_TIMEOUT = "2s"
+
+logger = logging.getLogger(__name__)
 
 
 def partition_name(day: date) -> str:
@@ -248,6 +252,15 @@ def _late_fixes_capture(name: str) -> None:
 
 def _sorted_copy_build(name: str, day: date) -> None:
     sorted_name = f"{name}_sorted"
+    seconds: dict[str, float] = {}
+    began = clock.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal began
+        now = clock.perf_counter()
+        seconds[step] = round(now - began, 2)
+        began = now
+
     low, high = day_start(day), day_start(day + timedelta(days=1))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{_SORT_WORK_MEM}'")
@@ -260,9 +273,11 @@ def _sorted_copy_build(name: str, day: date) -> None:
             f"INSERT INTO {sorted_name} ({_COLUMNS}) "  # noqa: S608
             f"SELECT {_COLUMNS} FROM {name} ORDER BY {_KEY}"
         )
+        lap("copy")
         cursor.execute(
             f"ALTER TABLE {sorted_name} ADD CONSTRAINT {sorted_name}_key PRIMARY KEY ({_KEY})"
         )
+        lap("key")
         # What ATTACH would otherwise check under the swap's lock: the day's bounds (a scan)
         # and the two foreign keys (a join each). Made like the parent's, ATTACH adopts them.
         cursor.execute(
@@ -285,11 +300,14 @@ def _sorted_copy_build(name: str, day: date) -> None:
             cursor.execute(
                 f"ALTER TABLE {sorted_name} VALIDATE CONSTRAINT {sorted_name}_{column}_fk"
             )
+    lap("foreign_keys")
     with connection.cursor() as cursor:
         if connection.in_atomic_block:  # a test's or a shell's transaction: no VACUUM there
             cursor.execute(f"ANALYZE {sorted_name}")
         else:
             cursor.execute(f"VACUUM (FREEZE, ANALYZE) {sorted_name}")
+    lap("vacuum")
+    logger.info("Positions of %s copied in key order: %s", name, seconds, extra={"steps": seconds})
 
 
 def _sorted_copy_swap(name: str, day: date) -> None:
