@@ -17,7 +17,7 @@ import re
 import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 TABLE = "drivers_driverlocation"
@@ -143,6 +143,8 @@ def location_partition_drop(day: date) -> None:
 SORTED_MARK = "sorted by (company_id, driver_id, recorded_at)"
 _COLUMNS = "id, lat, lon, speed, heading, accuracy, recorded_at, received_at, company_id, driver_id"
 _KEY = "company_id, driver_id, recorded_at"
+SWAP_ATTEMPTS, SWAP_PAUSE_S = 5, 10.0
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout
 _FOREIGN_KEYS = (("company_id", "accounts_company"), ("driver_id", "drivers_driver"))
 # The copy and its key: memory for this session's statements only.
 _SORT_WORK_MEM = "256MB"
@@ -172,9 +174,10 @@ def location_partition_sort(day: date) -> bool:
        (added NOT VALID, then validated: the drivers' table is never locked against the phones'
        updates for the join), so that ATTACH needs neither a scan nor a join; then vacuumed
        (visibility map, frozen) and analysed.
-    3. One short transaction (`LOCK_TIMEOUT`): DETACH the day (ACCESS EXCLUSIVE on the parent:
-       inserts wait, for milliseconds), add the late fixes, swap the names, ATTACH the copy;
-       readers see the old day or the sorted one, never a gap.
+    3. One short transaction (`LOCK_TIMEOUT`; tried up to `SWAP_ATTEMPTS` times): DETACH the
+       day (ACCESS EXCLUSIVE on the parent: inserts wait, for milliseconds), add the late
+       fixes, swap the names, ATTACH the copy; readers see the old day or the sorted one, never
+       a gap.
     4. The old day and the late fixes' table are dropped (their own transaction, so that the
        files' unlinking happens outside the swap's lock).
     A run that fails leaves the day as it was; its leftovers are dropped on the way out.
@@ -311,6 +314,22 @@ def _sorted_copy_build(name: str, day: date) -> None:
 
 
 def _sorted_copy_swap(name: str, day: date) -> None:
+    """The swap, tried again a few times when a lock is not had within `LOCK_TIMEOUT` (a
+    long read of the day, a running insert): the copy took minutes to build."""
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            _swap_once(name, day)
+            return
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if attempt == SWAP_ATTEMPTS:
+                raise
+            logger.warning("Positions of %s: swap %d waited too long, again", name, attempt)
+            clock.sleep(SWAP_PAUSE_S)
+
+
+def _swap_once(name: str, day: date) -> None:
     low, high = day_start(day), day_start(day + timedelta(days=1))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pytest
 import time_machine
 from django.db import OperationalError, connection
@@ -292,3 +293,40 @@ def test_only_a_closed_day_is_sorted():
     location_partitions_ensure(days_ahead=1)
     with pytest.raises(ValueError, match="not closed"):
         location_partition_sort(TODAY)
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_the_swap_waits_for_a_reader_of_the_day_and_tries_again(company, monkeypatch):
+    _fresh_days()
+    drivers = [DriverFactory(company=company) for _ in range(2)]
+    _phones_write_a_day(drivers, fixes=10)
+    name = partition_name(YESTERDAY)
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "50ms")
+    monkeypatch.setattr(partitions, "SWAP_PAUSE_S", 0.0)
+    swap_once, attempts = partitions._swap_once, []
+
+    def blocked_once(name, day):
+        attempts.append(1)
+        if len(attempts) > 1:
+            return swap_once(name, day)
+        # A reader of the day in another session holds its lock through the first attempt.
+        with psycopg.connect(**_libpq_params(), autocommit=False) as reader:
+            reader.execute(f"SELECT count(*) FROM {name}")  # noqa: S608
+            return swap_once(name, day)
+
+    monkeypatch.setattr(partitions, "_swap_once", blocked_once)
+    assert location_partition_sort(YESTERDAY) is True
+    assert len(attempts) == 2
+    assert partitions._is_sorted(name) and _count_and_checksum(name)[0] == 20
+
+
+def _libpq_params() -> dict:
+    settings = connection.settings_dict
+    return {
+        "dbname": settings["NAME"],
+        "user": settings["USER"],
+        "password": settings["PASSWORD"],
+        "host": settings["HOST"],
+        "port": settings["PORT"],
+    }
