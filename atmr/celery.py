@@ -42,6 +42,14 @@ app.conf.beat_schedule = {
         "task": "drivers.ensure_location_partitions",
         "schedule": crontab(minute=11),
     },
+    # Yesterday's positions rewritten in (company, driver, time) order, so that one driver's
+    # day is read from a few dozen pages, not one page per fix (drivers/partitions.py). After
+    # the retention drop (less to read), at night (a full day is a few minutes of I/O); a
+    # night that failed is caught up by the next.
+    "drivers-sort-location-partitions": {
+        "task": "drivers.sort_location_partitions",
+        "schedule": crontab(hour=3, minute=47),
+    },
     # Each company's shifts for its horizon from the drivers' rosters (drivers/rosters.py).
     "drivers-generate-shifts": {
         "task": "drivers.generate_shifts",

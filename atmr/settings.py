@@ -202,6 +202,7 @@ CELERY_TASK_ROUTES = {
     "bookings.materialise_standing_orders": {"queue": "background"},
     "drivers.prune_locations": {"queue": "background"},
     "drivers.ensure_location_partitions": {"queue": "background"},
+    "drivers.sort_location_partitions": {"queue": "background"},
     "drivers.generate_shifts": {"queue": "background"},
 }
 # Redis has no native priorities: kombu keeps one list per step and pops the lowest first, so

@@ -126,6 +126,9 @@ api = [
     path("clients/<uuid:client_id>", bookings_api.ClientDetailApi.as_view(), name="client-detail"),
     path("drivers", drivers_api.DriverListCreateApi.as_view(), name="driver-list"),
     path("drivers/<uuid:driver_id>", drivers_api.DriverDetailApi.as_view(), name="driver-detail"),
+    path(
+        "drivers/<uuid:driver_id>/track", drivers_api.DriverTrackApi.as_view(), name="driver-track"
+    ),
     path("vehicles", drivers_api.VehicleListCreateApi.as_view(), name="vehicle-list"),
     path(
         "drivers/<uuid:driver_id>/roster",

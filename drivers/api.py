@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any, cast
 from uuid import UUID
 
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,13 +15,16 @@ from atmr.api import CompanyApiView, CompanyListApiView, RowListApiView
 from atmr.permissions import EVERYONE
 from atmr.schema import conflict
 from drivers import rosters, selectors, services
+from drivers.locations import location_track_json
 from drivers.models import Absence, Driver, Shift, Vehicle
 from drivers.serializers import (
     AbsenceInputSerializer,
     AbsenceListQuerySerializer,
     AbsenceOutputSerializer,
     DriverCreateInputSerializer,
+    DriverLocationOutputSerializer,
     DriverOutputSerializer,
+    DriverTrackQuerySerializer,
     DriverUpdateInputSerializer,
     RosterInputSerializer,
     RosterOutputSerializer,
@@ -82,6 +86,34 @@ class DriverDetailApi(CompanyApiView):
         assert isinstance(driver, Driver)  # get_scoped_object is typed as returning a Model
         changes = self.validated(DriverUpdateInputSerializer, instance=driver, partial=True)
         return self.respond(services.driver_update(driver=driver, changes=changes))
+
+
+class DriverTrackApi(CompanyApiView):
+    """A driver's positions of a day, oldest first (drivers: their own only)."""
+
+    queryset = Driver.objects.none()
+    serializer_class = DriverLocationOutputSerializer
+    read_roles = EVERYONE
+
+    @extend_schema(
+        parameters=[DriverTrackQuerySerializer],
+        responses=DriverLocationOutputSerializer(many=True),
+    )
+    def get(self, request: Request, driver_id: UUID) -> HttpResponse:
+        """Every stored fix of the driver on the company's local day `day` (a day of 10,000
+        drivers' fixes every 15 s holds 2,880 per driver)."""
+        query = DriverTrackQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        drivers = selectors.driver_list(company_id=self.company_id, driver_id=self.driver_id)
+        driver = self.get_scoped_object(drivers.select_related(None).only("id"), driver_id)
+        day, tz = query.validated_data["day"], company_get(company_id=self.company_id).tz
+        text = location_track_json(
+            company_id=self.company_id,
+            driver_id=driver.id,
+            recorded_from=datetime.combine(day, time.min, tzinfo=tz),
+            recorded_before=datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
+        )
+        return HttpResponse(text, content_type="application/json")
 
 
 class VehicleListCreateApi(RowListApiView):

@@ -15,7 +15,7 @@ from atmr.fields import (
 )
 from atmr.row_shapes import RowShape
 from atmr.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
-from drivers.models import Absence, Driver, RosterEntry, Shift, Vehicle
+from drivers.models import Absence, Driver, DriverLocation, RosterEntry, Shift, Vehicle
 from drivers.rosters import MAX_BREAK_MINUTES, break_times, local_moment, shift_times_error
 
 
@@ -318,3 +318,24 @@ class AbsenceOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Absence
         fields = ["id", "driver", "driver_name", "kind", "starts_at", "ends_at", "note"]
+
+
+# --- positions --------------------------------------------------------------------------------
+class DriverLocationOutputSerializer(serializers.ModelSerializer):
+    """One fix of a driver's track (`GET /api/drivers/{id}/track`)."""
+
+    class Meta:
+        model = DriverLocation
+        fields = ["recorded_at", "lat", "lon", "speed", "heading", "accuracy"]
+        read_only_fields = fields
+
+
+class DriverTrackQuerySerializer(serializers.Serializer):
+    """Query parameters of `GET /api/drivers/{id}/track`."""
+
+    day = DayField(help_text="The company's local day, YYYY-MM-DD.")
+
+
+# The track is written from `.values_list()` rows (or by PostgreSQL, drivers/locations.py), never
+# through model instances: 2,880 fixes a day cost 20 ms as instances and a serializer per row.
+LOCATION_TRACK = RowShape(DriverLocationOutputSerializer)

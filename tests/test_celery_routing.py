@@ -24,6 +24,7 @@ EXPECTED = {
     "bookings.materialise_standing_orders": "background",
     "drivers.prune_locations": "background",
     "drivers.ensure_location_partitions": "background",
+    "drivers.sort_location_partitions": "background",
     "drivers.generate_shifts": "background",
 }
 

@@ -24,7 +24,8 @@ from drivers.locations import (
     location_prune,
 )
 from drivers.models import DriverLocation
-from drivers.tasks import prune_locations
+from drivers.partitions import location_partition_sort
+from drivers.tasks import prune_locations, sort_location_partitions
 from tests.factories import DriverFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +167,18 @@ def test_prune_task_runs_and_is_scheduled(driver):
     assert [f.recorded_at for f in DriverLocation.objects.all()] == [NOW - timedelta(days=1)]
     scheduled = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
     assert {"drivers.prune_locations", "drivers.ensure_location_partitions"} <= scheduled
+
+
+@pytest.mark.skipif(
+    "postgres" in os.environ.get("DATABASE_URL", ""), reason="SQLite keeps a plain table"
+)
+def test_the_nightly_sort_does_nothing_on_sqlite(driver):
+    yesterday = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    location_batch_store(
+        company_id=driver.company_id,
+        driver_id=driver.id,
+        positions=[Position(lat=46.5, lon=6.6, recorded_at=yesterday)],
+    )
+    assert sort_location_partitions() == 0
+    assert location_partition_sort(yesterday.date()) is False
+    assert DriverLocation.objects.count() == 1
