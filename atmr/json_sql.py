@@ -99,7 +99,7 @@ def _key(name: str) -> str:
 
 
 # psycopg keeps how it split a query's `%s` placeholders (an LRU of 128) only for queries up to
-# `MAX_CACHED_STATEMENT_LENGTH` bytes, 4,096: the bookings list's compiled page is about 12 KB,
+# `MAX_CACHED_STATEMENT_LENGTH` bytes, 4,096: the bookings list's compiled page is 10-12 KB,
 # and splitting it again cost 36 us a request (encoding and hashing it, the cache's key, 3 us).
 # Long enough for the pages compiled here; ORM queries between 4 and 16 KB, rare, share the
 # same bounded cache.
