@@ -212,15 +212,18 @@ class RowListApiView(CompanyListApiView):
         # Authentication and the role check have run: the key holds the company and who asks.
         viewer = self.driver_id or "office"
         key = list_cache.page_key(self.company_id, viewer, request.build_absolute_uri())
+        # `Cache-Control: no-cache` (a screen's explicit refresh) skips the stored page: it is
+        # not even read, only the versions the new page is stored under.
+        fresh = "no-cache" in request.headers.get("Cache-Control", "")
         found = list_cache.page_get(
             self.company_id,
             key,
             etas=self._eta_mode(),
             span=self.eta_columns,
             also=self.prefetch_keys(),
+            fresh=fresh,
         )
-        # `Cache-Control: no-cache` (a screen's explicit refresh) skips the stored page.
-        if found.body is not None and "no-cache" not in request.headers.get("Cache-Control", ""):
+        if found.body is not None:
             return HttpResponse(found.body, content_type="application/json")
         self._page_key, self.prefetched = (key, found.version), found.also
         return super().get(request, *args, **kwargs)

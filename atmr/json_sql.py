@@ -38,6 +38,7 @@ from django.db.models import (
     QuerySet,
     TimeField,
 )
+from psycopg import _queries as psycopg_queries
 
 from atmr.row_shapes import Col, RowShape, _Obj
 
@@ -77,15 +78,12 @@ def json_float(column: str) -> str:
 
 
 def json_datetime(column: str) -> str:
-    """A timestamptz as DRF writes it in UTC: `2026-12-01T08:00:00Z`, `...08:00:00.120000Z`."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    fraction = (
-        f"CASE WHEN date_trunc('second', {utc}) = {utc} THEN '' ELSE to_char({utc}, '.US') END"
-    )
-    return (
-        f"""coalesce('"' || to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || {fraction} || 'Z"',"""
-        " 'null')"
-    )
+    """A timestamptz as DRF writes it in UTC: `2026-12-01T08:00:00Z`, `...08:00:00.120000Z`.
+
+    One `to_char` with the microseconds, dropped when they are all zero (the text before them
+    holds no `.`): about a third less than testing the fraction and formatting it apart."""
+    stamp = f"to_char(({column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    return f"""coalesce('"' || replace({stamp}, '.000000', '') || 'Z"', 'null')"""
 
 
 def _quoted(text_sql: str) -> str:
@@ -98,6 +96,16 @@ def _key(name: str) -> str:
     if "'" in text or "%" in text or "\\" in text:
         raise ValueError(f"{name!r}: not a plain field name")
     return text
+
+
+# psycopg keeps how it split a query's `%s` placeholders (an LRU of 128) only for queries up to
+# `MAX_CACHED_STATEMENT_LENGTH` bytes, 4,096: the bookings list's compiled page is 10-12 KB,
+# and splitting it again cost 36 us a request (encoding and hashing it, the cache's key, 3 us).
+# Long enough for the pages compiled here; ORM queries between 4 and 16 KB, rare, share the
+# same bounded cache.
+PSYCOPG_CACHED_QUERY_BYTES = 16_384
+if getattr(psycopg_queries, "MAX_CACHED_STATEMENT_LENGTH", 0) < PSYCOPG_CACHED_QUERY_BYTES:
+    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = PSYCOPG_CACHED_QUERY_BYTES
 
 
 @dataclass(frozen=True)

@@ -99,16 +99,19 @@ def page_get(
     etas: EtaMode = "none",
     span: EtaSpan | None = None,
     also: Sequence[str] = (),
+    fresh: bool = False,
 ) -> Lookup:
     """The company's current versions and the page cached under `key` if it is still current,
     with its rows' ETA keys overlaid when `etas="overlay"` (between the marks of `span`).
-    `also`: other keys to read in the same round trip (what a miss will need).
+    `also`: other keys to read in the same round trip (what a miss will need). `fresh`: the
+    caller builds the page anew whatever is stored (`Cache-Control: no-cache`), so the stored
+    page (the whole page's bytes) is not read; only the versions and `also`.
 
     One round trip, two when an overlaid page is older than the last ETA refresh.
     """
     version_key = _VERSION.format(company_id)
     eta_key = _ETA_VERSION.format(company_id)
-    keys = [version_key, key, *also]
+    keys = [version_key, *also] if fresh else [version_key, key, *also]
     if etas != "none":
         keys.append(eta_key)
     found = cache.get_many(keys)

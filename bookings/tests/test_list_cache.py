@@ -127,3 +127,48 @@ def test_no_cache_request_reads_the_database(company, dispatcher_client, django_
     assert fresh["results"][0]["notes"] == "changed without a signal"
     with django_assert_num_queries(0):  # and the fresh page is what the cache holds now
         assert dispatcher_client.get(URL).json() == fresh
+
+
+class _ReadKeys:
+    """The cache, noting the keys each `get_many` reads."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.reads = inner, []
+
+    def get_many(self, keys):
+        self.reads.append(list(keys))
+        return self.inner.get_many(keys)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_no_cache_request_does_not_read_the_stored_page(company, dispatcher_client, monkeypatch):
+    from atmr import list_cache
+
+    BookingFactory(company=company)
+    stored = dispatcher_client.get(URL).json()
+    spy = _ReadKeys(list_cache.cache)
+    monkeypatch.setattr(list_cache, "cache", spy)
+    assert dispatcher_client.get(URL, HTTP_CACHE_CONTROL="no-cache").json() == stored
+    [keys] = spy.reads
+    assert not any(key.startswith("lists:page:") for key in keys)
+    assert f"lists:version:{company.id}" in keys  # the versions the new page is stored under
+    spy.reads.clear()
+    assert dispatcher_client.get(URL).json() == stored
+    [keys] = spy.reads
+    assert any(key.startswith("lists:page:") for key in keys)
+
+
+def test_a_fresh_lookup_reads_versions_and_extra_keys_only(company):
+    from django.core.cache import cache
+
+    from atmr import list_cache
+
+    key = list_cache.page_key(company.id, "office", "http://testserver/api/bookings")
+    version = list_cache.page_get(company.id, key).version
+    list_cache.page_set(key, version, b'{"count":0}')
+    cache.set("extra", 7)
+    assert list_cache.page_get(company.id, key).body == b'{"count":0}'
+    fresh = list_cache.page_get(company.id, key, also=["extra"], fresh=True)
+    assert fresh.body is None and fresh.version == version and fresh.also == {"extra": 7}
