@@ -38,7 +38,6 @@ from django.db.models import (
     QuerySet,
     TimeField,
 )
-from psycopg import _queries as psycopg_queries
 
 from atmr.row_shapes import Col, RowShape, _Obj
 
@@ -96,16 +95,6 @@ def _key(name: str) -> str:
     if "'" in text or "%" in text or "\\" in text:
         raise ValueError(f"{name!r}: not a plain field name")
     return text
-
-
-# psycopg keeps how it split a query's `%s` placeholders (an LRU of 128) only for queries up to
-# `MAX_CACHED_STATEMENT_LENGTH` bytes, 4,096: the bookings list's compiled page is 10-12 KB,
-# and splitting it again cost 36 us a request (encoding and hashing it, the cache's key, 3 us).
-# Long enough for the pages compiled here; ORM queries between 4 and 16 KB, rare, share the
-# same bounded cache.
-PSYCOPG_CACHED_QUERY_BYTES = 16_384
-if getattr(psycopg_queries, "MAX_CACHED_STATEMENT_LENGTH", 0) < PSYCOPG_CACHED_QUERY_BYTES:
-    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = PSYCOPG_CACHED_QUERY_BYTES
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,12 @@ def iso_from_db_text(text: str | None, tz: tzinfo) -> str | None:
     of a 50-row list."""
     if text is None:
         return None
-    if text.endswith("+00"):
+    if text.endswith("+00") and str(tz) == "UTC":
         text = text[:-3]
-    elif text[-6] in "+-" or str(tz) != "UTC":  # another offset or zone: take the slow path
-        return iso_datetime(datetime.fromisoformat(text).replace(tzinfo=UTC), tz)
+    elif text[-6] in "+-" or str(tz) != "UTC":
+        # another offset or zone: take the slow path (a text without an offset is in UTC)
+        moment = datetime.fromisoformat(text)
+        return iso_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC), tz)
     day, _, clock = text.partition(" ")
     if "." in clock:
         whole, _, fraction = clock.partition(".")

@@ -236,25 +236,3 @@ def test_a_value_the_orm_writes_into_the_sql_is_refused(company):
     rows = JsonRows(BOOKING_LIST, lambda shape, p: Booking.objects.filter(company_id=company.id))
     with pytest.raises(ValueError, match="does not bind"):
         rows.page("s", {"company_id": company.id}, offset=0, limit=1, keep=1)
-
-
-@postgres_only
-def test_psycopg_splits_the_page_sql_once(company, dispatcher_client):
-    """The compiled page (about 12 KB) is within psycopg's cache of split queries: requests
-    after the first take its placeholders from the cache instead of parsing the text again."""
-    from psycopg import _queries
-
-    from atmr.json_sql import PSYCOPG_CACHED_QUERY_BYTES
-    from bookings.serializers import BOOKING_JSON_ROWS
-
-    _every_kind(company)
-    url = "/api/bookings?date=2026-12-01"
-    assert dispatcher_client.get(url, HTTP_CACHE_CONTROL="no-cache").status_code == 200
-    pages = [c.page_sql for c in BOOKING_JSON_ROWS._cache.values()]
-    assert pages and all(4096 < len(sql) <= PSYCOPG_CACHED_QUERY_BYTES for sql in pages)
-    assert _queries.MAX_CACHED_STATEMENT_LENGTH >= PSYCOPG_CACHED_QUERY_BYTES
-    before = _queries._query2pg.cache_info()
-    for _ in range(3):
-        assert dispatcher_client.get(url, HTTP_CACHE_CONTROL="no-cache").status_code == 200
-    after = _queries._query2pg.cache_info()
-    assert after.hits >= before.hits + 3

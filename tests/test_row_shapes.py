@@ -3,6 +3,8 @@ list with the serializer's format, and a field the fast path cannot write fails 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from rest_framework import serializers
 
@@ -55,3 +57,25 @@ def test_the_booking_list_reads_each_column_once():
     # + eta_pickup, eta_dropoff, eta_computed_at, eta_source, lateness, ride_too_long,
     #   arrived_at, no_show_after (the live day)
     assert len(names) == len(set(names)) == 54
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-01 08:00:00+00",
+        "2026-12-01 08:00:00.5+00",
+        "2026-12-01 08:00:00.500000",
+        "2026-12-01 09:30:00.25+01:30",
+    ],
+)
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Zurich"])
+def test_a_database_text_is_written_as_iso_datetime_writes_it_in_any_zone(text, zone):
+    """The fast path writes "Z" only for UTC; in another zone the offset is the zone's."""
+    from zoneinfo import ZoneInfo
+
+    from atmr.row_shapes import iso_datetime, iso_from_db_text
+
+    moment = datetime.fromisoformat(text)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    tz = ZoneInfo(zone)
+    assert iso_from_db_text(text, tz) == iso_datetime(moment, tz)
