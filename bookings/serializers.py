@@ -22,8 +22,19 @@ from bookings.will_call import DEFAULT_READY_IN_MINUTES, MAX_READY_IN_MINUTES, r
 from drivers.models import Driver
 from places.serializers import PlaceField
 
-
 # --- output ---------------------------------------------------------------------------------
+# The ETA columns, one run of keys in the list's rows: an ETA refresh writes them for the
+# list's cached pages to overlay (atmr/list_cache.py, dispatch/eta.py).
+BOOKING_ETA_FIELDS = (
+    "eta_pickup",
+    "eta_dropoff",
+    "eta_computed_at",
+    "eta_source",
+    "lateness",
+    "ride_too_long",
+)
+
+
 class ClientSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     first_name = serializers.CharField()
@@ -131,12 +142,7 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "pickup_place",
             "dropoff_place",
             "geocoded",
-            "eta_pickup",
-            "eta_dropoff",
-            "eta_computed_at",
-            "eta_source",
-            "lateness",
-            "ride_too_long",
+            *BOOKING_ETA_FIELDS,
             "arrived_at",
             "no_show_after",
         ]
@@ -239,18 +245,6 @@ def booking_list_json_links(text: str, request: Any = None) -> str:
         return '"ready_link":' + orjson.dumps(url).decode()
 
     return _LINK_MARK.sub(link, text)
-
-
-# The ETA columns, one run of keys in the list's rows: an ETA refresh writes them for the
-# list's cached pages to overlay (atmr/list_cache.py, dispatch/eta.py).
-BOOKING_ETA_FIELDS = (
-    "eta_pickup",
-    "eta_dropoff",
-    "eta_computed_at",
-    "eta_source",
-    "lateness",
-    "ride_too_long",
-)
 
 
 def _eta_span() -> tuple[bytes, bytes]:
