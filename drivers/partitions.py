@@ -110,7 +110,8 @@ def location_partitions_drop(*, before: date) -> list[date]:
     """Detach and drop every day partition of a day before `before`; return the days dropped.
 
     Each day in its own short transaction (the detach holds the parent's lock for
-    milliseconds; `LOCK_TIMEOUT` keeps it from waiting long behind a running query).
+    milliseconds; `LOCK_TIMEOUT` keeps it from waiting long behind a running query). A day
+    detached by a run that stopped before dropping it is dropped too.
     """
     dropped = []
     for day in location_partition_days():
@@ -118,19 +119,41 @@ def location_partitions_drop(*, before: date) -> list[date]:
             break
         location_partition_drop(day)
         dropped.append(day)
-    return dropped
+    for day in _detached_days():
+        if day < before:
+            _table_drop(partition_name(day))
+            dropped.append(day)
+    return sorted(dropped)
 
 
 def location_partition_drop(day: date) -> None:
-    """Detach and drop one day's partition (all its fixes) in a short transaction of its own."""
+    """Detach one day's partition (all its fixes) in a short transaction of its own, then drop
+    it: its foreign keys first, then the table (`_table_drop`), so that unlinking a day's
+    gigabytes at commit holds no lock on the drivers' table, which the phones update."""
     name = partition_name(day)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         # Deferred foreign-key checks of rows written earlier in the same transaction
-        # (tests, a shell) would forbid the DROP: run them now.
+        # (tests, a shell) would forbid the detach: run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
-        cursor.execute(f"DROP TABLE {name}")
+    _table_drop(name)
+
+
+def _detached_days() -> list[date]:
+    """Days whose table exists but is not a partition (a drop that stopped half-way)."""
+    if not is_partitioned():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition "
+            "AND relname LIKE %s",
+            [f"{TABLE}_p%"],
+        )
+        names = [r[0] for r in cursor.fetchall()]
+    return sorted(
+        date(int(m[1][:4]), int(m[1][4:6]), int(m[1][6:])) for n in names if (m := _NAME.match(n))
+    )
 
 
 # --- the nightly sort of a closed day ---------------------------------------------------------

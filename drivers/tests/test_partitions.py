@@ -113,6 +113,29 @@ def test_retention_drops_whole_old_days_and_nothing_else(driver, other_company):
 
 
 @time_machine.travel(NOW, tick=False)
+def test_a_drop_stopped_after_its_detach_is_finished_by_the_next_retention(driver):
+    location_partitions_ensure(days_ahead=1, days_back=32)
+    stuck, old = date(2026, 10, 30), date(2026, 10, 31)
+    _store(driver, datetime(2026, 10, 30, 8, tzinfo=UTC), datetime(2026, 10, 31, 8, tzinfo=UTC))
+    with connection.cursor() as cursor:  # a run that stopped between detach and drop
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            f"ALTER TABLE drivers_driverlocation DETACH PARTITION {partition_name(stuck)}"
+        )
+    assert stuck not in location_partition_days()
+
+    location_prune(older_than=timedelta(days=30))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regclass(%s), to_regclass(%s)", [partition_name(stuck), partition_name(old)]
+        )
+        assert cursor.fetchone() == (None, None)
+    assert old not in location_partition_days()
+    assert list(DriverLocation.objects.values_list("recorded_at", flat=True)) == []
+
+
+@time_machine.travel(NOW, tick=False)
 def test_a_drivers_day_reads_only_that_days_partition(driver):
     location_partitions_ensure(days_ahead=1)
     _store(driver, NOW, NOW - timedelta(days=1))
