@@ -182,7 +182,7 @@ def _nearest(inp: live.LiveInput, target: Booking, shifts: list[Shift]) -> list[
 
 
 def _driver_days(parts: list[live.LiveInput], conf: DispatchSettings) -> list[LiveDay | None]:
-    """Each driver's small live day (`_driver_day`), their travel matrices asked together:
+    """Each driver's small live day (`_settled`), their travel matrices asked together:
     one cache read and one OSRM fetch for the new trip's cells against every driver's stops
     (and any other missing cell), not one round trip each; and their places read once."""
     provider = travel_matrices_provider()
@@ -192,11 +192,6 @@ def _driver_days(parts: list[live.LiveInput], conf: DispatchSettings) -> list[Li
     return [
         _settled(part, matrix, conf, extra) for part, matrix in zip(parts, matrices, strict=True)
     ]
-
-
-def _driver_day(inp: live.LiveInput, conf: DispatchSettings) -> LiveDay | None:
-    """One driver's small live day (`_driver_days`)."""
-    return _driver_days([inp], conf)[0]
 
 
 def _settled(

@@ -68,7 +68,7 @@ def test_every_proposal_passes_the_checker(live_day, company):
 
     inp = live.live_load(company=company, now=NOW, lead=timedelta(minutes=5), only=new.id)
     target = next(b for b in inp.bookings if b.id == new.id)
-    days = [insertion._driver_day(inp.for_driver(s, target), conf) for s in inp.shifts]
+    days = insertion._driver_days([inp.for_driver(s, target) for s in inp.shifts], conf)
     found = insertions(days, str(new.id))
     assert len(found) == 2
     for proposal in found:

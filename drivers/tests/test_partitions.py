@@ -202,6 +202,14 @@ def _fresh_days() -> None:
     location_partitions_ensure(days_ahead=1)
 
 
+def _a_closed_day(company, *, drivers: int, fixes: int) -> list:
+    """Yesterday as `drivers` phones of `company` wrote it (interleaved), on fresh days."""
+    _fresh_days()
+    made = [DriverFactory(company=company) for _ in range(drivers)]
+    _phones_write_a_day(made, fixes=fixes)
+    return made
+
+
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_the_nightly_sort_makes_a_closed_days_drivers_contiguous_and_keeps_every_fix(
@@ -259,9 +267,7 @@ def test_the_nightly_sort_makes_a_closed_days_drivers_contiguous_and_keeps_every
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_a_fix_written_to_the_day_while_it_is_sorted_is_kept(company, monkeypatch):
-    _fresh_days()
-    drivers = [DriverFactory(company=company) for _ in range(3)]
-    _phones_write_a_day(drivers, fixes=20)
+    drivers = _a_closed_day(company, drivers=3, fixes=20)
     late = datetime.combine(YESTERDAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=23)
     build = partitions._sorted_copy_build
 
@@ -283,9 +289,7 @@ def test_a_fix_written_to_the_day_while_it_is_sorted_is_kept(company, monkeypatc
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_a_failed_sort_leaves_the_day_as_it_was(company, monkeypatch):
-    _fresh_days()
-    drivers = [DriverFactory(company=company) for _ in range(3)]
-    _phones_write_a_day(drivers, fixes=20)
+    _a_closed_day(company, drivers=3, fixes=20)
     name = partition_name(YESTERDAY)
     before, checksum = _physical(name), _count_and_checksum(name)
 
@@ -321,9 +325,7 @@ def test_only_a_closed_day_is_sorted():
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_the_swap_waits_for_a_reader_of_the_day_and_tries_again(company, monkeypatch):
-    _fresh_days()
-    drivers = [DriverFactory(company=company) for _ in range(2)]
-    _phones_write_a_day(drivers, fixes=10)
+    _a_closed_day(company, drivers=2, fixes=10)
     name = partition_name(YESTERDAY)
     monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "50ms")
     monkeypatch.setattr(partitions, "SWAP_PAUSE_S", 0.0)

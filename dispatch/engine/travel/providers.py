@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -158,12 +159,9 @@ class OsrmMatrixProvider(ClosesOnExit):
         (their blocks sent together), one cache write. The small days of the drivers a new
         trip might join share that trip's points: asked group by group, each would pay its
         own round trips for them. Cells between points of different groups are not asked."""
-        first: dict[Location, int] = {}
-        index_of = [
-            [first.setdefault(self.cache.round(loc), len(first)) for loc in group]
-            for group in groups
-        ]
-        points = list(first)
+        points, flat = self._unique_points([loc for group in groups for loc in group])
+        ends = list(itertools.accumulate(len(group) for group in groups))
+        index_of = [flat[end - len(group) : end] for group, end in zip(groups, ends, strict=True)]
         wanted = {
             (u, v) for indices in map(set, index_of) for u in indices for v in indices if u != v
         }

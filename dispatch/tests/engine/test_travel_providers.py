@@ -480,6 +480,16 @@ def test_breaker_unit_window_and_success_reset() -> None:
 # --- block planning and the store -------------------------------------------------------------
 
 
+def _draw_missing(n: int, data: st.DataObject) -> tuple[set[tuple[int, int]], dict[int, set[int]]]:
+    """Some off-diagonal cells of an n x n matrix, and the same as rows' missing columns."""
+    cells = [(i, j) for i in range(n) for j in range(n) if i != j]
+    chosen = data.draw(st.sets(st.sampled_from(cells), max_size=len(cells)))
+    missing: dict[int, set[int]] = {}
+    for i, j in chosen:
+        missing.setdefault(i, set()).add(j)
+    return chosen, missing
+
+
 @given(
     n=st.integers(2, 70),
     limit=st.integers(2, 40),
@@ -488,11 +498,7 @@ def test_breaker_unit_window_and_success_reset() -> None:
 def test_plan_covers_every_missing_cell_once_within_limit(
     n: int, limit: int, data: st.DataObject
 ) -> None:
-    cells = [(i, j) for i in range(n) for j in range(n) if i != j]
-    chosen = data.draw(st.sets(st.sampled_from(cells), max_size=len(cells)))
-    missing: dict[int, set[int]] = {}
-    for i, j in chosen:
-        missing.setdefault(i, set()).add(j)
+    chosen, missing = _draw_missing(n, data)
     blocks = plan_blocks(missing, n, limit)
     covered = Counter(cell for block in blocks for cell in block.cells())
     assert set(covered) >= chosen
@@ -508,11 +514,7 @@ def test_plan_covers_every_missing_cell_once_within_limit(
 def test_one_to_many_covers_the_same_cells_one_point_a_table(
     n: int, limit: int, data: st.DataObject
 ) -> None:
-    cells = [(i, j) for i in range(n) for j in range(n) if i != j]
-    chosen = data.draw(st.sets(st.sampled_from(cells), max_size=len(cells)))
-    missing: dict[int, set[int]] = {}
-    for i, j in chosen:
-        missing.setdefault(i, set()).add(j)
+    _, missing = _draw_missing(n, data)
     planned = plan_blocks(missing, n, limit)
     blocks = one_to_many(planned)
     assert Counter(c for b in blocks for c in b.cells()) == Counter(
