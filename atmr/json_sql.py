@@ -23,7 +23,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from django.db.models import (
     TimeField,
 )
 
+from atmr.json_store import JsonStore
 from atmr.row_shapes import Col, RowShape, _Obj
 
 # A computed field written by SQL of its own: given `ref(column path) -> the column's SQL`,
@@ -104,6 +105,9 @@ class _Compiled:
     # Per parameter of the inner query: (name, index in a tuple value or None) or a constant.
     slots: tuple[tuple[str, int | None] | tuple[None, Any], ...]
     count_slots: tuple[tuple[str, int | None] | tuple[None, Any], ...]
+    # With a ready store (atmr/json_store.py): the page from the stored rows, its slots.
+    stored_sql: str | None = None
+    stored_slots: tuple[tuple[str, int | None] | tuple[None, Any], ...] = ()
 
 
 class JsonRows:
@@ -114,9 +118,16 @@ class JsonRows:
     """
 
     def __init__(
-        self, shape: RowShape, build: Build, *, fields: Mapping[str, SqlField] | None = None
+        self,
+        shape: RowShape,
+        build: Build,
+        *,
+        fields: Mapping[str, SqlField] | None = None,
+        store: str | None = None,
     ) -> None:
         self.shape, self.build, self.fields = shape, build, dict(fields or {})
+        # The rows' JSON kept by PostgreSQL in this table (atmr/json_store.py).
+        self.store = JsonStore(self, store) if store else None
         self._cache: dict[Hashable, _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -129,10 +140,16 @@ class JsonRows:
     ) -> tuple[int, str, list[str]]:
         """Rows `offset` to `offset + limit` of the filtered, ordered list: how many there
         are, the JSON text of the first `keep` of them (comma-separated, no brackets), and
-        those rows' ids. One query."""
+        those rows' ids. One query (a second when a row has no stored JSON, none should)."""
         compiled = self._compiled(key, params)
-        values = [*_bind(compiled.slots, params), limit, offset]
         with connection.cursor() as cursor:
+            if compiled.stored_sql is not None:
+                values = [*_bind(compiled.stored_slots, params), limit, offset]
+                cursor.execute(compiled.stored_sql, [keep, keep, keep, *values])
+                found, text, ids, missing = cursor.fetchone()
+                if not missing:
+                    return found, text, ids.split(",") if ids else []
+            values = [*_bind(compiled.slots, params), limit, offset]
             cursor.execute(compiled.page_sql, [keep, keep, *values])
             found, text, ids = cursor.fetchone()
         return found, text, ids.split(",") if ids else []
@@ -145,47 +162,61 @@ class JsonRows:
 
     # --- compiling ------------------------------------------------------------------------
     def _compiled(self, key: Hashable, params: Mapping[str, Any]) -> _Compiled:
-        full_key = (key, _signature(params))
+        stored = self.store is not None and self.store.ready()
+        full_key = (key, _signature(params), stored)
         compiled = self._cache.get(full_key)
         if compiled is None:
-            compiled = self._compile(key, params)
+            compiled = self._compile(key, params, stored=stored)
             with self._lock:
                 if len(self._cache) >= _MAX_SHAPES:
                     self._cache.clear()  # rare: shapes come from a handful of query params
                 self._cache[full_key] = compiled
         return compiled
 
-    def _compile(self, key: Hashable, params: Mapping[str, Any]) -> _Compiled:
+    def _compile(self, key: Hashable, params: Mapping[str, Any], *, stored: bool) -> _Compiled:
         sentinels, where = _sentinels(params)
         queryset = self.build(key, sentinels)
+        inner_sql, inner_params, ref, row = self.select(queryset)
+        count_query = queryset.order_by().values_list("pk").query
+        count_sql, count_params = count_query.get_compiler(connection=connection).as_sql()
+        compiled = _Compiled(
+            _page_sql(inner_sql, row, ref("id")),
+            f"SELECT count(*) FROM ({count_sql}) AS t",  # noqa: S608 - our columns, no input
+            _slots(inner_params, where),
+            _slots(count_params, where),
+        )
+        if not stored or self.store is None:
+            return compiled
+        # The stored rows need only the ids, in order: the filters' and ordering's joins stay,
+        # the 54 columns and their expressions go.
+        ids = queryset.values(i=F("pk"), co=F(self.store.company))
+        ids_sql, ids_params = ids.query.get_compiler(connection=connection).as_sql()
+        stored_sql = _page_sql(
+            ids_sql,
+            "r.json",
+            "s.i",
+            join=f" LEFT JOIN {self.store.table} AS r ON r.company_id = s.co AND r.row_id = s.i",
+            extra=", count(*) FILTER (WHERE s.n <= %s AND r.json IS NULL)",
+        )
+        return replace(compiled, stored_sql=stored_sql, stored_slots=_slots(ids_params, where))
+
+    def select(
+        self, queryset: QuerySet[Any], **extra: Any
+    ) -> tuple[str, tuple[Any, ...], Callable[[str], str], str]:
+        """`queryset`'s SQL selecting every column the shape reads (and `extra`, by name), its
+        parameters, `ref(path)` (a column's SQL outside it, as `s`) and the row's JSON."""
         root = self.shape.tree
         paths = _paths(root)
         aliases = {path: f"c{i}" for i, path in enumerate(paths)}
-        selected = queryset.values(**{alias: F(path) for path, alias in aliases.items()})
+        selected = queryset.values(**{alias: F(path) for path, alias in aliases.items()}, **extra)
         compiler = selected.query.get_compiler(connection=connection)
         inner_sql, inner_params = compiler.as_sql()
         types = {alias: expr.output_field for expr, _, alias in compiler.select}
-        slots = _slots(inner_params, where)
-        count_query = queryset.order_by().values_list("pk").query
-        count_sql, count_params = count_query.get_compiler(connection=connection).as_sql()
 
         def ref(path: str) -> str:
             return f"s.{aliases[path]}"
 
-        row = self._object(root, ref, types, aliases)
-        page_sql = (
-            f"SELECT count(*), coalesce(string_agg(CASE WHEN s.n <= %s THEN {row} END, ','"  # noqa: S608 - our columns, no input
-            f" ORDER BY s.n), ''), coalesce(string_agg(CASE WHEN s.n <= %s THEN"
-            f" {ref('id')}::text END, ',' ORDER BY s.n), '')"
-            f" FROM (SELECT row_number() OVER () AS n, t.* FROM ({inner_sql} LIMIT %s OFFSET %s)"
-            " AS t) AS s"
-        )
-        return _Compiled(
-            page_sql,
-            f"SELECT count(*) FROM ({count_sql}) AS t",  # noqa: S608 - our columns, no input
-            slots,
-            _slots(count_params, where),
-        )
+        return inner_sql, tuple(inner_params), ref, self._object(root, ref, types, aliases)
 
     def _object(
         self, node: _Obj, ref: Callable[[str], str], types: dict[str, Any], aliases: dict
@@ -205,6 +236,18 @@ class JsonRows:
         if node.null_when is None:
             return body
         return f"(CASE WHEN {ref(node.null_when.column)} IS NULL THEN 'null' ELSE {body} END)"
+
+
+def _page_sql(inner_sql: str, row: str, row_id: str, *, join: str = "", extra: str = "") -> str:
+    """How many rows `inner_sql` (LIMIT and OFFSET bound last) has, and the first `%s` rows'
+    JSON and ids, in its order (`%s` twice, then `extra`'s)."""
+    return (
+        f"SELECT count(*), coalesce(string_agg(CASE WHEN s.n <= %s THEN {row} END, ','"  # noqa: S608 - our columns, no input
+        f" ORDER BY s.n), ''), coalesce(string_agg(CASE WHEN s.n <= %s THEN {row_id}::text END,"
+        f" ',' ORDER BY s.n), ''){extra}"
+        f" FROM (SELECT row_number() OVER () AS n, t.* FROM ({inner_sql} LIMIT %s OFFSET %s)"
+        f" AS t) AS s{join}"
+    )
 
 
 def _concat(parts: list[str]) -> str:

@@ -224,9 +224,13 @@ def _ready_link_sql(ref: Callable[[str], str]) -> str:
     )
 
 
-# PostgreSQL writes the same list's JSON itself (atmr/json_sql.py).
+# PostgreSQL writes the same list's JSON itself (atmr/json_sql.py), and keeps each row's in
+# `bookings_booking_json` as the row changes (atmr/json_store.py).
 BOOKING_JSON_ROWS = JsonRows(
-    BOOKING_LIST, booking_list_build, fields={"ready_link": _ready_link_sql}
+    BOOKING_LIST,
+    booking_list_build,
+    fields={"ready_link": _ready_link_sql},
+    store="bookings_booking_json",
 )
 _LINK_MARK = re.compile(r'"ready_link":!([0-9a-f-]{36})\.(\d+)!')
 

@@ -1,0 +1,281 @@
+"""A fast list's rows kept as JSON text by PostgreSQL, so a page nobody has read since the
+last write is read, not written.
+
+`JsonRows` (atmr/json_sql.py) has PostgreSQL write a page's JSON on every uncached read: some
+150 expressions a row, about two thirds of the page's database CPU. A `JsonStore` keeps each
+row's JSON in a table of its own (company, row id, text), written by triggers from the very
+same expression whenever anything the row shows changes, so a page joins the stored texts.
+
+- The triggers are statement-level with transition tables: a bulk ETA refresh of 400 trips
+  re-writes their 400 rows in one statement. On the root table (bookings) every insert and
+  update re-writes the rows touched, and the rows a reverse relation shows (a trip's return
+  trip) on both sides of the change; a delete removes the rows, a TRUNCATE empties the store.
+  On each related table (clients, drivers, users, vehicles, reason codes) an update re-writes
+  the rows that show it only when a column they show changed (a driver's login or position
+  re-writes nothing).
+- Triggers catch every write, the ORM's, `QuerySet.update()`, raw SQL and foreign-key
+  actions alike: nothing in Python has to remember the store.
+- Installed after `migrate` (post_migrate): the DDL is generated from the serializer, so a
+  changed list shape changes its digest; `install()` compares it with the table's comment
+  and, when they differ, replaces triggers and functions and re-writes every row, in one
+  transaction (CREATE TRIGGER locks writers out until it commits, so no write is missed).
+- A process reads stored rows only when the database's digest is its own (checked once a
+  minute): code newer or older than the installed store keeps writing JSON per read. A row
+  without stored JSON is written per read as before (`coalesce`), so the page is always right.
+"""
+
+# Every SQL name here comes from the models' _meta and the serializer, never from input.
+# ruff: noqa: S608, S611
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, transaction
+from django.db.models import F, Model
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.related import ForeignObjectRel
+
+if TYPE_CHECKING:
+    from atmr.json_sql import JsonRows
+
+_CHECK_EVERY_S = 60.0
+_DOLLAR = "$atmr_json$"
+
+
+class JsonStore:
+    """The stored JSON rows of `rows` (a `JsonRows`) in `table`, keyed by company and id."""
+
+    def __init__(self, rows: JsonRows, table: str, *, company: str = "company_id") -> None:
+        self.rows, self.table, self.company = rows, table, company
+        self._ready: tuple[float, str | None] | None = None
+        self._lock = threading.Lock()
+
+    # --- reading ------------------------------------------------------------------------
+    def ready(self, using: str = "default") -> bool:
+        """Whether the database holds this code's store (its digest), checked once a minute."""
+        now = time.monotonic()
+        known = self._ready
+        if known is None or now - known[0] > _CHECK_EVERY_S:
+            known = (now, self._installed(using))
+            self._ready = known
+        return known[1] is not None and known[1] == self.digest
+
+    def stale(self, using: str = "default") -> list[str]:
+        """Ids of rows whose stored JSON is missing or not what the row's values write now
+        (an audit for tests and operators; empty when the triggers kept up)."""
+        sql, ref, row = self._all_rows()
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                f"SELECT {ref('id')}::text FROM ({sql}) AS s"
+                f" LEFT JOIN {self.table} AS r ON r.company_id = s.co AND r.row_id = {ref('id')}"
+                f" WHERE r.json IS DISTINCT FROM {row}"
+                f" UNION ALL SELECT r.row_id::text FROM {self.table} AS r"
+                f" WHERE NOT EXISTS (SELECT 1 FROM ({sql}) AS s"
+                f" WHERE s.co = r.company_id AND {ref('id')} = r.row_id)"
+            )
+            return [found for (found,) in cursor.fetchall()]
+
+    # --- installing ---------------------------------------------------------------------
+    @cached_property
+    def digest(self) -> str:
+        """This code's store: a hash of its DDL (computed once: it compiles queries)."""
+        return hashlib.sha256("\n".join(self.statements()).encode()).hexdigest()[:24]
+
+    def install(self, using: str = "default", *, force: bool = False) -> bool:
+        """Create or replace the store when the database's digest is not this code's (or
+        `force`): DDL and a full re-write in one transaction. Whether it did."""
+        if connections[using].vendor != "postgresql":
+            return False
+        if not force and self._installed(using) == self.digest:
+            return False
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT tgname, tgrelid::regclass::text FROM pg_trigger"
+                " WHERE tgname LIKE %s AND NOT tgisinternal",
+                [f"{self._name}%"],
+            )
+            for name, on in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER "{name}" ON {on}')
+            for statement in self.statements():
+                cursor.execute(statement)
+            sql, ref, row = self._all_rows()
+            cursor.execute(f"TRUNCATE {self.table}")
+            cursor.execute(
+                f"INSERT INTO {self.table} (company_id, row_id, json)"
+                f" SELECT s.co, {ref('id')}, {row} FROM ({sql}) AS s"
+            )
+            cursor.execute(f"ANALYZE {self.table}")
+            # A hex digest: safe as a literal (COMMENT takes no bound parameter).
+            cursor.execute(f"COMMENT ON TABLE {self.table} IS 'atmr-json:{self.digest}'")
+        self._ready = None
+        return True
+
+    def _installed(self, using: str) -> str | None:
+        if connections[using].vendor != "postgresql":
+            return None
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [self.table])
+            found = cursor.fetchone()
+        comment = found[0] if found else None
+        return comment.removeprefix("atmr-json:") if comment else None
+
+    @property
+    def _name(self) -> str:
+        return f"atmr_json_{self.table}"[:40]
+
+    @property
+    def model(self) -> type[Model]:
+        model: type[Model] = self.rows.shape.serializer_class.Meta.model  # type: ignore[attr-defined]
+        return model
+
+    def _all_rows(self) -> tuple[str, Any, str]:
+        """Every root row's values (aliases as `JsonRows` compiles them, `co` the company)
+        and the JSON expression over them (`s.`)."""
+        queryset = self.model._default_manager.all()
+        sql, params, ref, row = self.rows.select(queryset, co=F(self.company))
+        if params:
+            raise ValueError(f"{self.table}: the rows' query binds {params!r}")
+        return sql, ref, row
+
+    def statements(self) -> list[str]:
+        """The store's DDL, from the list's shape: the table, the refresh function, and the
+        triggers (on the root table and every table a row shows a column of)."""
+        model, name = self.model, self._name
+        root = model._meta.db_table
+        pk = model._meta.pk.column
+        company_type = model._meta.get_field(self.company.removesuffix("_id")).target_field  # type: ignore[union-attr]
+        id_type = model._meta.pk.db_type(connections["default"])
+        sql, ref, row = self._all_rows()
+        out = [
+            f"CREATE TABLE IF NOT EXISTS {self.table} (company_id"
+            f" {company_type.db_type(connections['default'])} NOT NULL, row_id {id_type} NOT NULL,"
+            " json text NOT NULL, PRIMARY KEY (company_id, row_id))",
+            f"CREATE OR REPLACE FUNCTION {name}_refresh(ids {id_type}[]) RETURNS void"
+            f" LANGUAGE sql AS {_DOLLAR} INSERT INTO {self.table} (company_id, row_id, json)"
+            f" SELECT s.co, {ref('id')}, {row} FROM ({sql}) AS s WHERE {ref('id')} = ANY(ids)"
+            f" ON CONFLICT (company_id, row_id) DO UPDATE SET json = EXCLUDED.json {_DOLLAR}",
+        ]
+        back = self._reverse_columns()  # the root's own FKs that a reverse relation shows
+        own = " UNION ".join(
+            [f"SELECT {pk} FROM changed"]
+            + [f"SELECT {c} FROM changed WHERE {c} IS NOT NULL" for c in back]
+        )
+        out += _trigger(
+            name,
+            "ins",
+            root,
+            "INSERT",
+            "NEW TABLE AS changed",
+            f"PERFORM {name}_refresh(ARRAY({own}));",
+        )
+        old = "".join(f" UNION SELECT {c} FROM before WHERE {c} IS NOT NULL" for c in back)
+        out += _trigger(
+            name,
+            "upd",
+            root,
+            "UPDATE",
+            "OLD TABLE AS before NEW TABLE AS changed",
+            f"PERFORM {name}_refresh(ARRAY({own}{old}));",
+        )
+        gone = "".join(f" UNION SELECT {c} FROM before WHERE {c} IS NOT NULL" for c in back)
+        out += _trigger(
+            name,
+            "del",
+            root,
+            "DELETE",
+            "OLD TABLE AS before",
+            f"DELETE FROM {self.table} WHERE (company_id, row_id) IN"
+            f" (SELECT {self.company}, {pk} FROM before);"
+            + (f" PERFORM {name}_refresh(ARRAY({gone.removeprefix(' UNION ')}));" if back else ""),
+        )
+        out.append(
+            f"CREATE OR REPLACE FUNCTION {name}_trunc() RETURNS trigger LANGUAGE plpgsql AS"
+            f" {_DOLLAR} BEGIN TRUNCATE {self.table}; RETURN NULL; END {_DOLLAR}"
+        )
+        out.append(
+            f"CREATE TRIGGER {name}_trunc AFTER TRUNCATE ON {root}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}_trunc()"
+        )
+        for i, (related, columns, prefix) in enumerate(self._related()):
+            table, rpk = related._meta.db_table, related._meta.pk.column
+            changed = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in columns)
+            ids = RawSQL(
+                f"SELECT n.{rpk} FROM changed AS n JOIN before AS o ON o.{rpk} = n.{rpk}"
+                f" WHERE {changed}",
+                (),
+            )
+            affected = (
+                model._default_manager.filter(**{f"{prefix}__pk__in": ids})
+                .order_by()
+                .values_list("pk")
+            )
+            affected_sql, affected_params = affected.query.sql_with_params()
+            if affected_params:
+                raise ValueError(f"{self.table}: {prefix} binds {affected_params!r}")
+            out += _trigger(
+                name,
+                f"r{i}",
+                table,
+                "UPDATE",
+                "OLD TABLE AS before NEW TABLE AS changed",
+                f"PERFORM {name}_refresh(ARRAY({affected_sql}));",
+            )
+        return out
+
+    def _paths(self) -> list[str]:
+        from atmr.json_sql import _paths
+
+        return _paths(self.rows.shape.tree)
+
+    def _reverse_columns(self) -> list[str]:
+        """The root's FK columns behind reverse relations the row shows (a trip's
+        `return_trip` is the booking whose `return_of` is the trip)."""
+        out = []
+        for path in self._paths():
+            if "__" not in path:
+                continue
+            field = self.model._meta.get_field(path.split("__")[0])
+            if isinstance(field, ForeignObjectRel):
+                if field.related_model is not self.model or path.count("__") != 1:
+                    raise NotImplementedError(
+                        f"{self.table}: {path}: only a reverse relation to the root itself, one hop"
+                    )
+                if path.split("__")[1] not in ("pk", self.model._meta.pk.name):
+                    raise NotImplementedError(f"{self.table}: {path}: a reverse relation's id only")
+                column = field.field.column
+                if column not in out:
+                    out.append(column)
+        return out
+
+    def _related(self) -> list[tuple[type[Model], list[str], str]]:
+        """Every forward-related model a row shows: (model, the columns it shows or joins
+        on, the path prefix from the root)."""
+        found: dict[str, tuple[type[Model], list[str]]] = {}
+        for path in self._paths():
+            parts = path.split("__")
+            model: type[Model] = self.model
+            for depth, part in enumerate(parts[:-1]):
+                field = model._meta.get_field(part)
+                if isinstance(field, ForeignObjectRel):
+                    break  # `_reverse_columns`
+                model = field.related_model  # type: ignore[assignment]
+                prefix = "__".join(parts[: depth + 1])
+                columns = found.setdefault(prefix, (model, []))[1]
+                nxt = model._meta.get_field(parts[depth + 1])
+                column = getattr(nxt, "column", None)
+                if column and column != model._meta.pk.column and column not in columns:
+                    columns.append(column)
+        return [(m, cols, prefix) for prefix, (m, cols) in found.items() if cols]
+
+
+def _trigger(name: str, suffix: str, table: str, event: str, refs: str, body: str) -> list[str]:
+    return [
+        f"CREATE OR REPLACE FUNCTION {name}_{suffix}() RETURNS trigger LANGUAGE plpgsql AS"
+        f" {_DOLLAR} BEGIN {body} RETURN NULL; END {_DOLLAR}",
+        f"CREATE TRIGGER {name}_{suffix} AFTER {event} ON {table} REFERENCING {refs}"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {name}_{suffix}()",
+    ]

@@ -1,0 +1,173 @@
+"""The bookings list's rows kept as JSON by PostgreSQL's triggers (atmr/json_store.py): every
+kind of write leaves each stored row equal to what the row's values write now, a change to
+something no row shows re-writes nothing, and a page reads the store only when it is this
+code's."""
+
+# ruff: noqa: S608 - the store's own table name
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from bookings.models import Booking
+from bookings.serializers import BOOKING_JSON_ROWS
+from drivers.models import Driver
+from tests.factories import BookingFactory, ClientFactory, DriverFactory, at
+from tests.test_json_sql import QUERIES, _both_paths, _every_kind
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's triggers"),
+]
+STORE = BOOKING_JSON_ROWS.store
+assert STORE is not None
+
+
+def _stored() -> dict[str, tuple[str, int]]:
+    """Each stored row: its JSON and the transaction that wrote it."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT row_id::text, json, xmin::text::bigint FROM {STORE.table}")
+        return {row_id: (text, xmin) for row_id, text, xmin in cursor.fetchall()}
+
+
+def _fresh() -> None:
+    assert STORE.stale() == []
+    assert set(_stored()) == {str(pk) for pk in Booking.objects.values_list("pk", flat=True)}
+
+
+@pytest.fixture
+def trips(company):
+    outbound = _every_kind(company)
+    _fresh()
+    return outbound
+
+
+def test_the_store_is_installed_by_migrate_and_ready(company):
+    assert STORE.ready()
+    assert STORE.install() is False  # the same digest: nothing to do
+    BookingFactory(company=company)
+    assert STORE.install(force=True) is True
+    _fresh()
+
+
+def test_booking_writes_keep_their_rows(trips, company):
+    trips.status = "on_board"
+    trips.save()
+    Booking.objects.filter(company=company).update(notes="Gate B \u00e9")
+    rows = list(Booking.objects.filter(company=company))
+    for i, row in enumerate(rows):  # an ETA refresh: one statement for many rows
+        row.eta_pickup = at(9) + timedelta(minutes=i, microseconds=i)
+        row.lateness = "late"
+    Booking.objects.bulk_update(rows, ["eta_pickup", "lateness"])
+    _fresh()
+    assert all("Gate B" in text for text, _ in _stored().values())
+
+
+def test_a_return_trip_shows_on_its_outbound_as_it_comes_and_goes(trips, company):
+    lone = BookingFactory(company=company, scheduled_at=at(8))
+    back = BookingFactory(company=company, return_of=lone, scheduled_at=at(15))
+    _fresh()
+    assert f'"return_trip":"{back.pk}"' in _stored()[str(lone.pk)][0]
+    Booking.objects.filter(return_of=trips).delete()  # frees the first outbound
+    back.return_of = trips
+    back.save()  # moves from `lone` to `trips`
+    _fresh()
+    assert '"return_trip":null' in _stored()[str(lone.pk)][0]
+    assert f'"return_trip":"{back.pk}"' in _stored()[str(trips.pk)][0]
+    back.delete()
+    _fresh()
+    assert '"return_trip":null' in _stored()[str(trips.pk)][0]
+
+
+def test_related_rows_re_write_only_what_shows_them(trips, company):
+    before = _stored()
+    driver = trips.driver
+    # Nothing a row shows: the driver's position and the user's log-in.
+    Driver.objects.filter(pk=driver.pk).update(last_lat=46.5, last_lon=6.6)
+    driver.user.last_login = at(7)
+    driver.user.save()
+    assert _stored() == before
+    driver.user.first_name = "Zoë"
+    driver.user.save()
+    after = _stored()
+    changed = {pk for pk in after if after[pk] != before[pk]}
+    assert changed == {
+        str(pk) for pk in Booking.objects.filter(driver=driver).values_list("pk", flat=True)
+    }
+    assert all('"first_name":"Zoë"' in after[pk][0] for pk in changed)
+    _fresh()
+
+
+def test_every_related_table_keeps_the_rows(trips, company):
+    trips.client.last_name = 'O\'Brien "Jr"'
+    trips.client.save()
+    trips.driver.phone = "+41 79 000 00 00"
+    trips.driver.save()
+    trips.vehicle.plate = "VD 1234"
+    trips.vehicle.save()
+    code = company.reason_codes.get(code="weather")
+    code.label = "Schnee"
+    code.save()
+    _fresh()
+    other = DriverFactory(company=company)
+    Booking.objects.filter(driver=trips.driver).update(driver=other, vehicle=None)
+    trips.driver.delete()
+    _fresh()
+
+
+def test_deletes_and_truncate_empty_the_store(trips, company):
+    Booking.objects.filter(return_of__isnull=False).delete()
+    Booking.objects.filter(company=company, status="cancelled").delete()
+    _fresh()
+    with connection.cursor() as cursor:  # (the test's transaction holds deferred FK checks)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE bookings_booking CASCADE")
+    assert _stored() == {}
+
+
+def test_pages_read_the_store_only_when_it_is_this_codes(trips, company, dispatcher_client):
+    url = "/api/bookings?date=2026-12-01"
+    with connection.cursor() as cursor:  # a mark only the store holds
+        cursor.execute(
+            f'UPDATE {STORE.table} SET json = replace(json, \'"notes":"\', \'"notes":"stored \')'
+        )
+    page = dispatcher_client.get(url, HTTP_CACHE_CONTROL="no-cache")
+    assert b'"notes":"stored ' in page.content
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"COMMENT ON TABLE {STORE.table} IS 'atmr-json:older'")
+        STORE._ready = None
+        page = dispatcher_client.get(url, HTTP_CACHE_CONTROL="no-cache")
+        assert page.status_code == 200 and b'"notes":"stored ' not in page.content
+    finally:
+        STORE._ready = None
+
+
+def test_a_row_missing_from_the_store_is_written_per_read(
+    trips, company, dispatcher_client, monkeypatch
+):
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {STORE.table} WHERE row_id = %s", [trips.pk])
+    assert STORE.stale() == [str(trips.pk)]
+    for query in QUERIES[:3]:
+        fast, slow, _ = _both_paths(dispatcher_client, f"/api/bookings?{query}", monkeypatch)
+        assert fast == slow
+
+
+def test_without_the_store_the_json_is_written_per_read(trips, dispatcher_client, monkeypatch):
+    monkeypatch.setattr(STORE, "ready", lambda using="default": False)
+    for query in QUERIES:
+        fast, slow, _ = _both_paths(dispatcher_client, f"/api/bookings?{query}", monkeypatch)
+        assert fast == slow, query
+
+
+def test_another_companys_rows_are_not_joined(trips, company, other_company, dispatcher_client):
+    ClientFactory(company=other_company)
+    BookingFactory(company=other_company, scheduled_at=at(9))
+    _fresh()
+    page = dispatcher_client.get("/api/bookings?date=2026-12-01", HTTP_CACHE_CONTROL="no-cache")
+    ids = {row["id"] for row in page.json()["results"]}
+    ours = {str(pk) for pk in Booking.objects.filter(company=company).values_list("pk", flat=True)}
+    assert ids and ids <= ours
