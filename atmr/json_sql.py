@@ -162,18 +162,17 @@ class JsonRows:
 
     # --- compiling ------------------------------------------------------------------------
     def _compiled(self, key: Hashable, params: Mapping[str, Any]) -> _Compiled:
-        stored = self.store is not None and self.store.ready()
-        full_key = (key, _signature(params), stored)
+        full_key = (key, _signature(params))
         compiled = self._cache.get(full_key)
         if compiled is None:
-            compiled = self._compile(key, params, stored=stored)
+            compiled = self._compile(key, params)
             with self._lock:
                 if len(self._cache) >= _MAX_SHAPES:
                     self._cache.clear()  # rare: shapes come from a handful of query params
                 self._cache[full_key] = compiled
         return compiled
 
-    def _compile(self, key: Hashable, params: Mapping[str, Any], *, stored: bool) -> _Compiled:
+    def _compile(self, key: Hashable, params: Mapping[str, Any]) -> _Compiled:
         sentinels, where = _sentinels(params)
         queryset = self.build(key, sentinels)
         inner_sql, inner_params, ref, row = self.select(queryset)
@@ -185,7 +184,7 @@ class JsonRows:
             _slots(inner_params, where),
             _slots(count_params, where),
         )
-        if not stored or self.store is None:
+        if self.store is None:
             return compiled
         # The stored rows need only the ids, in order: the filters' and ordering's joins stay,
         # the 54 columns and their expressions go.
@@ -195,7 +194,8 @@ class JsonRows:
             ids_sql,
             "r.json",
             "s.i",
-            join=f" LEFT JOIN {self.store.table} AS r ON r.company_id = s.co AND r.row_id = s.i",
+            join=f" LEFT JOIN {self.store.table} AS r ON r.company_id = s.co AND r.row_id = s.i"
+            f" AND {self.store.valid_sql}",
             extra=", count(*) FILTER (WHERE s.n <= %s AND r.json IS NULL)",
         )
         return replace(compiled, stored_sql=stored_sql, stored_slots=_slots(ids_params, where))
