@@ -109,6 +109,10 @@ class JsonStore:
             cursor.execute(f"COMMENT ON TABLE {self.table} IS 'atmr-json:{self.digest}'")
         return True
 
+    def installed(self, using: str = "default") -> str | None:
+        """The digest of the store the database holds (None: none installed)."""
+        return self._installed(using)
+
     def _installed(self, using: str) -> str | None:
         if connections[using].vendor != "postgresql":
             return None
@@ -137,18 +141,14 @@ class JsonStore:
         return sql, ref, row
 
     def statements(self) -> list[str]:
-        """The store's DDL, from the list's shape: the table, the refresh function, and the
-        triggers (on the root table and every table a row shows a column of)."""
+        """The store's DDL, from the list's shape: the refresh function and the triggers (on
+        the root table and every table a row shows a column of). Its table is a migration's."""
         model, name = self.model, self._name
         root = model._meta.db_table
         pk = model._meta.pk.column
-        company_type = model._meta.get_field(self.company.removesuffix("_id")).target_field  # type: ignore[union-attr]
         id_type = model._meta.pk.db_type(connections["default"])
         sql, ref, row = self._all_rows()
         out = [
-            f"CREATE TABLE IF NOT EXISTS {self.table} (company_id"
-            f" {company_type.db_type(connections['default'])} NOT NULL, row_id {id_type} NOT NULL,"
-            " json text NOT NULL, PRIMARY KEY (company_id, row_id))",
             # PL/pgSQL keeps the statement's plan for the session (an SQL function would plan
             # its 54-column join on every call: 5 ms a booking saved).
             f"CREATE OR REPLACE FUNCTION {name}_refresh(ids {id_type}[]) RETURNS void"

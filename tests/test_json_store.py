@@ -7,8 +7,10 @@ code's."""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -173,3 +175,19 @@ def test_another_companys_rows_are_not_joined(trips, company, other_company, dis
     ids = {row["id"] for row in page.json()["results"]}
     ours = {str(pk) for pk in Booking.objects.filter(company=company).values_list("pk", flat=True)}
     assert ids and ids <= ours
+
+
+def test_the_check_command_finds_and_repairs_a_stale_row(trips):
+    out = StringIO()
+    call_command("booking_list_json_check", stdout=out)
+    assert "every row is up to date" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {STORE.table} SET json = '{{}}' WHERE row_id = %s", [trips.pk])
+    with pytest.raises(CommandError, match=rf"1 rows differ from their values \({trips.pk}\)"):
+        call_command("booking_list_json_check")
+    call_command("booking_list_json_check", "--repair", stdout=out)
+    _fresh()
+    with connection.cursor() as cursor:
+        cursor.execute(f"COMMENT ON TABLE {STORE.table} IS 'atmr-json:older'")
+    with pytest.raises(CommandError, match="holds shape older"):
+        call_command("booking_list_json_check")
