@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 
 class DomainError(Exception):
@@ -61,6 +63,19 @@ class Unauthorized(APIException):
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.http_status)
+    if _concurrent_write(exc):
+        # Two writers locked the same trips in opposite orders (PostgreSQL aborted this one):
+        # its transaction rolled back whole, so the caller may simply send it again.
+        set_rollback()
+        return Response(
+            {
+                "code": "concurrent_write",
+                "detail": "Another change to the same trips was being saved at the same "
+                "moment; nothing was saved. Send it again.",
+            },
+            status=status.HTTP_409_CONFLICT,
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, DjangoValidationError):
         # Model validation that slipped past a serializer is still the caller's bad input.
         errors = (
@@ -79,6 +94,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(detail, ErrorDetail):
             response.data = {"code": detail.code, **response.data}
     return response
+
+
+def _concurrent_write(exc: BaseException) -> bool:
+    """A deadlock or serialization failure PostgreSQL raised for this request's writes."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return isinstance(exc.__cause__, DeadlockDetected | SerializationFailure)
 
 
 # --- Errors Django answers before or outside DRF ----------------------------------------------

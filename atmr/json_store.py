@@ -150,9 +150,13 @@ class JsonStore:
         sql, ref, row = self._all_rows()
         out = [
             # PL/pgSQL keeps the statement's plan for the session (an SQL function would plan
-            # its 54-column join on every call: 5 ms a booking saved).
+            # its 54-column join on every call: 5 ms a booking saved). The rows are locked
+            # first: a concurrent write to one of them waits for this transaction, or this one
+            # for it, and the INSERT's fresh snapshot then sees it (otherwise a client renamed
+            # while a trip's status changes could leave the later upsert's older values).
             f"CREATE OR REPLACE FUNCTION {name}_refresh(ids {id_type}[]) RETURNS void"
             f" LANGUAGE plpgsql AS {_DOLLAR} BEGIN"
+            f" PERFORM 1 FROM {root} WHERE {pk} = ANY(ids) ORDER BY {pk} FOR NO KEY UPDATE;"
             f" INSERT INTO {self.table} (company_id, row_id, json)"
             f" SELECT s.co, {ref('id')}, {row} FROM ({sql}) AS s WHERE {ref('id')} = ANY(ids)"
             f" ON CONFLICT (company_id, row_id) DO UPDATE SET json = EXCLUDED.json; END {_DOLLAR}",

@@ -6,15 +6,17 @@ code's."""
 # ruff: noqa: S608 - the store's own table name
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bookings.models import Booking
+from bookings.models import Booking, Client
 from bookings.serializers import BOOKING_JSON_ROWS
 from drivers.models import Driver
 from tests.factories import BookingFactory, ClientFactory, DriverFactory, at
@@ -191,3 +193,104 @@ def test_the_check_command_finds_and_repairs_a_stale_row(trips):
         cursor.execute(f"COMMENT ON TABLE {STORE.table} IS 'atmr-json:older'")
     with pytest.raises(CommandError, match="holds shape older"):
         call_command("booking_list_json_check")
+
+
+def _in_thread(work) -> threading.Thread:
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connections.close_all()  # this thread's connection
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _waiting_on_a_lock(deadline_s: float = 10.0) -> bool:
+    """Whether another backend of this database waits on a lock (polled, bounded)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with connection.cursor() as cursor:
+            # pg_stat_activity is read once per transaction unless its snapshot is cleared.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_and_a_status_change_at_once_leave_both_in_the_row(company):
+    """Without the refresh's row locks, the status change's upsert (computed before the rename
+    committed) would land last and keep the old name."""
+    trip = BookingFactory(company=company, status="pending")
+    client = trip.client
+    with transaction.atomic():
+        Client.objects.filter(pk=client.pk).update(last_name="Renamed")
+        writer = _in_thread(
+            lambda: Booking.objects.filter(pk=trip.pk).update(notes="Gate B, wheelchair")
+        )
+        assert _waiting_on_a_lock()
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    _fresh()
+    text = _stored()[str(trip.pk)][0]
+    assert '"last_name":"Renamed"' in text and '"notes":"Gate B, wheelchair"' in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_return_trip_booked_while_its_outbound_changes_shows_on_it(company):
+    outbound = BookingFactory(company=company, status="pending", scheduled_at=at(8))
+    with transaction.atomic():
+        Booking.objects.filter(pk=outbound.pk).update(notes="Changed")
+        writer = _in_thread(
+            lambda: BookingFactory(
+                company=company, client=outbound.client, return_of=outbound, scheduled_at=at(15)
+            )
+        )
+        assert _waiting_on_a_lock()
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    _fresh()
+    back = Booking.objects.get(return_of=outbound)
+    text = _stored()[str(outbound.pk)][0]
+    assert f'"return_trip":"{back.pk}"' in text and '"notes":"Changed"' in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlock_with_another_writer_is_a_409_and_saves_nothing(company, dispatcher_client):
+    """The API's write of a return trip locks it, then (its row's refresh) its outbound; a
+    writer holding the outbound and then asking for the return trip closes the cycle.
+    PostgreSQL aborts the request's transaction: a 409 the office may send again."""
+    outbound = BookingFactory(company=company, status="pending", scheduled_at=at(8))
+    back = BookingFactory(
+        company=company, client=outbound.client, return_of=outbound, scheduled_at=at(15)
+    )
+
+    holds = threading.Event()
+
+    def other_writer() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL deadlock_timeout = '20s'")  # the request is the victim
+            cursor.execute("SELECT 1 FROM bookings_booking WHERE id = %s FOR UPDATE", [outbound.pk])
+            holds.set()
+            if _waiting_on_a_lock(30):
+                cursor.execute("SELECT 1 FROM bookings_booking WHERE id = %s FOR UPDATE", [back.pk])
+
+    writer = _in_thread(other_writer)
+    assert holds.wait(30)  # the writer holds the outbound first
+    response = dispatcher_client.patch(
+        f"/api/bookings/{back.pk}", {"notes": "Wheelchair at gate B"}, format="json"
+    )
+    writer.join(timeout=60)
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "concurrent_write"
+    assert response["Retry-After"] == "1"
+    back.refresh_from_db()
+    assert back.notes != "Wheelchair at gate B"
+    _fresh()
