@@ -174,16 +174,16 @@ class JsonStore:
             "NEW TABLE AS changed",
             f"PERFORM {name}_refresh(ARRAY({own}));",
         )
-        old = "".join(f" UNION SELECT {c} FROM before WHERE {c} IS NOT NULL" for c in back)
+        # The trips whose return trip was (before the change) one of the rows.
+        before = "".join(f" UNION SELECT {c} FROM before WHERE {c} IS NOT NULL" for c in back)
         out += _trigger(
             name,
             "upd",
             root,
             "UPDATE",
             "OLD TABLE AS before NEW TABLE AS changed",
-            f"PERFORM {name}_refresh(ARRAY({own}{old}));",
+            f"PERFORM {name}_refresh(ARRAY({own}{before}));",
         )
-        gone = "".join(f" UNION SELECT {c} FROM before WHERE {c} IS NOT NULL" for c in back)
         out += _trigger(
             name,
             "del",
@@ -192,16 +192,11 @@ class JsonStore:
             "OLD TABLE AS before",
             f"DELETE FROM {self.table} WHERE (company_id, row_id) IN"
             f" (SELECT {self.company}, {pk} FROM before);"
-            + (f" PERFORM {name}_refresh(ARRAY({gone.removeprefix(' UNION ')}));" if back else ""),
+            + (
+                f" PERFORM {name}_refresh(ARRAY({before.removeprefix(' UNION ')}));" if back else ""
+            ),
         )
-        out.append(
-            f"CREATE OR REPLACE FUNCTION {name}_trunc() RETURNS trigger LANGUAGE plpgsql AS"
-            f" {_DOLLAR} BEGIN TRUNCATE {self.table}; RETURN NULL; END {_DOLLAR}"
-        )
-        out.append(
-            f"CREATE TRIGGER {name}_trunc AFTER TRUNCATE ON {root}"
-            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}_trunc()"
-        )
+        out += _trigger(name, "trunc", root, "TRUNCATE", None, f"TRUNCATE {self.table};")
         for i, (related, columns, prefix) in enumerate(self._related()):
             table, rpk = related._meta.db_table, related._meta.pk.column
             changed = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in columns)
@@ -274,10 +269,14 @@ class JsonStore:
         return [(m, cols, prefix) for prefix, (m, cols) in found.items() if cols]
 
 
-def _trigger(name: str, suffix: str, table: str, event: str, refs: str, body: str) -> list[str]:
+def _trigger(
+    name: str, suffix: str, table: str, event: str, refs: str | None, body: str
+) -> list[str]:
+    """A statement-level trigger and its PL/pgSQL function (`refs`: its transition tables)."""
+    referencing = f" REFERENCING {refs}" if refs else ""
     return [
         f"CREATE OR REPLACE FUNCTION {name}_{suffix}() RETURNS trigger LANGUAGE plpgsql AS"
         f" {_DOLLAR} BEGIN {body} RETURN NULL; END {_DOLLAR}",
-        f"CREATE TRIGGER {name}_{suffix} AFTER {event} ON {table} REFERENCING {refs}"
+        f"CREATE TRIGGER {name}_{suffix} AFTER {event} ON {table}{referencing}"
         f" FOR EACH STATEMENT EXECUTE FUNCTION {name}_{suffix}()",
     ]
