@@ -50,6 +50,12 @@ app.conf.beat_schedule = {
         "task": "drivers.sort_location_partitions",
         "schedule": crontab(hour=3, minute=47),
     },
+    # The bookings list's stored JSON rows of recent trips against their values (repairs any
+    # the triggers missed; none should be).
+    "bookings-audit-list-json": {
+        "task": "bookings.audit_list_json",
+        "schedule": crontab(hour=4, minute=23),
+    },
     # Each company's shifts for its horizon from the drivers' rosters (drivers/rosters.py).
     "drivers-generate-shifts": {
         "task": "drivers.generate_shifts",

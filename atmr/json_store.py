@@ -30,11 +30,12 @@ same expression whenever anything the row shows changes, so a page joins the sto
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, transaction
-from django.db.models import F, Model
+from django.db.models import F, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.related import ForeignObjectRel
 
@@ -60,20 +61,35 @@ class JsonStore:
             f" = 'atmr-json:{self.digest}'"
         )
 
-    def stale(self, using: str = "default") -> list[str]:
+    def stale(self, using: str = "default", *, queryset: QuerySet[Any] | None = None) -> list[str]:
         """Ids of rows whose stored JSON is missing or not what the row's values write now
-        (an audit for tests and operators; empty when the triggers kept up)."""
-        sql, ref, row = self._all_rows()
+        (an audit for tests, operators and the nightly check; empty when the triggers kept
+        up). With `queryset` (of the root model), only its rows, and no search for stored
+        rows whose booking is gone."""
+        sql, params, ref, row = self._rows_of(
+            self.model._default_manager.all() if queryset is None else queryset
+        )
+        orphans = (
+            f" UNION ALL SELECT r.row_id::text FROM {self.table} AS r"
+            f" WHERE NOT EXISTS (SELECT 1 FROM ({sql}) AS s"
+            f" WHERE s.co = r.company_id AND {ref('id')} = r.row_id)"
+            if queryset is None
+            else ""
+        )
         with connections[using].cursor() as cursor:
             cursor.execute(
                 f"SELECT {ref('id')}::text FROM ({sql}) AS s"
                 f" LEFT JOIN {self.table} AS r ON r.company_id = s.co AND r.row_id = {ref('id')}"
-                f" WHERE r.json IS DISTINCT FROM {row}"
-                f" UNION ALL SELECT r.row_id::text FROM {self.table} AS r"
-                f" WHERE NOT EXISTS (SELECT 1 FROM ({sql}) AS s"
-                f" WHERE s.co = r.company_id AND {ref('id')} = r.row_id)"
+                f" WHERE r.json IS DISTINCT FROM {row}{orphans}",
+                params,
             )
             return [found for (found,) in cursor.fetchall()]
+
+    def rewrite(self, ids: Sequence[str], using: str = "default") -> None:
+        """Re-write these rows' stored JSON from their values now (the triggers' own refresh)."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.table} WHERE row_id = ANY(%s::uuid[])", [list(ids)])
+            cursor.execute(f"SELECT {self._name}_refresh(%s::uuid[])", [list(ids)])
 
     # --- installing ---------------------------------------------------------------------
     @cached_property
@@ -133,12 +149,14 @@ class JsonStore:
 
     def _all_rows(self) -> tuple[str, Any, str]:
         """Every root row's values (aliases as `JsonRows` compiles them, `co` the company)
-        and the JSON expression over them (`s.`)."""
-        queryset = self.model._default_manager.all()
-        sql, params, ref, row = self.rows.select(queryset, co=F(self.company))
+        and the JSON expression over them (`s.`), for DDL: no parameters."""
+        sql, params, ref, row = self._rows_of(self.model._default_manager.all())
         if params:
             raise ValueError(f"{self.table}: the rows' query binds {params!r}")
         return sql, ref, row
+
+    def _rows_of(self, queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...], Any, str]:
+        return self.rows.select(queryset.order_by(), co=F(self.company))
 
     def statements(self) -> list[str]:
         """The store's DDL, from the list's shape: the refresh function and the triggers (on

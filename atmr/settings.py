@@ -200,6 +200,7 @@ CELERY_TASK_ROUTES = {
     "billing.send_reminders": {"queue": "background"},
     "billing.company_reminders": {"queue": "background"},
     "bookings.materialise_standing_orders": {"queue": "background"},
+    "bookings.audit_list_json": {"queue": "background"},
     "drivers.prune_locations": {"queue": "background"},
     "drivers.ensure_location_partitions": {"queue": "background"},
     "drivers.sort_location_partitions": {"queue": "background"},

@@ -22,6 +22,7 @@ EXPECTED = {
     "billing.send_reminders": "background",
     "billing.company_reminders": "background",
     "bookings.materialise_standing_orders": "background",
+    "bookings.audit_list_json": "background",
     "drivers.prune_locations": "background",
     "drivers.ensure_location_partitions": "background",
     "drivers.sort_location_partitions": "background",
