@@ -15,6 +15,11 @@ same expression whenever anything the row shows changes, so a page joins the sto
   re-writes nothing).
 - Triggers catch every write, the ORM's, `QuerySet.update()`, raw SQL and foreign-key
   actions alike: nothing in Python has to remember the store.
+- Concurrent writes: the refresh locks the existing rows it re-writes before reading them, so
+  of two transactions writing one row the second sees the first. One race is left: a trip
+  booked (or moved to a client) in the instant that client is renamed is invisible to the
+  rename's trigger, and keeps the old name until its next change or the nightly audit
+  (`bookings.audit_list_json`).
 - Installed after `migrate` (post_migrate): the DDL is generated from the serializer, so a
   changed list shape changes its digest; `install()` compares it with the table's comment
   and, when they differ, replaces triggers and functions and re-writes every row, in one
@@ -112,6 +117,14 @@ class JsonStore:
             )
             for name, on in cursor.fetchall():
                 cursor.execute(f'DROP TRIGGER "{name}" ON {on}')
+            # And every function: one whose arguments changed would stay beside the new one
+            # as an overload, and make the triggers' calls ambiguous.
+            cursor.execute(
+                "SELECT oid::regprocedure::text FROM pg_proc WHERE proname LIKE %s",
+                [f"{self._name}%"],
+            )
+            for (function,) in cursor.fetchall():
+                cursor.execute(f"DROP FUNCTION {function}")
             for statement in self.statements():
                 cursor.execute(statement)
             sql, ref, row = self._all_rows()
@@ -172,25 +185,26 @@ class JsonStore:
             # first: a concurrent write to one of them waits for this transaction, or this one
             # for it, and the INSERT's fresh snapshot then sees it (otherwise a client renamed
             # while a trip's status changes could leave the later upsert's older values).
-            f"CREATE OR REPLACE FUNCTION {name}_refresh(ids {id_type}[]) RETURNS void"
-            f" LANGUAGE plpgsql AS {_DOLLAR} BEGIN"
+            f"CREATE OR REPLACE FUNCTION {name}_refresh(ids {id_type}[], lock boolean = true)"
+            f" RETURNS void LANGUAGE plpgsql AS {_DOLLAR} BEGIN IF lock THEN"
             f" PERFORM 1 FROM {root} WHERE {pk} = ANY(ids) ORDER BY {pk} FOR NO KEY UPDATE;"
-            f" INSERT INTO {self.table} (company_id, row_id, json)"
+            f" END IF; INSERT INTO {self.table} (company_id, row_id, json)"
             f" SELECT s.co, {ref('id')}, {row} FROM ({sql}) AS s WHERE {ref('id')} = ANY(ids)"
             f" ON CONFLICT (company_id, row_id) DO UPDATE SET json = EXCLUDED.json; END {_DOLLAR}",
         ]
         back = self._reverse_columns()  # the root's own FKs that a reverse relation shows
-        own = " UNION ".join(
-            [f"SELECT {pk} FROM changed"]
-            + [f"SELECT {c} FROM changed WHERE {c} IS NOT NULL" for c in back]
-        )
+        targets = " UNION ".join(f"SELECT {c} FROM changed WHERE {c} IS NOT NULL" for c in back)
+        own = " UNION ".join([f"SELECT {pk} FROM changed", *([targets] if back else [])])
         out += _trigger(
             name,
             "ins",
             root,
             "INSERT",
             "NEW TABLE AS changed",
-            f"PERFORM {name}_refresh(ARRAY({own}));",
+            # New rows need no lock (no other transaction sees them): a standing order's
+            # month of trips, or a bulk load, locks only the outbound trips of its returns.
+            f"PERFORM {name}_refresh(ARRAY(SELECT {pk} FROM changed), false);"
+            + (f" PERFORM {name}_refresh(ARRAY({targets}));" if back else ""),
         )
         # The trips whose return trip was (before the change) one of the rows.
         before = "".join(f" UNION SELECT {c} FROM before WHERE {c} IS NOT NULL" for c in back)

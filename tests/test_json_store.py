@@ -313,3 +313,34 @@ def test_the_nightly_audit_re_writes_only_recent_stale_rows(trips, company, capl
     with connection.cursor() as cursor:
         cursor.execute(f"COMMENT ON TABLE {STORE.table} IS 'atmr-json:older'")
     assert audit_list_json() == 0  # another code's store: not this code's to judge
+
+
+def test_a_new_shape_replaces_every_old_function_and_trigger(trips):
+    """An older store's function with other arguments must not stay as an overload."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION atmr_json_bookings_booking_json_refresh(ids uuid[]) RETURNS void"
+            " LANGUAGE sql AS 'SELECT 1'"
+        )
+        cursor.execute(
+            "CREATE FUNCTION atmr_json_bookings_booking_json_r9() RETURNS trigger"
+            " LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'"
+        )
+        cursor.execute(
+            "CREATE TRIGGER atmr_json_bookings_booking_json_r9 AFTER UPDATE ON places_place"
+            " FOR EACH STATEMENT EXECUTE FUNCTION atmr_json_bookings_booking_json_r9()"
+        )
+    assert STORE.install(force=True)
+    trips.notes = "After the new shape"
+    trips.save()
+    _fresh()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname LIKE 'atmr_json_bookings_booking_json%%'"
+            " AND pronargs = 1 AND proname LIKE '%%refresh'"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'atmr_json_bookings_booking_json_r9'"
+        )
+        assert cursor.fetchone()[0] == 0
