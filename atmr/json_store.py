@@ -107,7 +107,7 @@ class JsonStore:
         `force`): DDL and a full re-write in one transaction. Whether it did."""
         if connections[using].vendor != "postgresql":
             return False
-        if not force and self._installed(using) == self.digest:
+        if not force and self.installed(using) == self.digest:
             return False
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute(
@@ -140,9 +140,6 @@ class JsonStore:
 
     def installed(self, using: str = "default") -> str | None:
         """The digest of the store the database holds (None: none installed)."""
-        return self._installed(using)
-
-    def _installed(self, using: str) -> str | None:
         if connections[using].vendor != "postgresql":
             return None
         with connections[using].cursor() as cursor:
